@@ -1,0 +1,196 @@
+"""An order's timeline and its connections, and the push that keeps every socket in step.
+
+Each connection item remembers ``sent``: how many stages that socket has received. A push sends
+the stages after ``sent`` that the timeline holds without a gap, in order, then moves ``sent``
+on. Concurrent pushes (two stage events, or a stage and a ``sync``) must not interleave on one
+socket, so a push first takes a short lease on the connection item (a conditional put on its
+``version``). A push that finds the lease taken leaves the work to the holder, who looks at the
+timeline again after letting go: the timeline was written before the lease was looked at, so no
+stage is left behind. This gives each socket its stages once, in stage order, catch-up first.
+
+Written against the DynamoDB API only (conditional puts, query), so it runs on AWS unchanged.
+"""
+
+import json
+import time
+
+from botocore.exceptions import ClientError
+
+STAGES = ("make_pizza", "cook_pizza", "deliver_pizza", "delivered")
+LEASE_SECONDS = 15
+TTL_SECONDS = 24 * 3600
+
+
+def remember_connection(table, order_id, connection_id):
+    now = int(time.time())
+    table.put_item(
+        Item={
+            "order_id": order_id,
+            "connection_id": connection_id,
+            "sent": 0,
+            "version": 0,
+            "connected_at": now,
+            "expires_at": now + TTL_SECONDS,
+        }
+    )
+
+
+def forget_connection(table, connection_id):
+    for item in _connection_items(table, connection_id):
+        table.delete_item(Key={"order_id": item["order_id"], "connection_id": connection_id})
+
+
+def order_of_connection(table, connection_id):
+    items = _connection_items(table, connection_id)
+    return items[0]["order_id"] if items else None
+
+
+def record_stage(timeline, detail):
+    """Add a stage to the timeline, once: a redelivered event changes nothing. Returns the
+    order id."""
+    item = detail["item"]
+    order_id = item["order_id"]
+    seq = STAGES.index(item["eventtype"]) + 1
+    try:
+        timeline.put_item(
+            Item={
+                "order_id": order_id,
+                "seq": seq,
+                "eventtype": item["eventtype"],
+                "detail": json.dumps(detail),
+                "at": int(time.time() * 1000),
+                "expires_at": int(time.time()) + TTL_SECONDS,
+            },
+            ConditionExpression="attribute_not_exists(seq)",
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    return order_id
+
+
+def timeline_of(timeline, order_id):
+    """The details of the order's stages so far, in stage order."""
+    return [json.loads(item["detail"]) for item in _timeline_items(timeline, order_id)]
+
+
+def push_pending(connections, timeline, management, order_id):
+    """Send every connection of the order the stages it has not received yet."""
+    for connection in _query_all(
+        connections,
+        KeyConditionExpression="order_id = :o",
+        ExpressionAttributeValues={":o": order_id},
+    ):
+        _push_connection(connections, timeline, management, connection)
+
+
+def _push_connection(connections, timeline, management, connection):
+    while True:
+        if connection is None or int(connection.get("lease_until", 0)) > time.time():
+            return  # gone, or another push holds the lease and will look again after it
+        sent = int(connection["sent"])
+        pending = _contiguous_after(_timeline_items(timeline, connection["order_id"]), sent)
+        if not pending:
+            return
+        held = _take_lease(connections, connection)
+        if held is None:
+            connection = _reload(connections, connection)
+            continue
+        if not _post_all(connections, management, held, pending):
+            return
+        _release_lease(connections, held, sent + len(pending))
+        connection = _reload(connections, held)
+
+
+def _contiguous_after(items, sent):
+    pending = []
+    for item in items:
+        seq = int(item["seq"])
+        if seq <= sent:
+            continue
+        if seq != sent + len(pending) + 1:
+            break  # a gap: the missing stage's own push will send it and what follows
+        pending.append(item)
+    return pending
+
+
+def _take_lease(connections, connection):
+    version = int(connection["version"])
+    held = dict(connection, version=version + 1, lease_until=int(time.time()) + LEASE_SECONDS)
+    try:
+        connections.put_item(
+            Item=held,
+            ConditionExpression="#version = :v",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":v": version},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return held
+
+
+def _release_lease(connections, held, sent):
+    released = {k: v for k, v in held.items() if k != "lease_until"}
+    released.update(sent=sent, version=int(held["version"]) + 1)
+    try:
+        connections.put_item(
+            Item=released,
+            ConditionExpression="#version = :v",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":v": int(held["version"])},
+        )
+    except ClientError as err:
+        # Only $disconnect touches a leased item: it deleted it, and it must stay deleted.
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def _post_all(connections, management, connection, pending):
+    for item in pending:
+        try:
+            management.post_to_connection(
+                Data=item["detail"].encode(), ConnectionId=connection["connection_id"]
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "GoneException":
+                raise
+            connections.delete_item(
+                Key={"order_id": connection["order_id"], "connection_id": connection["connection_id"]}
+            )
+            return False
+    return True
+
+
+def _reload(connections, connection):
+    key = {"order_id": connection["order_id"], "connection_id": connection["connection_id"]}
+    return connections.get_item(Key=key, ConsistentRead=True).get("Item")
+
+
+def _timeline_items(timeline, order_id):
+    return _query_all(
+        timeline,
+        KeyConditionExpression="order_id = :o",
+        ExpressionAttributeValues={":o": order_id},
+        ConsistentRead=True,
+    )
+
+
+def _connection_items(table, connection_id):
+    return _query_all(
+        table,
+        IndexName="by_connection",
+        KeyConditionExpression="connection_id = :c",
+        ExpressionAttributeValues={":c": connection_id},
+    )
+
+
+def _query_all(table, **kwargs):
+    items = []
+    while True:
+        page = table.query(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,35 @@
+"""What make_pizza, cook_pizza and deliver_pizza share: set the next stage, put it on the bus.
+
+Unlike the lab, a failed put raises (§2.5): the bus then retries this invocation and finally
+parks it in the target's dead-letter queue, instead of the order silently stopping here.
+"""
+
+import json
+import os
+
+import boto3
+
+events = boto3.client("events")
+
+
+class PutEventsFailed(Exception):
+    """EventBridge accepted the request but refused the entry (e.g. throttled)."""
+
+
+def advance(event, next_stage, source):
+    detail = event["detail"]
+    detail["item"]["eventtype"] = next_stage
+    response = events.put_events(
+        Entries=[
+            {
+                "DetailType": "eventtype",
+                "Detail": json.dumps(detail),
+                "EventBusName": os.environ.get("EVENT_BUS"),
+                "Source": source,
+            },
+        ]
+    )
+    if response["FailedEntryCount"]:
+        entry = response["Entries"][0]
+        raise PutEventsFailed(f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
+    return response

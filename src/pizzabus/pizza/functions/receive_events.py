@@ -1,0 +1,31 @@
+"""Record each stage of an order and push it to every connection that follows the order.
+
+Two kinds of event arrive here:
+- a stage event from the bus (rule ``lab_receive_events_rule``): record it in the timeline,
+  then push what each connection has not seen yet;
+- a WebSocket ``sync`` message from a client that just connected: push it what it missed (§2.6).
+
+Unlike the lab, it reads ``websocket_connections`` (§2.2), pushes to all of an order's
+connections (§2.4), removes connections that are gone (§2.3), and raises on failure (§2.5).
+"""
+
+import os
+
+import boto3
+
+import orders
+
+connections = boto3.resource("dynamodb").Table(os.environ.get("TABLENAME"))
+timeline = boto3.resource("dynamodb").Table(os.environ.get("TIMELINE_TABLE"))
+management = boto3.client("apigatewaymanagementapi", endpoint_url=os.getenv("APIGW_ENDPOINT"))
+
+
+def lambda_handler(event, context):
+    if "detail" in event:
+        order_id = orders.record_stage(timeline, event["detail"])
+    else:
+        order_id = orders.order_of_connection(connections, event["requestContext"]["connectionId"])
+        if order_id is None:
+            return {"statusCode": 410, "body": "This connection no longer follows an order."}
+    orders.push_pending(connections, timeline, management, order_id)
+    return {"statusCode": 200}

@@ -1,0 +1,225 @@
+"""The lab's system, as one definition that every runtime reads.
+
+It is the wiring of ``shared/seed/lab.txt`` with the departures of DESIGN §2, each marked
+``(§2.N)`` where it appears:
+
+1. the receive rule also matches ``delivered``;
+2. ``receive_events`` reads ``websocket_connections``, not a table nobody writes;
+3. ``$disconnect`` (and a 410 on push) removes connections;
+4. an order may have several connections (sort key ``connection_id``);
+5. handlers raise on failure, so the bus retries and finally dead-letters;
+6. an order's stages are kept in ``order_timeline``; a new connection catches up;
+7. a body without ``item.order_id`` is refused, and stage rules require the expected ``source``,
+   so a posted ``eventtype: "delivered"`` advances nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pizzabus.system import (
+    Cors,
+    EventBus,
+    Function,
+    GlobalIndex,
+    Grant,
+    HttpApi,
+    HttpRoute,
+    KeyAttribute,
+    LambdaIntegration,
+    PutEventsIntegration,
+    Rule,
+    SystemDefinition,
+    Table,
+    Target,
+    WebSocketApi,
+    WebSocketEndpoint,
+)
+
+FUNCTIONS_DIR = Path(__file__).parent / "functions"
+
+BUS = "lab_event_bus"
+HTTP_SOURCE = "lab_http_api"
+CONNECTIONS_TABLE = "websocket_connections"
+TIMELINE_TABLE = "order_timeline"
+WEBSOCKET_API = "lab_websocket_api"
+
+#: Each stage, the source that may announce it (§2.7), and the function that handles it.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("make_pizza", HTTP_SOURCE),
+    ("cook_pizza", "make_pizza"),
+    ("deliver_pizza", "cook_pizza"),
+    ("delivered", "deliver_pizza"),
+)
+
+
+def _stage_pattern(eventtype: str, source: str) -> dict[str, Any]:
+    return {"source": [source], "detail": {"item": {"eventtype": [eventtype]}}}
+
+
+def _stage_function(name: str) -> Function:
+    return Function(
+        name=name,
+        code_dir=FUNCTIONS_DIR,
+        handler=f"{name}.lambda_handler",
+        environment={"EVENT_BUS": BUS},
+        grants=(Grant("events:PutEvents", BUS),),
+        description=f"The {name.replace('_', ' ')} stage: sets the next eventtype and puts it back",
+    )
+
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["item"],
+    "properties": {
+        "item": {
+            "type": "object",
+            "required": ["order_id", "eventtype"],
+            "properties": {
+                "order_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                # Only the first stage may be posted; the pipeline sets the later ones (§2.7).
+                "eventtype": {"const": "make_pizza"},
+            },
+        }
+    },
+}
+
+ORDER_EXAMPLE = {
+    "item": {
+        "order_id": "6f1c2a0e-2d7b-4a53-9d1c-0b8f4a1e2c3d",
+        "eventtype": "make_pizza",
+        "pizza": "margherita",
+    }
+}
+
+SYSTEM = SystemDefinition(
+    name="pizzabus-lab",
+    buses=(
+        EventBus(
+            name=BUS,
+            rules=(
+                Rule(
+                    name="lab_make_pizza_rule",
+                    event_pattern=_stage_pattern("make_pizza", HTTP_SOURCE),
+                    targets=(Target("make_pizza"),),
+                ),
+                Rule(
+                    name="lab_cook_pizza_rule",
+                    event_pattern=_stage_pattern("cook_pizza", "make_pizza"),
+                    targets=(Target("cook_pizza"),),
+                ),
+                Rule(
+                    name="lab_deliver_pizza_rule",
+                    event_pattern=_stage_pattern("deliver_pizza", "cook_pizza"),
+                    targets=(Target("deliver_pizza"),),
+                ),
+                Rule(
+                    name="lab_receive_events_rule",
+                    # Every stage, `delivered` included (§2.1), each only from its own source.
+                    event_pattern={"$or": [_stage_pattern(e, s) for e, s in STAGES]},
+                    targets=(Target("receive_events"),),
+                ),
+            ),
+        ),
+    ),
+    functions=(
+        _stage_function("make_pizza"),
+        _stage_function("cook_pizza"),
+        _stage_function("deliver_pizza"),
+        Function(
+            name="websocket_connect",
+            code_dir=FUNCTIONS_DIR,
+            handler="websocket_connect.lambda_handler",
+            environment={"TABLENAME": CONNECTIONS_TABLE},
+            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE),),
+            description="$connect: remembers which order a connection follows",
+        ),
+        Function(
+            name="websocket_disconnect",
+            code_dir=FUNCTIONS_DIR,
+            handler="websocket_disconnect.lambda_handler",
+            environment={"TABLENAME": CONNECTIONS_TABLE},
+            grants=(
+                Grant("dynamodb:read", CONNECTIONS_TABLE),
+                Grant("dynamodb:write", CONNECTIONS_TABLE),
+            ),
+            description="$disconnect: forgets the connection (§2.3)",
+        ),
+        Function(
+            name="receive_events",
+            code_dir=FUNCTIONS_DIR,
+            handler="receive_events.lambda_handler",
+            environment={
+                "TABLENAME": CONNECTIONS_TABLE,  # §2.2: the lab says `receive_events`
+                "TIMELINE_TABLE": TIMELINE_TABLE,
+                "APIGW_ENDPOINT": WebSocketEndpoint(WEBSOCKET_API),
+            },
+            timeout=timedelta(seconds=10),
+            grants=(
+                Grant("dynamodb:read", CONNECTIONS_TABLE),
+                Grant("dynamodb:write", CONNECTIONS_TABLE),
+                Grant("dynamodb:read", TIMELINE_TABLE),
+                Grant("dynamodb:write", TIMELINE_TABLE),
+                Grant("execute-api:ManageConnections", WEBSOCKET_API),
+            ),
+            description="Records each stage and pushes it to every connection of the order",
+        ),
+        Function(
+            name="get_order",
+            code_dir=FUNCTIONS_DIR,
+            handler="get_order.lambda_handler",
+            environment={"TIMELINE_TABLE": TIMELINE_TABLE},
+            grants=(Grant("dynamodb:read", TIMELINE_TABLE),),
+            description="GET /orders/{order_id}: the order's timeline (§2.6)",
+        ),
+    ),
+    tables=(
+        Table(
+            name=CONNECTIONS_TABLE,
+            partition_key=KeyAttribute("order_id"),
+            sort_key=KeyAttribute("connection_id"),  # §2.4: several connections per order
+            indexes=(GlobalIndex("by_connection", KeyAttribute("connection_id")),),
+            ttl_attribute="expires_at",
+        ),
+        Table(
+            name=TIMELINE_TABLE,
+            partition_key=KeyAttribute("order_id"),
+            sort_key=KeyAttribute("seq", "N"),
+            ttl_attribute="expires_at",
+        ),
+    ),
+    http_api=HttpApi(
+        name="lab_http_api",
+        routes=(
+            HttpRoute(
+                method="POST",
+                path="/",
+                integration=PutEventsIntegration(
+                    bus=BUS, source=HTTP_SOURCE, detail_type="eventtype"
+                ),
+                request_schema=ORDER_SCHEMA,
+                example=ORDER_EXAMPLE,
+            ),
+            HttpRoute(
+                method="GET",
+                path="/orders/{order_id}",
+                integration=LambdaIntegration("get_order"),
+            ),
+        ),
+        cors=Cors(allow_origins=("*",), allow_methods=("POST",), allow_headers=("*",)),
+    ),
+    websocket_api=WebSocketApi(
+        name=WEBSOCKET_API,
+        routes={
+            "$connect": "websocket_connect",
+            "$disconnect": "websocket_disconnect",
+            # A client sends {"action": "sync"} once open to receive what already happened:
+            # API Gateway cannot push during $connect, so catch-up needs a message (§2.6).
+            "sync": "receive_events",
+        },
+        route_selection_expression="$request.body.action",
+        stage="production",
+    ),
+)

@@ -1,0 +1,45 @@
+"""The system definition: plain, frozen data describing buses, rules, functions, APIs and tables.
+
+Every runtime reads it (embedded, AWS via CDK), so nothing about the wiring is written twice.
+It knows nothing about any particular application; ``pizzabus.pizza.system`` is one instance.
+"""
+
+from pizzabus.system.model import (
+    Cors,
+    EventBus,
+    Function,
+    GlobalIndex,
+    Grant,
+    HttpApi,
+    HttpRoute,
+    KeyAttribute,
+    LambdaIntegration,
+    PutEventsIntegration,
+    RetryPolicy,
+    Rule,
+    SystemDefinition,
+    Table,
+    Target,
+    WebSocketApi,
+    WebSocketEndpoint,
+)
+
+__all__ = [
+    "Cors",
+    "EventBus",
+    "Function",
+    "GlobalIndex",
+    "Grant",
+    "HttpApi",
+    "HttpRoute",
+    "KeyAttribute",
+    "LambdaIntegration",
+    "PutEventsIntegration",
+    "RetryPolicy",
+    "Rule",
+    "SystemDefinition",
+    "Table",
+    "Target",
+    "WebSocketApi",
+    "WebSocketEndpoint",
+]
