@@ -1,0 +1,161 @@
+"""One execution environment: a thread that loads a function's code once and runs its
+invocations one at a time, as a Lambda execution environment does."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import enum
+import json
+import queue
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from pizzabus.functions import environ
+from pizzabus.functions.context import LambdaContext
+from pizzabus.functions.errors import FunctionError, InvocationInterrupt
+from pizzabus.functions.loader import CodeNamespace
+from pizzabus.system import Function
+
+
+class EnvironmentState(enum.Enum):
+    """The lifecycle of an execution environment."""
+
+    NEW = "new"  # created, code not loaded yet
+    IDLE = "idle"  # warm, waiting for an invocation
+    BUSY = "busy"  # running an invocation
+    DEAD = "dead"  # timed out or exited: never used again
+
+
+class IllegalTransition(RuntimeError):
+    """An execution environment was asked to do something its state does not allow."""
+
+
+@dataclass
+class _Job:
+    payload: bytes
+    context: LambdaContext
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+class ExecutionEnvironment:
+    """A warm environment of one function, on its own thread."""
+
+    def __init__(
+        self,
+        function: Function,
+        variables: dict[str, str],
+        overrides: Mapping[str, ModuleType],
+        name: str,
+    ) -> None:
+        self.function = function
+        self.variables = variables
+        self.namespace = CodeNamespace(function.code_dir, overrides)
+        self.state = EnvironmentState.NEW
+        self.name = name
+        self._inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._handler: Callable[..., Any] | None = None
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _transition(self, expected: set[EnvironmentState], new: EnvironmentState) -> None:
+        if self.state not in expected:
+            names = " or ".join(sorted(s.value for s in expected))
+            raise IllegalTransition(
+                f"environment {self.name} is {self.state.value}, expected {names}"
+            )
+        self.state = new
+
+    def invoke(
+        self, payload: bytes, context: LambdaContext, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[Any]:
+        """Start an invocation; the future resolves to the handler's result or a
+        :class:`FunctionError`."""
+        self._transition({EnvironmentState.NEW, EnvironmentState.IDLE}, EnvironmentState.BUSY)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._inbox.put(_Job(payload, context, loop, future))
+        return future
+
+    def finished(self) -> None:
+        """The invocation is over and the environment may take another."""
+        self._transition({EnvironmentState.BUSY}, EnvironmentState.IDLE)
+
+    def kill(self) -> None:
+        """Stop the environment: its thread is interrupted if it is still running a handler
+        (a blocking call is interrupted when it returns), and it never runs again."""
+        was_busy = self.state is EnvironmentState.BUSY
+        self.state = EnvironmentState.DEAD
+        self._inbox.put(None)
+        if was_busy and self._thread.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident), ctypes.py_object(InvocationInterrupt)
+            )
+
+    # --- on the environment's own thread -------------------------------------------------
+
+    def _serve(self) -> None:
+        environ.enter(self.variables)
+        try:
+            self._serve_jobs()
+        except InvocationInterrupt:
+            return  # the interrupt arrived after the handler had already returned
+
+    def _serve_jobs(self) -> None:
+        while True:
+            job = self._inbox.get()
+            if job is None:
+                return
+            try:
+                outcome: tuple[bool, Any] = (True, self._run(job))
+            except InvocationInterrupt:
+                return  # timed out: the caller has already reported it
+            except SystemExit as error:
+                outcome = (False, _exit_error(error))
+                self.state = EnvironmentState.DEAD
+            except FunctionError as error:
+                outcome = (False, error)
+            except BaseException as error:
+                outcome = (False, _handler_error(error))
+            try:
+                job.loop.call_soon_threadsafe(_settle, job.future, outcome)
+            except RuntimeError:
+                return  # the loop is closed: the runtime has stopped
+            if self.state is EnvironmentState.DEAD:
+                return
+
+    def _run(self, job: _Job) -> Any:
+        if self._handler is None:
+            self._handler = self.namespace.handler(self.function.module, self.function.attribute)
+        result = self._handler(json.loads(job.payload), job.context)
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as error:
+            raise FunctionError(
+                "Runtime.MarshalError", f"Unable to marshal response: {error}"
+            ) from error
+        return result
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _handler_error(error: BaseException) -> FunctionError:
+    frames = traceback.format_tb(error.__traceback__)
+    return FunctionError(type(error).__name__, str(error), [f.rstrip("\n") for f in frames[1:]])
+
+
+def _exit_error(error: SystemExit) -> FunctionError:
+    code = error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
+    return FunctionError("Runtime.ExitError", f"Runtime exited with error: exit status {code}")

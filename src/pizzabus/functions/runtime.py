@@ -1,0 +1,189 @@
+"""The function runtime: invoke a function by name, as Lambda does."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from pizzabus.clock import Clock, SystemClock
+from pizzabus.errors import NotFoundError
+from pizzabus.functions import environ
+from pizzabus.functions.context import LambdaContext
+from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
+from pizzabus.functions.errors import FunctionError, FunctionTimedOut
+from pizzabus.system import Function, WebSocketEndpoint
+
+#: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
+#: one machine is better served by a few warm environments per function).
+DEFAULT_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class RuntimeIdentity:
+    """The account and region the local system pretends to run in."""
+
+    account: str = "000000000000"
+    region: str = "us-east-1"
+
+
+#: Gives an environment of a function the modules that replace real ones (``boto3``).
+OverridesFactory = Callable[[Function], Mapping[str, ModuleType]]
+#: Resolves an environment value that names a resource (a WebSocket API's endpoint).
+EndpointResolver = Callable[[WebSocketEndpoint], str]
+
+
+class _Pool:
+    """The execution environments of one function and its concurrency limit."""
+
+    def __init__(self, function: Function, limit: int) -> None:
+        self.function = function
+        self.slots = asyncio.Semaphore(limit)
+        self.idle: list[ExecutionEnvironment] = []
+        self.serial = itertools.count(1)
+
+
+class FunctionRuntime:
+    """Runs functions of a system definition in warm execution environments."""
+
+    def __init__(
+        self,
+        functions: tuple[Function, ...],
+        *,
+        overrides: OverridesFactory,
+        resolve_endpoint: EndpointResolver,
+        identity: RuntimeIdentity | None = None,
+        clock: Clock | None = None,
+        default_concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.identity = identity or RuntimeIdentity()
+        self.clock = clock or SystemClock()
+        self._overrides = overrides
+        self._resolve_endpoint = resolve_endpoint
+        self._pools = {
+            f.name: _Pool(f, f.reserved_concurrency or default_concurrency) for f in functions
+        }
+        self._busy: set[ExecutionEnvironment] = set()
+        environ.install()
+
+    def function(self, name: str) -> Function:
+        pool = self._pools.get(name)
+        if pool is None:
+            raise NotFoundError(
+                f"Function not found: {self.function_arn(name)}", code="ResourceNotFoundException"
+            )
+        return pool.function
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
+
+    async def invoke(self, name: str, payload: bytes) -> Any:
+        """Run the function on ``payload`` (the event as JSON) and return its result.
+
+        Waits for a free execution environment when the function is at its concurrency
+        limit. Raises :class:`FunctionError` when the handler fails, and
+        :class:`FunctionTimedOut` when it runs past its timeout.
+        """
+        pool = self._pools.get(name)
+        if pool is None:
+            self.function(name)  # raises the not-found error
+            raise AssertionError("unreachable")
+        async with pool.slots:
+            environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
+            timeout = pool.function.timeout.total_seconds()
+            context = self._context(pool.function, environment, timeout)
+            loop = asyncio.get_running_loop()
+            self._busy.add(environment)
+            try:
+                future = environment.invoke(payload, context, loop)
+                if not await self._finishes_in_time(future, timeout):
+                    environment.kill()
+                    raise FunctionTimedOut(context.aws_request_id, timeout)
+                if environment.state is EnvironmentState.BUSY:
+                    environment.finished()
+                    pool.idle.append(environment)
+                return future.result()
+            finally:
+                self._busy.discard(environment)
+
+    async def _finishes_in_time(self, future: asyncio.Future[Any], timeout: float) -> bool:
+        if isinstance(self.clock, SystemClock):  # the loop's own timer is the cheapest
+            done, _ = await asyncio.wait({future}, timeout=timeout)
+            return bool(done)
+        timer = asyncio.ensure_future(self.clock.sleep(timeout))
+        try:
+            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        return future.done()
+
+    def close(self) -> None:
+        """Stop every execution environment (idle ones, and busy ones by interrupting them)."""
+        for pool in self._pools.values():
+            for environment in pool.idle:
+                environment.kill()
+            pool.idle.clear()
+        for environment in list(self._busy):
+            environment.kill()
+
+    def _new_environment(self, pool: _Pool) -> ExecutionEnvironment:
+        function = pool.function
+        serial = next(pool.serial)
+        return ExecutionEnvironment(
+            function,
+            self._variables(function),
+            self._overrides(function),
+            name=f"pizzabus-{function.name}-{serial}",
+        )
+
+    def _variables(self, function: Function) -> dict[str, str]:
+        """The environment of an execution environment: the process's, Lambda's reserved
+        variables, then the function's own."""
+        variables = dict(environ.process_environment())
+        variables.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream(),
+                "AWS_REGION": self.identity.region,
+                "AWS_DEFAULT_REGION": self.identity.region,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+                "LAMBDA_TASK_ROOT": str(function.code_dir),
+                "_HANDLER": function.handler,
+            }
+        )
+        for key, value in function.environment.items():
+            variables[key] = (
+                self._resolve_endpoint(value) if isinstance(value, WebSocketEndpoint) else value
+            )
+        return variables
+
+    def _context(
+        self, function: Function, environment: ExecutionEnvironment, timeout: float
+    ) -> LambdaContext:
+        return LambdaContext(
+            aws_request_id=str(uuid.uuid4()),
+            function_name=function.name,
+            invoked_function_arn=self.function_arn(function.name),
+            memory_limit_in_mb=function.memory_mb,
+            log_group_name=environment.variables["AWS_LAMBDA_LOG_GROUP_NAME"],
+            log_stream_name=environment.variables["AWS_LAMBDA_LOG_STREAM_NAME"],
+            deadline=self.clock.now() + timeout,
+            now=self.clock.now,
+        )
+
+
+def _log_stream() -> str:
+    day = datetime.now(UTC).strftime("%Y/%m/%d")
+    return f"{day}/[$LATEST]{secrets.token_hex(16)}"
+
+
+__all__ = ["DEFAULT_CONCURRENCY", "FunctionError", "FunctionRuntime", "RuntimeIdentity"]
