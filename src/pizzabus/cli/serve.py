@@ -1,0 +1,140 @@
+"""``pizzabus serve``: the whole system on one machine."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import click
+import uvicorn
+from rich.console import Console
+
+from pizzabus.embedded import EmbeddedSystem, Settings
+from pizzabus.errors import PizzabusError
+from pizzabus.system import SystemDefinition
+
+DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
+
+
+def load_definition(reference: str) -> SystemDefinition:
+    """Import ``module:attribute`` and check that it is a system definition."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise click.BadParameter(f"cannot import {module_name!r}: {error}") from error
+    definition = getattr(module, attribute or "SYSTEM", None)
+    if not isinstance(definition, SystemDefinition):
+        raise click.BadParameter(
+            f"{reference!r} is not a SystemDefinition; name one as module:attribute"
+        )
+    return definition
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket first, so the real port (for ``--port 0``) is known before
+    the system starts, and a busy port is reported plainly."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use; stop what uses it, or pass "
+                f"--port (or set PORT) to another port, e.g. --port {port + 1}"
+            ) from error
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    envvar="PORT",
+    default=8000,
+    show_default=True,
+    help="Port to listen on (also from PORT; 0 picks a free one).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".pizzabus"),
+    show_default=True,
+    help="Where tables are kept (SQLite).",
+)
+@click.option("--memory", is_flag=True, help="Keep everything in memory (nothing on disk).")
+@click.option(
+    "--system",
+    "system_ref",
+    default=DEFAULT_SYSTEM,
+    show_default=True,
+    help="The system definition to serve, as module:attribute.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def serve(
+    host: str, port: int, data_dir: Path, memory: bool, system_ref: str, log_level: str
+) -> None:
+    """Serve the web client, the HTTP API and the WebSocket API of the system."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    definition = load_definition(system_ref)
+    sock = bind(host, port)
+    actual_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    base_url = f"http://{shown_host}:{actual_port}"
+    settings = Settings(data_dir=None if memory else data_dir, base_url=base_url)
+    try:
+        system = EmbeddedSystem(definition, settings)
+    except PizzabusError as error:
+        sock.close()
+        raise click.ClickException(error.message) from error
+    _announce(system, base_url, settings)
+    config = uvicorn.Config(
+        system.app,
+        log_level="warning" if log_level == "info" else log_level,
+        access_log=False,
+        lifespan="on",
+        ws_max_size=16 * 1024 * 1024,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None:
+    console = Console(stderr=False, highlight=False)
+    definition = system.definition
+    ws_url = base_url.replace("http", "ws", 1) + "/ws"
+    console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
+    console.print(f"  web client     {base_url}/")
+    if definition.http_api:
+        for route in definition.http_api.routes:
+            console.print(f"  HTTP API       {route.method} {base_url}{route.path}")
+    if definition.websocket_api:
+        console.print(f"  WebSocket API  {ws_url}?order_id=<order id>")
+        console.print(
+            f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
+        )
+    where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
+    console.print(f"  tables         {where}")
+    console.print(f"  stats          {base_url}/_pizzabus/stats")
+    console.print("Press Ctrl+C to stop.")
+    sys.stdout.flush()

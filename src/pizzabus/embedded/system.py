@@ -1,0 +1,230 @@
+"""``EmbeddedSystem``: a system definition, running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from starlette.applications import Starlette
+
+from pizzabus.bus.bus import EventRouter
+from pizzabus.bus.deadletters import DeadLetterQueue, MemoryDeadLetterQueue
+from pizzabus.bus.delivery import Backoff, Deliverer
+from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.clock import Clock, SystemClock
+from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
+from pizzabus.gateway.app import build_app
+from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
+from pizzabus.gateway.http_api import build_routes
+from pizzabus.gateway.management import management_routes
+from pizzabus.gateway.websocket_api import WebSocketGateway
+from pizzabus.sdk.boto3_shim import boto3_module
+from pizzabus.sdk.platform import ConnectionManager
+from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
+from pizzabus.tables.memory import MemoryTableStore
+from pizzabus.tables.sqlite import SqliteTableStore
+from pizzabus.tables.store import TableStore
+
+log = logging.getLogger("pizzabus")
+
+#: How often expired items (TTL) are swept from the tables.
+TTL_SWEEP_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the embedded runtime runs a definition."""
+
+    #: Where tables live; ``None`` keeps everything in memory.
+    data_dir: Path | None = Path(".pizzabus")
+    #: The base URL the server is reached at (used for ``APIGW_ENDPOINT``).
+    base_url: str = "http://127.0.0.1:8000"
+    identity: RuntimeIdentity = field(default_factory=RuntimeIdentity)
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    backoff: Backoff = field(default_factory=Backoff)
+    default_concurrency: int = 16
+
+
+def _api_id(name: str) -> str:
+    """A stable, API Gateway-shaped id (10 lowercase alphanumerics) for a named API."""
+    return hashlib.sha256(name.encode()).hexdigest()[:10]
+
+
+class EmbeddedSystem:
+    """Everything a definition describes, in this process; ``app`` serves it over ASGI."""
+
+    def __init__(
+        self,
+        definition: SystemDefinition,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.definition = definition.validate()
+        self.settings = settings or Settings()
+        self.clock = clock or SystemClock()
+        self.identity = self.settings.identity
+        self.tables = self._open_tables()
+        self.dead_letters: DeadLetterQueue = MemoryDeadLetterQueue()
+        self.runtime = FunctionRuntime(
+            definition.functions,
+            overrides=self._sdk_for,
+            resolve_endpoint=self.endpoint_of,
+            identity=self.identity,
+            clock=self.clock,
+            default_concurrency=self.settings.default_concurrency,
+        )
+        self.deliverer = Deliverer(
+            self.runtime.invoke,
+            clock=self.clock,
+            dead_letters=self.dead_letters,
+            backoff=self.settings.backoff,
+        )
+        self.router = EventRouter(
+            definition.buses,
+            identity=self.identity,
+            clock=self.clock,
+            dispatch=self.deliverer.submit,
+            max_request_bytes=self.settings.max_request_bytes,
+        )
+        ws = definition.websocket_api
+        self.connections = (
+            ConnectionRegistry(ws.name, max_message_bytes=ws.max_message_bytes) if ws else None
+        )
+        self.app = self._build_app()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # --- the Platform the boto3 stand-in talks to ---------------------------------------------
+
+    def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
+        return self.router.put_events(entries)
+
+    def connection_manager(self, endpoint_url: str | None) -> ConnectionManager:
+        ws = self.definition.websocket_api
+        if ws is None or self.connections is None:
+            raise Forbidden("This system has no WebSocket API to manage connections of.")
+        expected = self.endpoint_of(WebSocketEndpoint(ws.name))
+        if (endpoint_url or "").rstrip("/") != expected:
+            raise Forbidden(
+                f"endpoint_url {endpoint_url!r} is not the management endpoint of {ws.name} "
+                f"({expected}); pass os.environ['APIGW_ENDPOINT'] as the lab does."
+            )
+        return self.connections
+
+    def endpoint_of(self, endpoint: WebSocketEndpoint) -> str:
+        """The management URL of a WebSocket API (what the lab copies by hand)."""
+        ws = self.definition.websocket_api
+        stage = ws.stage if ws else "production"
+        return f"{self.settings.base_url.rstrip('/')}/{stage}"
+
+    def _sdk_for(self, function: Function) -> Mapping[str, ModuleType]:
+        return {"boto3": boto3_module(self, function)}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.router.bind(loop)
+        if self.connections is not None:
+            self.connections.bind(loop)
+        self._sweeper = asyncio.create_task(self._sweep_expired())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await self.deliverer.close()
+        self.runtime.close()
+        self.tables.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[EmbeddedSystem]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        """What the system has done so far (served at ``/_pizzabus/stats``)."""
+        delivery = self.deliverer.stats
+        return {
+            "events_published": self.router.published,
+            "deliveries": {
+                "submitted": delivery.submitted,
+                "succeeded": delivery.succeeded,
+                "failed_attempts": delivery.failed_attempts,
+                "dead_lettered": delivery.dead_lettered,
+                "in_flight": delivery.in_flight,
+                "by_target": dict(delivery.by_target),
+            },
+            "dead_letters": len(self.dead_letters.list()),
+            "connections": len(self.connections) if self.connections is not None else 0,
+        }
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    def _open_tables(self) -> TableStore:
+        store: TableStore
+        if self.settings.data_dir is None:
+            store = MemoryTableStore()
+        else:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            store = SqliteTableStore(self.settings.data_dir / "tables.sqlite3")
+        for table in self.definition.tables:
+            store.create_table(table)
+        return store
+
+    def _build_app(self) -> Starlette:
+        definition = self.definition
+        api_routes = (
+            build_routes(
+                definition.http_api,
+                router=self.router,
+                invoke=self.runtime.invoke,
+                identity=self.identity,
+                api_id=_api_id(definition.http_api.name),
+            )
+            if definition.http_api
+            else []
+        )
+        ws = definition.websocket_api
+        websocket = (
+            WebSocketGateway(ws, self.connections, self.runtime.invoke, _api_id(ws.name))
+            if ws and self.connections
+            else None
+        )
+        management = (
+            management_routes(self.connections, ws.stage) if ws and self.connections else []
+        )
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        return build_app(
+            api_routes=list(api_routes),
+            websocket=websocket,
+            management=management,
+            stats=self.stats,
+            cors=definition.http_api.cors if definition.http_api else None,
+            lifespan=lifespan,
+        )
+
+    async def _sweep_expired(self) -> None:
+        while True:
+            await self.clock.sleep(TTL_SWEEP_SECONDS)
+            try:
+                removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
+            except Exception:  # a sweep failing must not stop the server; the next one retries
+                log.exception("TTL sweep failed")
+                continue
+            if removed:
+                log.info("TTL: removed %d expired items", removed)

@@ -1,0 +1,64 @@
+"""The ASGI application of the gateway: HTTP API, WebSocket API, management API, web client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def build_app(
+    *,
+    api_routes: list[BaseRoute],
+    websocket: Any | None,
+    management: list[Route],
+    stats: Callable[[], dict[str, Any]],
+    cors: Any | None,
+    lifespan: Lifespan,
+) -> Starlette:
+    """Compose the gateway's pieces into one Starlette application."""
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def stats_endpoint(request: Request) -> Response:
+        return JSONResponse(stats())
+
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/_pizzabus/stats", stats_endpoint, methods=["GET"]),
+        *api_routes,
+        *management,
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    if websocket is not None:
+        routes.append(WebSocketRoute("/ws", websocket))
+    middleware = []
+    if cors is not None:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors.allow_origins),
+                allow_methods=list(cors.allow_methods),
+                allow_headers=list(cors.allow_headers),
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+@asynccontextmanager
+async def no_lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield

@@ -1,0 +1,230 @@
+"""The HTTP API: each route of the definition, with its integration.
+
+- ``PutEventsIntegration``: the body becomes the ``Detail`` of one PutEvents entry; the answer
+  is the PutEvents result, as API Gateway's EventBridge integration answers.
+- ``LambdaIntegration``: payload format 2.0 in, the function's response out.
+
+Before anything is published, a body must be within the size limit, be JSON, and satisfy the
+route's ``request_schema``; otherwise the answer is a 4xx ``{"message": …}`` saying what was
+wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pizzabus.bus.bus import EventRouter
+from pizzabus.errors import PizzabusError
+from pizzabus.functions.errors import FunctionError
+from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.gateway.events import http_event
+from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
+
+log = logging.getLogger("pizzabus.gateway")
+
+Invoke = Callable[[str, bytes], Awaitable[Any]]
+
+
+class BadRequest(Exception):
+    """A request refused before it reached the integration."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def message(status: int, text: str) -> JSONResponse:
+    return JSONResponse({"message": text}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing it with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, _too_large(int(declared), limit))
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, _too_large(size, limit, at_least=True))
+            chunks.append(chunk)
+    except ClientDisconnect as error:
+        raise BadRequest(400, "The client went away before sending the whole body.") from error
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, at_least: bool = False) -> str:
+    return (
+        f"The request body is {'more than ' if at_least else ''}{size} bytes; this API accepts "
+        f"at most {limit} bytes. Send a smaller body."
+    )
+
+
+class _BodyChecker:
+    """JSON parsing and the route's JSON Schema, with messages a person can act on."""
+
+    def __init__(self, route: HttpRoute) -> None:
+        self.validator = (
+            Draft202012Validator(route.request_schema) if route.request_schema else None
+        )
+        self.example = json.dumps(route.example) if route.example else None
+
+    def check(self, body: bytes) -> None:
+        hint = f" For example: {self.example}" if self.example else ""
+        if not body.strip():
+            raise BadRequest(400, f"The request body is empty; send a JSON object.{hint}")
+        try:
+            document = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise BadRequest(400, f"The request body is not valid JSON ({error}).{hint}") from error
+        if not isinstance(document, dict):
+            raise BadRequest(
+                400,
+                f"The request body must be a JSON object, not {_json_type(document)}.{hint}",
+            )
+        if self.validator is None:
+            return
+        error = min(self.validator.iter_errors(document), key=_error_order, default=None)
+        if error is not None:
+            raise BadRequest(400, f"{_describe(error)}.{hint}")
+
+
+def _error_order(error: SchemaError) -> tuple[int, str]:
+    return (len(error.absolute_path), str(list(error.absolute_path)))
+
+
+def _describe(error: SchemaError) -> str:
+    where = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        field = f"{where}.{missing}" if where else missing
+        return f"The body has no {field!r}; it is required"
+    if error.validator == "const":
+        expected, got = json.dumps(error.validator_value), json.dumps(error.instance)
+        return f"{where!r} must be {expected}, not {got}"
+    if error.validator == "type":
+        return (
+            f"{where or 'the body'!r} must be a JSON {error.validator_value}, "
+            f"not {_json_type(error.instance)}"
+        )
+    return f"{where or 'the body'!r} is not valid: {error.message}"
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def build_routes(
+    api: HttpApi,
+    *,
+    router: EventRouter,
+    invoke: Invoke,
+    identity: RuntimeIdentity,
+    api_id: str,
+) -> list[Route]:
+    """Starlette routes for every route of the HTTP API."""
+    routes: list[Route] = []
+    for route in api.routes:
+        if isinstance(route.integration, PutEventsIntegration):
+            endpoint = _put_events_endpoint(route, route.integration, router, api.max_body_bytes)
+        else:
+            endpoint = _lambda_endpoint(
+                route, route.integration, invoke, identity, api_id, api.max_body_bytes
+            )
+        routes.append(Route(route.path, endpoint, methods=[route.method]))
+    return routes
+
+
+def _put_events_endpoint(
+    route: HttpRoute, integration: PutEventsIntegration, router: EventRouter, limit: int
+) -> Callable[[Request], Awaitable[Response]]:
+    checker = _BodyChecker(route)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await read_body(request, limit)
+            checker.check(body)
+        except BadRequest as refused:
+            return message(refused.status, refused.message)
+        entry = {
+            "Source": integration.source,
+            "DetailType": integration.detail_type,
+            "Detail": body.decode(),
+            "EventBusName": integration.bus,
+        }
+        try:
+            result = router.put_events([entry])
+        except PizzabusError as error:
+            return message(error.status, error.message)
+        return JSONResponse(result)
+
+    return endpoint
+
+
+def _lambda_endpoint(
+    route: HttpRoute,
+    integration: LambdaIntegration,
+    invoke: Invoke,
+    identity: RuntimeIdentity,
+    api_id: str,
+    limit: int,
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await read_body(request, limit)
+        except BadRequest as refused:
+            return message(refused.status, refused.message)
+        event = http_event(
+            route_key=route.route_key,
+            method=request.method,
+            path=request.url.path,
+            raw_query=request.url.query,
+            headers=dict(request.headers),
+            path_parameters={k: str(v) for k, v in request.path_params.items()},
+            body=body,
+            identity=identity,
+            api_id=api_id,
+            domain=request.headers.get("host", "127.0.0.1"),
+            source_ip=request.client.host if request.client else "127.0.0.1",
+        )
+        try:
+            result = await invoke(integration.function, json.dumps(event).encode())
+        except FunctionError as error:
+            log.warning("%s (%s) failed: %s", route.route_key, integration.function, error)
+            return message(500, "Internal Server Error")
+        return lambda_response(result)
+
+    return endpoint
+
+
+def lambda_response(result: Any) -> Response:
+    """A payload-2.0 Lambda result as API Gateway turns it into an HTTP response."""
+    if not (isinstance(result, Mapping) and "statusCode" in result):
+        # Format 2.0 infers a 200 JSON response from anything without a statusCode.
+        return JSONResponse(result)
+    body = result.get("body") or ""
+    content = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    return Response(content, status_code=int(result["statusCode"]), headers=headers)

@@ -1,0 +1,207 @@
+"""The WebSocket API: ``$connect``, route selection on each message, ``$disconnect``.
+
+As on API Gateway, the connection is refused when the ``$connect`` function fails or answers a
+non-2xx status; each message goes to the route named by the route selection expression
+(``$request.body.action``), or ``$default``; closing runs ``$disconnect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from pizzabus.functions.errors import FunctionError
+from pizzabus.gateway.connections import (
+    Connection,
+    ConnectionRegistry,
+    ConnectionState,
+    new_connection_id,
+)
+from pizzabus.gateway.events import websocket_event
+from pizzabus.system import WebSocketApi
+
+log = logging.getLogger("pizzabus.gateway")
+
+Invoke = Callable[[str, bytes], Awaitable[Any]]
+
+#: Close code API Gateway uses for a message over the size limit.
+MESSAGE_TOO_BIG = 1009
+
+
+class WebSocketGateway:
+    """An ASGI endpoint serving one WebSocket API."""
+
+    def __init__(
+        self, api: WebSocketApi, registry: ConnectionRegistry, invoke: Invoke, api_id: str
+    ) -> None:
+        self.api = api
+        self.registry = registry
+        self.invoke = invoke
+        self.api_id = api_id
+        self._selection = _selection_path(api.route_selection_expression)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        client = scope.get("client") or ("127.0.0.1", 0)
+        headers = dict(websocket.headers)
+        connection = Connection(new_connection_id(), client[0], headers.get("user-agent", ""))
+        base = {
+            "connection_id": connection.id,
+            "connected_at": connection.connected_at,
+            "api_id": self.api_id,
+            "stage": self.api.stage,
+            "domain": headers.get("host", "127.0.0.1"),
+            "source_ip": connection.source_ip,
+            "user_agent": connection.user_agent,
+        }
+        self.registry.add(connection)
+        refusal = await self._connect(base, headers, scope.get("query_string", b"").decode())
+        if refusal is not None:
+            self.registry.discard(connection)
+            await _refuse(websocket, *refusal)
+            return
+        await websocket.accept()
+        connection.transition(ConnectionState.CONNECTING, ConnectionState.OPEN)
+        pump = asyncio.create_task(connection.pump(_sender(websocket), websocket.close))
+        close_status = (1005, "Client closed the connection")
+        try:
+            close_status = await self._receive_messages(websocket, connection, base)
+        finally:
+            self.registry.discard(connection)
+            pump.cancel()
+            self._background(self._disconnect(base, headers, close_status))
+
+    async def _connect(
+        self, base: dict[str, Any], headers: dict[str, str], query: str
+    ) -> tuple[int, str] | None:
+        """Run ``$connect``; the status and reason to refuse with, or None to accept."""
+        function = self.api.routes.get("$connect")
+        if function is None:
+            return None
+        event = websocket_event(
+            route_key="$connect", event_type="CONNECT", headers=headers, query_string=query, **base
+        )
+        try:
+            result = await self.invoke(function, json.dumps(event).encode())
+        except FunctionError as error:
+            log.warning("$connect (%s) failed: %s", function, error)
+            return 500, "Internal server error"
+        status = result.get("statusCode", 200) if isinstance(result, dict) else 200
+        if not 200 <= int(status) < 300:
+            body = result.get("body", "") if isinstance(result, dict) else ""
+            return int(status), str(body or "Forbidden")
+        return None
+
+    async def _receive_messages(
+        self, websocket: WebSocket, connection: Connection, base: dict[str, Any]
+    ) -> tuple[int, str]:
+        while True:
+            try:
+                message = await websocket.receive()
+            except WebSocketDisconnect as closed:
+                return closed.code, closed.reason or ""
+            if message["type"] == "websocket.disconnect":
+                return int(message.get("code", 1005)), str(message.get("reason") or "")
+            body: str | bytes = message.get("text") or message.get("bytes") or ""
+            size = len(body.encode() if isinstance(body, str) else body)
+            if size > self.api.max_message_bytes:
+                await websocket.close(MESSAGE_TOO_BIG, "Message too big")
+                return MESSAGE_TOO_BIG, "Message too big"
+            connection.last_active_at = time.time()
+            self._background(self._route_message(connection, base, body))
+
+    async def _route_message(
+        self, connection: Connection, base: dict[str, Any], body: str | bytes
+    ) -> None:
+        route_key = self._route_key(body)
+        function = self.api.routes.get(route_key) or self.api.routes.get("$default")
+        if function is None:
+            # API Gateway answers an unroutable message on the socket itself.
+            error = {"message": "Forbidden", "connectionId": connection.id}
+            connection.enqueue(json.dumps(error).encode())
+            return
+        event = websocket_event(
+            route_key=route_key if route_key in self.api.routes else "$default",
+            event_type="MESSAGE",
+            body=body,
+            **base,
+        )
+        try:
+            await self.invoke(function, json.dumps(event).encode())
+        except FunctionError as error:
+            log.warning("route %s (%s) failed: %s", route_key, function, error)
+            failure = {"message": "Internal server error", "connectionId": connection.id}
+            connection.enqueue(json.dumps(failure).encode())
+
+    def _route_key(self, body: str | bytes) -> str:
+        if self._selection is None or isinstance(body, bytes):
+            return "$default"
+        try:
+            value: Any = json.loads(body)
+        except ValueError:
+            return "$default"
+        for step in self._selection:
+            if not isinstance(value, dict) or step not in value:
+                return "$default"
+            value = value[step]
+        return value if isinstance(value, str) else "$default"
+
+    async def _disconnect(
+        self, base: dict[str, Any], headers: dict[str, str], status: tuple[int, str]
+    ) -> None:
+        function = self.api.routes.get("$disconnect")
+        if function is None:
+            return
+        event = websocket_event(
+            route_key="$disconnect",
+            event_type="DISCONNECT",
+            headers=headers,
+            disconnect=status,
+            **base,
+        )
+        try:
+            await self.invoke(function, json.dumps(event).encode())
+        except FunctionError as error:
+            log.warning("$disconnect (%s) failed: %s", function, error)
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _selection_path(expression: str) -> list[str] | None:
+    """``$request.body.action`` → ``["action"]``; anything else selects ``$default``."""
+    prefix = "$request.body."
+    if not expression.startswith(prefix):
+        return None
+    return expression[len(prefix) :].split(".")
+
+
+def _sender(websocket: WebSocket) -> Callable[[bytes], Awaitable[None]]:
+    async def send(data: bytes) -> None:
+        if websocket.application_state is not WebSocketState.CONNECTED:
+            return
+        try:
+            await websocket.send_text(data.decode())
+        except UnicodeDecodeError:
+            await websocket.send_bytes(data)
+
+    return send
+
+
+async def _refuse(websocket: WebSocket, status: int, reason: str) -> None:
+    """Fail the handshake with ``status``, as API Gateway does when ``$connect`` refuses."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse({"message": reason}, status_code=status))
+    else:
+        await websocket.close()

@@ -1,0 +1,82 @@
+"""``boto3.client("apigatewaymanagementapi", endpoint_url=…)``, locally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from pizzabus.errors import PizzabusError
+from pizzabus.sdk.errors import translate
+from pizzabus.sdk.grants import Authorizer
+from pizzabus.sdk.platform import ConnectionManager
+
+
+class _Exceptions:
+    """``client.exceptions``: the modeled errors, as botocore makes them (``ClientError``
+    subclasses), so ``except management.exceptions.GoneException`` works as on AWS."""
+
+    class GoneException(ClientError):
+        pass
+
+    class PayloadTooLargeException(ClientError):
+        pass
+
+    class ForbiddenException(ClientError):
+        pass
+
+    class LimitExceededException(ClientError):
+        pass
+
+    ClientError = ClientError
+
+
+class ManagementClient:
+    """The API Gateway management API of the system's WebSocket API."""
+
+    exceptions = _Exceptions
+
+    def __init__(self, manager: ConnectionManager, authorizer: Authorizer, api: str) -> None:
+        self._manager = manager
+        self._authorizer = authorizer
+        self._api = api
+
+    def post_to_connection(self, *, Data: bytes | str, ConnectionId: str) -> dict[str, Any]:
+        data = Data.encode() if isinstance(Data, str) else Data
+        if not isinstance(data, bytes | bytearray):
+            raise ParamValidationError(
+                report=f"Invalid type for parameter Data, value: {Data!r}, type: {type(Data)}, "
+                "valid types: <class 'bytes'>, <class 'bytearray'>, file-like object"
+            )
+        self._call(
+            "PostToConnection", ConnectionId, lambda: self._manager.post(ConnectionId, bytes(data))
+        )
+        return {"ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+
+    def get_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        info: dict[str, Any] = self._call(
+            "GetConnection", ConnectionId, lambda: self._manager.get(ConnectionId)
+        )
+        return {**info, "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        self._call("DeleteConnection", ConnectionId, lambda: self._manager.delete(ConnectionId))
+        return {"ResponseMetadata": {"HTTPStatusCode": 204, "RetryAttempts": 0}}
+
+    def _call(self, operation: str, connection_id: str, action: Any) -> Any:
+        try:
+            self._authorizer.require(
+                "execute-api:ManageConnections",
+                "execute-api:ManageConnections",
+                self._api,
+                f"arn:aws:execute-api:{self._authorizer.identity.region}:"
+                f"{self._authorizer.identity.account}:{self._api}/*/POST/@connections/"
+                f"{connection_id}",
+            )
+            return action()
+        except PizzabusError as error:
+            raised = translate(error, operation)
+            modeled = getattr(_Exceptions, error.code, None)
+            if isinstance(modeled, type) and issubclass(modeled, ClientError):
+                raised = modeled(raised.response, operation)  # type: ignore[arg-type]
+            raise raised from error

@@ -1,0 +1,35 @@
+"""What the boto3-shaped clients need from the runtime they run on (the backend seam)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.tables.store import TableStore
+
+
+class ConnectionManager(Protocol):
+    """API Gateway's management API of one WebSocket API."""
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """Send ``data`` to the connection (GoneException, PayloadTooLargeException)."""
+
+    def get(self, connection_id: str) -> dict[str, Any]:
+        """``ConnectedAt``, ``Identity`` and ``LastActiveAt`` of the connection."""
+
+    def delete(self, connection_id: str) -> None:
+        """Close the connection."""
+
+
+class Platform(Protocol):
+    """The services a handler reaches through boto3: events, tables, WebSocket connections."""
+
+    identity: RuntimeIdentity
+    tables: TableStore
+
+    def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
+        """PutEvents across the system's buses (entries name their bus)."""
+
+    def connection_manager(self, endpoint_url: str | None) -> ConnectionManager:
+        """The management API at ``endpoint_url`` (raises when no WebSocket API has it)."""

@@ -1,0 +1,126 @@
+"""Delivery retries failed attempts with backoff on the injected clock, then dead-letters."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+import pytest
+
+from pizzabus.bus.deadletters import MemoryDeadLetterQueue
+from pizzabus.bus.delivery import Backoff, Deliverer, Delivery
+from pizzabus.clock import ManualClock
+from pizzabus.functions.errors import FunctionError, FunctionTimedOut
+from pizzabus.system import RetryPolicy, Target
+
+
+class FlakyFunction:
+    """Fails the first ``failures`` invocations, then succeeds; records when it was called."""
+
+    def __init__(self, clock: ManualClock, failures: int, timeout: bool = False) -> None:
+        self.clock = clock
+        self.failures = failures
+        self.timeout = timeout
+        self.calls: list[float] = []
+
+    async def __call__(self, name: str, payload: bytes) -> None:
+        self.calls.append(self.clock.monotonic())
+        if len(self.calls) <= self.failures:
+            if self.timeout:
+                raise FunctionTimedOut("req", 3)
+            raise FunctionError("PizzaBurnt", "too hot")
+
+
+def delivery(clock: ManualClock, policy: RetryPolicy) -> Delivery:
+    return Delivery(
+        event_id="e1",
+        bus="lab_event_bus",
+        rule="r",
+        target=Target("cook_pizza", retry_policy=policy),
+        payload=b"{}",
+        published_at=clock.now(),
+    )
+
+
+async def run_until_idle(deliverer: Deliverer, clock: ManualClock, step: float = 1.0) -> None:
+    for _ in range(100_000):
+        await asyncio.sleep(0)
+        if deliverer.stats.in_flight == 0:
+            return
+        await clock.advance(step)
+    raise AssertionError("delivery never finished")
+
+
+async def test_a_failed_attempt_is_retried_until_it_succeeds() -> None:
+    clock = ManualClock()
+    dead = MemoryDeadLetterQueue()
+    function = FlakyFunction(clock, failures=3)
+    deliverer = Deliverer(function, clock=clock, dead_letters=dead, rng=random.Random(1))
+    deliverer.submit([delivery(clock, RetryPolicy())])
+    await run_until_idle(deliverer, clock, step=0.05)
+    assert len(function.calls) == 4
+    assert deliverer.stats.succeeded == 1
+    assert dead.list() == []
+
+
+async def test_retries_wait_exponentially_longer_within_the_jitter_bounds() -> None:
+    clock = ManualClock()
+    backoff = Backoff(base=1.0, cap=1000.0)
+    function = FlakyFunction(clock, failures=6)
+    deliverer = Deliverer(
+        function, clock=clock, dead_letters=MemoryDeadLetterQueue(), backoff=backoff
+    )
+    deliverer.submit([delivery(clock, RetryPolicy())])
+    await run_until_idle(deliverer, clock, step=0.01)
+    gaps = [b - a for a, b in zip(function.calls, function.calls[1:], strict=False)]
+    for attempt, gap in enumerate(gaps, start=1):
+        low, high = backoff.bounds(attempt)
+        assert low - 0.011 <= gap <= high + 0.011, (attempt, gap)
+    assert backoff.bounds(1) == (0.5, 1.0)
+    assert backoff.bounds(6) == (16.0, 32.0)
+
+
+def test_backoff_is_capped() -> None:
+    assert Backoff(base=1.0, cap=60.0).bounds(30) == (30.0, 60.0)
+
+
+async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_last_error() -> None:
+    clock = ManualClock()
+    dead = MemoryDeadLetterQueue()
+    function = FlakyFunction(clock, failures=100, timeout=True)
+    deliverer = Deliverer(function, clock=clock, dead_letters=dead)
+    deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=2))])
+    await run_until_idle(deliverer, clock, step=0.05)
+    assert len(function.calls) == 3  # the first attempt and two retries
+    [letter] = dead.list()
+    assert letter.reason == "MaximumRetryAttemptsExceeded"
+    assert letter.attempts == 3
+    assert letter.target == "cook_pizza"
+    assert letter.error_type == "Sandbox.Timedout"
+    assert "Task timed out" in letter.error_message
+
+
+async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() -> None:
+    clock = ManualClock()
+    dead = MemoryDeadLetterQueue()
+    function = FlakyFunction(clock, failures=10_000)
+    deliverer = Deliverer(
+        function, clock=clock, dead_letters=dead, backoff=Backoff(base=10, cap=100)
+    )
+    policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=300))
+    deliverer.submit([delivery(clock, policy)])
+    await run_until_idle(deliverer, clock, step=1.0)
+    [letter] = dead.list()
+    assert letter.reason == "MaximumEventAgeExceeded"
+    assert clock.monotonic() <= 300
+    assert 3 <= len(function.calls) < 185
+
+
+@pytest.mark.parametrize(
+    ("attempts", "age"),
+    [pytest.param(186, 86_400, id="too-many-attempts"), pytest.param(5, 30, id="age-too-short")],
+)
+def test_a_retry_policy_outside_awss_limits_is_refused(attempts: int, age: int) -> None:
+    with pytest.raises(Exception, match="must be between"):
+        RetryPolicy(maximum_retry_attempts=attempts, maximum_event_age=timedelta(seconds=age))

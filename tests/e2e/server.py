@@ -1,0 +1,89 @@
+"""A real ``pizzabus serve`` in a subprocess, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    """A running server: its URLs and its output so far."""
+
+    process: subprocess.Popen[str]
+    url: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def stats(self) -> dict[str, object]:
+        response = httpx.get(f"{self.url}/_pizzabus/stats", timeout=5)
+        response.raise_for_status()
+        stats: dict[str, object] = response.json()
+        return stats
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(args: Sequence[str] = ("--memory",), timeout: float = 30.0) -> Server:
+    """Start ``pizzabus serve --port 0 ARGS`` and wait for it to announce its URL."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pizzabus", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    output: list[str] = []
+    found: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            match = ANNOUNCE.search(line)
+            if match and not found:
+                found.append(match.group(1))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(timeout)
+    if not found:
+        process.kill()
+        raise RuntimeError(f"pizzabus serve did not start in {timeout} s:\n{''.join(output)}")
+    server = Server(process, found[0], output)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # the URL is printed before uvicorn accepts
+        try:
+            httpx.get(f"{server.url}/_pizzabus/stats", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"pizzabus serve never answered:\n{''.join(output)}")
