@@ -156,16 +156,17 @@ def _post_all(connections, management, connection, pending):
         except ClientError as err:
             if err.response["Error"]["Code"] != "GoneException":
                 raise
-            connections.delete_item(
-                Key={"order_id": connection["order_id"], "connection_id": connection["connection_id"]}
-            )
+            connections.delete_item(Key=_key(connection))
             return False
     return True
 
 
 def _reload(connections, connection):
-    key = {"order_id": connection["order_id"], "connection_id": connection["connection_id"]}
-    return connections.get_item(Key=key, ConsistentRead=True).get("Item")
+    return connections.get_item(Key=_key(connection), ConsistentRead=True).get("Item")
+
+
+def _key(connection):
+    return {"order_id": connection["order_id"], "connection_id": connection["connection_id"]}
 
 
 def _timeline_items(timeline, order_id):

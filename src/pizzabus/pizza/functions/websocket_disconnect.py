@@ -1,4 +1,7 @@
-"""$disconnect: forget the connection, so pushes stop finding it (§2.3; the lab has no such route)."""
+"""$disconnect: forget the connection, so pushes stop finding it.
+
+The lab has no such route, so its closed connections pile up (§2.3).
+"""
 
 import os
 
