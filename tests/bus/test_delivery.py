@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from pizzabus.bus.deadletters import MemoryDeadLetterQueue
 from pizzabus.bus.delivery import Backoff, Deliverer, Delivery
+from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
 from pizzabus.system import RetryPolicy, Target
@@ -54,9 +54,10 @@ async def run_until_idle(deliverer: Deliverer, clock: ManualClock, step: float =
 
 async def test_a_failed_attempt_is_retried_until_it_succeeds() -> None:
     clock = ManualClock()
-    dead = MemoryDeadLetterQueue()
+    dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=3)
-    deliverer = Deliverer(function, clock=clock, dead_letters=dead, rng=random.Random(1))
+    deliverer = Deliverer(function, clock=clock, store=dead, rng=random.Random(1))
+    deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy())])
     await run_until_idle(deliverer, clock, step=0.05)
     assert len(function.calls) == 4
@@ -68,9 +69,8 @@ async def test_retries_wait_exponentially_longer_within_the_jitter_bounds() -> N
     clock = ManualClock()
     backoff = Backoff(base=1.0, cap=1000.0)
     function = FlakyFunction(clock, failures=6)
-    deliverer = Deliverer(
-        function, clock=clock, dead_letters=MemoryDeadLetterQueue(), backoff=backoff
-    )
+    deliverer = Deliverer(function, clock=clock, store=MemoryEventStore(), backoff=backoff)
+    deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy())])
     await run_until_idle(deliverer, clock, step=0.01)
     gaps = [b - a for a, b in zip(function.calls, function.calls[1:], strict=False)]
@@ -87,9 +87,10 @@ def test_backoff_is_capped() -> None:
 
 async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_last_error() -> None:
     clock = ManualClock()
-    dead = MemoryDeadLetterQueue()
+    dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=100, timeout=True)
-    deliverer = Deliverer(function, clock=clock, dead_letters=dead)
+    deliverer = Deliverer(function, clock=clock, store=dead)
+    deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=2))])
     await run_until_idle(deliverer, clock, step=0.05)
     assert len(function.calls) == 3  # the first attempt and two retries
@@ -103,12 +104,11 @@ async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_la
 
 async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() -> None:
     clock = ManualClock()
-    dead = MemoryDeadLetterQueue()
+    dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=10_000)
-    deliverer = Deliverer(
-        function, clock=clock, dead_letters=dead, backoff=Backoff(base=10, cap=100)
-    )
+    deliverer = Deliverer(function, clock=clock, store=dead, backoff=Backoff(base=10, cap=100))
     policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=300))
+    deliverer.admit(1)
     deliverer.submit([delivery(clock, policy)])
     await run_until_idle(deliverer, clock, step=1.0)
     [letter] = dead.list()

@@ -6,10 +6,12 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
-from pizzabus.bus.delivery import Delivery
+from pizzabus.bus.delivery import Deliverer, Delivery
 from pizzabus.bus.envelope import envelope
 from pizzabus.bus.putevents import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -18,35 +20,56 @@ from pizzabus.bus.putevents import (
     validate_entry,
     validate_request,
 )
+from pizzabus.bus.store import EventStore, StoredEvent, done
 from pizzabus.clock import Clock
 from pizzabus.errors import DefinitionError
 from pizzabus.functions.runtime import RuntimeIdentity
-from pizzabus.patterns import InvalidEventPattern, RuleSet, compile_pattern
+from pizzabus.patterns import CompiledPattern, InvalidEventPattern, RuleSet, compile_pattern
 from pizzabus.system import EventBus as BusSpec
 from pizzabus.system import Target
 
-#: Receives the deliveries of one published event (on the event loop's thread).
-Dispatch = Callable[[list[Delivery]], None]
+
+def _compile(pattern: Any, where: str) -> CompiledPattern:
+    try:
+        return compile_pattern(pattern)
+    except InvalidEventPattern as error:
+        raise DefinitionError(f"{where}: {error.message}") from error
 
 
 class EventBus:
-    """One event bus: its rules, compiled once, and the targets of each."""
+    """One event bus: its rules, compiled once, the targets of each, and its archive."""
 
     def __init__(self, spec: BusSpec) -> None:
         self.name = spec.name
+        self.spec = spec
         self.rules = RuleSet()
         self.targets: dict[str, tuple[Target, ...]] = {}
         for rule in spec.rules:
-            try:
-                self.rules.add(rule.name, compile_pattern(rule.event_pattern))
-            except InvalidEventPattern as error:
-                raise DefinitionError(
-                    f"rule {rule.name!r} on event bus {spec.name!r}: {error.message}"
-                ) from error
+            where = f"rule {rule.name!r} on event bus {spec.name!r}"
+            self.rules.add(rule.name, _compile(rule.event_pattern, where))
             self.targets[rule.name] = rule.targets
+        archive = spec.archive
+        self.archive_pattern = (
+            _compile(archive.event_pattern, f"archive {archive.name!r}")
+            if archive is not None and archive.event_pattern is not None
+            else None
+        )
 
-    def route(self, event: dict[str, Any], payload: bytes, now: float) -> list[Delivery]:
-        """The deliveries an event makes: one per target of each matching rule."""
+    def archives(self, event: dict[str, Any]) -> bool:
+        """Whether the bus's archive keeps this event."""
+        if self.spec.archive is None or "replay-name" in event:
+            return False  # replayed events are not archived again
+        return self.archive_pattern is None or self.archive_pattern.matches(event)
+
+    def route(
+        self,
+        event: dict[str, Any],
+        payload: bytes,
+        now: float,
+        rules: Sequence[str] | None = None,
+    ) -> list[Delivery]:
+        """The deliveries an event makes: one per target of each matching rule (of ``rules``
+        only, when given)."""
         return [
             Delivery(
                 event_id=event["id"],
@@ -55,17 +78,34 @@ class EventBus:
                 target=target,
                 payload=payload,
                 published_at=now,
+                index=index,
+                replay_name=event.get("replay-name"),
             )
             for rule in self.rules.matching(event)
-            for target in self.targets[rule]
+            if rules is None or rule in rules
+            for index, target in enumerate(self.targets[rule])
         ]
 
 
-class EventRouter:
-    """PutEvents for a set of buses: validates, stamps the envelope, matches, dispatches.
+@dataclass
+class _Batch:
+    """What one PutEvents request accepted, on its way to the store."""
 
-    Thread-safe: handlers call it from their execution environments' threads, the HTTP API
-    from the event loop. Matching runs in the caller's thread; delivery starts on the loop.
+    results: list[dict[str, str]] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    failed: int = 0
+
+    def response(self) -> dict[str, Any]:
+        return {"FailedEntryCount": self.failed, "Entries": self.results}
+
+
+class EventRouter:
+    """PutEvents for a set of buses: validates, stamps the envelope, matches, stores, and
+    starts delivery.
+
+    ``put_events`` serves handler threads and waits for the store to make the events durable;
+    ``put_events_async`` does the same on the event loop. Matching runs in the caller's thread.
     """
 
     def __init__(
@@ -74,45 +114,85 @@ class EventRouter:
         *,
         identity: RuntimeIdentity,
         clock: Clock,
-        dispatch: Dispatch,
+        store: EventStore,
+        deliverer: Deliverer,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         self.buses = {spec.name: EventBus(spec) for spec in buses}
         self.identity = identity
         self.clock = clock
+        self.store = store
+        self.deliverer = deliverer
         self.max_request_bytes = max_request_bytes
-        self._dispatch = dispatch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self.published = 0
+        self.throttled = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver on ``loop`` (the server's event loop)."""
         self._loop = loop
         self._loop_thread = threading.get_ident()
 
+    def target(self, bus: str, rule: str, index: int) -> Target:
+        """The current target of a stored delivery (for resuming after a restart)."""
+        return self.buses[bus].targets[rule][index]
+
     def put_events(self, entries: object) -> dict[str, Any]:
-        """PutEvents: refuses a malformed request whole (``ValidationError``), otherwise
-        answers one result per entry, in order, with ``FailedEntryCount``."""
+        """PutEvents from any thread but the loop's: refuses a malformed request whole
+        (``ValidationError``), otherwise answers one result per entry, in order."""
+        batch = self._prepare(entries)
+        self._settle(batch, self._record(batch))
+        return batch.response()
+
+    async def put_events_async(self, entries: object) -> dict[str, Any]:
+        """PutEvents on the event loop (the HTTP API)."""
+        batch = self._prepare(entries)
+        future = self._record(batch)
+        if not future.done():
+            await asyncio.wait([asyncio.wrap_future(future)])
+        self._settle(batch, future)
+        return batch.response()
+
+    def republish(
+        self, bus_name: str, event: dict[str, Any], rules: Sequence[str] | None
+    ) -> tuple[list[Delivery], Future[None]] | None:
+        """Route an already-stamped event again (a replay); None when the bus is full."""
+        bus = self.buses[bus_name]
+        now = self.clock.now()
+        deliveries = bus.route(event, json.dumps(event).encode(), now, rules)
+        if not self.deliverer.admit(len(deliveries)):
+            return None
+        return deliveries, self.store.record([], deliveries)
+
+    def start(self, deliveries: list[Delivery]) -> None:
+        """Start admitted deliveries, from any thread."""
+        if not deliveries:
+            return
+        if self._loop is None:
+            raise RuntimeError("EventRouter.bind(loop) must be called before events are put")
+        if threading.get_ident() == self._loop_thread:
+            self.deliverer.submit(deliveries)
+        else:
+            self._loop.call_soon_threadsafe(self.deliverer.submit, deliveries)
+
+    def _prepare(self, entries: object) -> _Batch:
         validate_request(entries, self.max_request_bytes)
         assert isinstance(entries, Sequence)
-        results: list[dict[str, str]] = []
-        deliveries: list[Delivery] = []
-        failed = 0
-        for entry in entries:
-            outcome = self._accept(entry)
+        batch = _Batch()
+        for raw in entries:
+            outcome = self._accept(raw)
             if isinstance(outcome, EntryError):
-                failed += 1
-                results.append(outcome.result())
+                batch.failed += 1
+                batch.results.append(outcome.result())
                 continue
-            event_id, routed = outcome
-            deliveries.extend(routed)
-            results.append({"EventId": event_id})
-        if deliveries:
-            self._start(deliveries)
-        return {"FailedEntryCount": failed, "Entries": results}
+            stored, deliveries = outcome
+            batch.events.append(stored)
+            batch.deliveries.extend(deliveries)
+            batch.results.append({"EventId": stored.id})
+        return batch
 
-    def _accept(self, raw: object) -> EntryError | tuple[str, list[Delivery]]:
+    def _accept(self, raw: object) -> EntryError | tuple[StoredEvent, list[Delivery]]:
         entry = validate_entry(raw)
         if isinstance(entry, EntryError):
             return entry
@@ -125,7 +205,9 @@ class EventRouter:
             )
         return self._publish(bus, entry)
 
-    def _publish(self, bus: EventBus, entry: ValidEntry) -> tuple[str, list[Delivery]]:
+    def _publish(
+        self, bus: EventBus, entry: ValidEntry
+    ) -> EntryError | tuple[StoredEvent, list[Delivery]]:
         now = self.clock.now()
         event = envelope(
             entry,
@@ -135,13 +217,34 @@ class EventRouter:
             event_id=str(uuid.uuid4()),
         )
         payload = json.dumps(event).encode()
-        self.published += 1
-        return event["id"], bus.route(event, payload, now)
+        deliveries = bus.route(event, payload, now)
+        if not self.deliverer.admit(len(deliveries)):
+            self.throttled += 1
+            return EntryError(
+                "ThrottlingException",
+                f"Rate exceeded: the bus has {self.deliverer.max_in_flight} deliveries in "
+                f"flight. Retry this entry with backoff.",
+            )
+        stored = StoredEvent(event["id"], bus.name, now, payload, bus.archives(event))
+        return stored, deliveries
 
-    def _start(self, deliveries: list[Delivery]) -> None:
-        if self._loop is None:
-            raise RuntimeError("EventRouter.bind(loop) must be called before events are put")
-        if threading.get_ident() == self._loop_thread:
-            self._dispatch(deliveries)
-        else:
-            self._loop.call_soon_threadsafe(self._dispatch, deliveries)
+    def _record(self, batch: _Batch) -> Future[None]:
+        if not batch.events and not batch.deliveries:
+            return done()
+        return self.store.record(batch.events, batch.deliveries)
+
+    def _settle(self, batch: _Batch, future: Future[None]) -> None:
+        """Once stored: start delivery. If the store failed, nothing was accepted."""
+        error = future.exception()
+        if error is None:
+            self.published += len(batch.events)
+            self.start(batch.deliveries)
+            return
+        self.deliverer.release(len(batch.deliveries))
+        failure = {
+            "ErrorCode": "InternalException",
+            "ErrorMessage": f"The event could not be stored ({error}); retry it.",
+        }
+        batch.results = [r if "ErrorCode" in r else failure for r in batch.results]
+        batch.failed = len(batch.results)
+        batch.deliveries = []

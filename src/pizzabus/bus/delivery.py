@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pizzabus.bus.deadletters import DeadLetter, DeadLetterQueue
+from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.clock import Clock
 from pizzabus.functions.errors import FunctionError
 from pizzabus.system import Target
+
+if TYPE_CHECKING:
+    from pizzabus.bus.store import EventStore
 
 Invoke = Callable[[str, bytes], Awaitable[Any]]
 
@@ -34,6 +38,15 @@ class Delivery:
     published_at: float
     attempts: int = 0
     last_error: FunctionError | None = None
+    #: Which of the rule's targets (a rule may target one function twice).
+    index: int = 0
+    #: The replay this delivery belongs to, if it is one.
+    replay_name: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identifies the delivery in the event store."""
+        return f"{self.event_id}/{self.replay_name or ''}/{self.rule}/{self.index}"
 
 
 @dataclass(frozen=True)
@@ -65,30 +78,57 @@ class DeliveryStats:
     by_target: dict[str, int] = field(default_factory=dict)
 
 
+#: Deliveries in flight at once before PutEvents starts refusing entries (back-pressure).
+DEFAULT_MAX_IN_FLIGHT = 20_000
+
+
 class Deliverer:
-    """Runs deliveries on the event loop, each as its own task."""
+    """Runs deliveries on the event loop, each as its own task.
+
+    The number of deliveries in flight is bounded: :meth:`admit` reserves room before an
+    event is accepted, so that an overloaded bus refuses new entries (the publisher is told)
+    instead of growing without bound or dropping what it accepted.
+    """
 
     def __init__(
         self,
         invoke: Invoke,
         *,
         clock: Clock,
-        dead_letters: DeadLetterQueue,
+        store: EventStore,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self._invoke = invoke
         self.clock = clock
-        self.dead_letters = dead_letters
+        self.store = store
         self.backoff = backoff or Backoff()
+        self.max_in_flight = max_in_flight
         self._rng = rng or random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._admitted = 0
+        self._admission = threading.Lock()
         self.stats = DeliveryStats()
 
+    def admit(self, count: int, *, force: bool = False) -> bool:
+        """Reserve room for ``count`` deliveries (any thread); False when the bus is full.
+        ``force`` admits regardless (deliveries accepted before a restart)."""
+        with self._admission:
+            if not force and count and self._admitted + count > self.max_in_flight:
+                return False
+            self._admitted += count
+            return True
+
+    def release(self, count: int) -> None:
+        """Give back room reserved with :meth:`admit` but not used."""
+        with self._admission:
+            self._admitted -= count
+
     def submit(self, deliveries: list[Delivery]) -> None:
-        """Start delivering (call on the event loop's thread)."""
+        """Start delivering admitted deliveries (call on the event loop's thread)."""
         for delivery in deliveries:
             task = asyncio.get_running_loop().create_task(self._deliver(delivery))
             self._tasks.add(task)
@@ -110,6 +150,7 @@ class Deliverer:
         try:
             await self._attempt_until_done(delivery)
         finally:
+            self.release(1)
             self.stats.in_flight -= 1
             if self.stats.in_flight == 0:
                 self._idle.set()
@@ -123,7 +164,9 @@ class Deliverer:
             except FunctionError as error:
                 delivery.last_error = error
                 self.stats.failed_attempts += 1
+                self.store.attempted(delivery)
             else:
+                self.store.delivered(delivery)
                 self.stats.succeeded += 1
                 name = delivery.target.function
                 self.stats.by_target[name] = self.stats.by_target.get(name, 0) + 1
@@ -141,7 +184,8 @@ class Deliverer:
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         error = delivery.last_error
         self.stats.dead_lettered += 1
-        self.dead_letters.put(
+        self.store.dead_lettered(
+            delivery,
             DeadLetter(
                 event_id=delivery.event_id,
                 bus=delivery.bus,
@@ -153,5 +197,5 @@ class Deliverer:
                 error_type=error.error_type if error else "",
                 error_message=error.message if error else "",
                 at=self.clock.now(),
-            )
+            ),
         )

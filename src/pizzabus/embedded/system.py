@@ -15,9 +15,10 @@ from typing import Any
 from starlette.applications import Starlette
 
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.deadletters import DeadLetterQueue, MemoryDeadLetterQueue
-from pizzabus.bus.delivery import Backoff, Deliverer
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.bus.sqlite_store import SqliteEventStore
+from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
 from pizzabus.gateway.app import build_app
@@ -50,6 +51,8 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     backoff: Backoff = field(default_factory=Backoff)
     default_concurrency: int = 16
+    #: Deliveries in flight before PutEvents answers ThrottlingException.
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
 
 def _api_id(name: str) -> str:
@@ -72,7 +75,7 @@ class EmbeddedSystem:
         self.clock = clock or SystemClock()
         self.identity = self.settings.identity
         self.tables = self._open_tables()
-        self.dead_letters: DeadLetterQueue = MemoryDeadLetterQueue()
+        self.store = self._open_store()
         self.runtime = FunctionRuntime(
             definition.functions,
             overrides=self._sdk_for,
@@ -84,14 +87,16 @@ class EmbeddedSystem:
         self.deliverer = Deliverer(
             self.runtime.invoke,
             clock=self.clock,
-            dead_letters=self.dead_letters,
+            store=self.store,
             backoff=self.settings.backoff,
+            max_in_flight=self.settings.max_in_flight,
         )
         self.router = EventRouter(
             definition.buses,
             identity=self.identity,
             clock=self.clock,
-            dispatch=self.deliverer.submit,
+            store=self.store,
+            deliverer=self.deliverer,
             max_request_bytes=self.settings.max_request_bytes,
         )
         ws = definition.websocket_api
@@ -134,6 +139,11 @@ class EmbeddedSystem:
         self.router.bind(loop)
         if self.connections is not None:
             self.connections.bind(loop)
+        resumed = await asyncio.to_thread(self.store.pending)
+        if resumed:
+            log.info("resuming %d deliveries accepted before the last stop", len(resumed))
+            self.deliverer.admit(len(resumed), force=True)
+            self.deliverer.submit(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
 
     async def stop(self) -> None:
@@ -142,6 +152,7 @@ class EmbeddedSystem:
         await self.deliverer.close()
         self.runtime.close()
         self.tables.close()
+        self.store.close()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[EmbeddedSystem]:
@@ -156,6 +167,7 @@ class EmbeddedSystem:
         delivery = self.deliverer.stats
         return {
             "events_published": self.router.published,
+            "entries_throttled": self.router.throttled,
             "deliveries": {
                 "submitted": delivery.submitted,
                 "succeeded": delivery.succeeded,
@@ -164,7 +176,7 @@ class EmbeddedSystem:
                 "in_flight": delivery.in_flight,
                 "by_target": dict(delivery.by_target),
             },
-            "dead_letters": len(self.dead_letters.list()),
+            "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
         }
 
@@ -180,6 +192,14 @@ class EmbeddedSystem:
         for table in self.definition.tables:
             store.create_table(table)
         return store
+
+    def _open_store(self) -> EventStore:
+        if self.settings.data_dir is None:
+            return MemoryEventStore()
+        return SqliteEventStore(
+            self.settings.data_dir / "events.sqlite3",
+            targets=lambda bus, rule, index: self.router.target(bus, rule, index),
+        )
 
     def _build_app(self) -> Starlette:
         definition = self.definition

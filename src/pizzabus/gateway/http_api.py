@@ -175,7 +175,7 @@ def _put_events_endpoint(
             "EventBusName": integration.bus,
         }
         try:
-            result = router.put_events([entry])
+            result = await router.put_events_async([entry])
         except PizzabusError as error:
             return message(error.status, error.message)
         return JSONResponse(result)

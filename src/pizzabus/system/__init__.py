@@ -5,6 +5,7 @@ It knows nothing about any particular application; ``pizzabus.pizza.system`` is 
 """
 
 from pizzabus.system.model import (
+    Archive,
     Cors,
     EventBus,
     Function,
@@ -25,6 +26,7 @@ from pizzabus.system.model import (
 )
 
 __all__ = [
+    "Archive",
     "Cors",
     "EventBus",
     "Function",

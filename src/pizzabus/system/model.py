@@ -58,11 +58,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Archive:
+    """An EventBridge archive of a bus: the events matching ``event_pattern`` (all events when
+    it is ``None``), kept for ``retention`` (forever when ``None``), for replay."""
+
+    name: str
+    event_pattern: JsonObject | None = None
+    retention: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class EventBus:
-    """A custom event bus and the rules on it."""
+    """A custom event bus, the rules on it, and its archive."""
 
     name: str
     rules: tuple[Rule, ...] = ()
+    archive: Archive | None = None
 
 
 @dataclass(frozen=True)
