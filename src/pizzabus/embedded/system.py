@@ -198,7 +198,8 @@ class EmbeddedSystem:
             return MemoryEventStore()
         return SqliteEventStore(
             self.settings.data_dir / "events.sqlite3",
-            targets=lambda bus, rule, index: self.router.target(bus, rule, index),
+            # The router is built after the store, so look it up when a delivery resumes.
+            targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
         )
 
     def _build_app(self) -> Starlette:
