@@ -72,7 +72,7 @@ def compile_pattern(pattern: PatternSource) -> CompiledPattern:
 
 def parse_event(event: EventSource) -> Any:
     """An event as a tree for `PathPlan.flatten`: mappings pass through, text is parsed strictly."""
-    if isinstance(event, Mapping):
+    if type(event) is dict or isinstance(event, Mapping):
         return event
     if isinstance(event, str | bytes):
         try:

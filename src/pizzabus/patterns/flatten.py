@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from pizzabus.patterns.jsontext import JsonObject
-from pizzabus.patterns.values import Leaf, leaf_of
+from pizzabus.patterns.values import BigNumber, Leaf, leaf_of
 
 Membership = tuple[tuple[int, int], ...]
+
+_SCALARS: Final = frozenset({str, float, int, bool, type(None), BigNumber})
 
 #: key → (child path, whether a rule reads the child, the child's own step map or None)
 StepMap = dict[str, tuple[str, bool, "StepMap | None"]]
@@ -96,10 +98,19 @@ class PathPlan:
                 array = counter[0]
                 for index, item in enumerate(node):
                     kind = type(item)
-                    if kind is dict or kind is JsonObject or kind is list:
+                    if kind is str and readable and not members:
+                        found = values.get(path)
+                        if found is None:
+                            values[path] = [item]
+                        else:
+                            found.append(item)
+                    elif kind is dict or kind is JsonObject or kind is list:
                         visit(item, path, readable, steps, (*m, (array, index)))
                     elif readable:
                         add(path, item, m)
+            elif kind in _SCALARS:
+                if readable:
+                    add(path, node, m)
             elif isinstance(node, Mapping):
                 visit(dict(node), path, readable, steps, m)
             elif isinstance(node, tuple):
@@ -109,9 +120,18 @@ class PathPlan:
 
         def walk(node: Any, steps: StepMap, m: Membership) -> None:
             if type(node) is dict and len(steps) < len(node):
+                get = node.get
                 for key, (child, readable, child_steps) in steps.items():
-                    value = node.get(key, walk)
-                    if value is not walk:
+                    value = get(key, walk)
+                    if value is walk:
+                        continue
+                    if type(value) is str and readable and not members:
+                        found = values.get(child)
+                        if found is None:
+                            values[child] = [value]
+                        else:
+                            found.append(value)
+                    else:
                         visit(value, child, readable, child_steps, m)
                 return
             items = node if type(node) is JsonObject else node.items()

@@ -94,6 +94,15 @@ class _PathIndex:
     folded: dict[str, dict[int, dict[str, list[_Node]]]] = field(default_factory=dict)
     ranges: list[tuple[Numeric, _Node]] = field(default_factory=list)
     always: list[_Node] = field(default_factory=list)
+    #: Set by `seal`: only exact values leave this way (the common, fastest case).
+    exact_only: bool = False
+    #: Set by `seal`: some condition here looks at strings beyond plain equality.
+    textual: bool = True
+
+    def seal(self) -> None:
+        """Record which look-ups this index needs, once all conditions are in."""
+        self.textual = bool(self.ips or self.prefixes or self.suffixes or self.folded)
+        self.exact_only = not (self.textual or self.ranges or self.always)
 
     def add(self, matcher: Matcher, node: _Node) -> None:
         if isinstance(matcher, Exact):
@@ -112,20 +121,28 @@ class _PathIndex:
         else:
             self.always.append(node)
 
-    def collect(self, found: list[Leaf], out: set[_Node]) -> None:
-        """Add to ``out`` every child node that some leaf of ``found`` leads to."""
+    def collect(self, found: list[Leaf], into: list[_Node]) -> None:
+        """Append to ``into`` every child node some leaf of ``found`` leads to, each once."""
+        if self.exact_only and len(found) == 1:
+            hit = self.exact.get(found[0])
+            if hit:
+                into.extend(hit)  # one node per distinct condition: no repeats
+            return
+        out: set[_Node] = set()
         for leaf in found:
             hit = self.exact.get(leaf)
             if hit:
                 out.update(hit)
             if type(leaf) is str:
-                self._strings(leaf, out)
+                if self.textual:
+                    self._strings(leaf, out)
             elif type(leaf) is float:
                 for numeric, node in self.ranges:
                     if numeric.contains(leaf):
                         out.add(node)
         if self.always:
             out.update(self.always)
+        into.extend(out)
 
     def _strings(self, text: str, out: set[_Node]) -> None:
         if self.ips:
@@ -159,12 +176,21 @@ class _PathIndex:
 
 
 class _Node:
-    __slots__ = ("children", "edges", "terminals")
+    __slots__ = ("children", "edge_list", "edges", "terminals")
 
     def __init__(self) -> None:
         self.terminals: list[_Entry] = []
         self.edges: dict[str, _PathIndex] = {}
+        self.edge_list: tuple[tuple[str, _PathIndex], ...] = ()
         self.children: dict[tuple[str, frozenset[Matcher]], _Node] = {}
+
+    def seal(self) -> None:
+        """Freeze the edges for matching (iterating a tuple beats a dict)."""
+        self.edge_list = tuple(self.edges.items())
+        for index in self.edges.values():
+            index.seal()
+        for child in self.children.values():
+            child.seal()
 
     def child(self, path: str, condition: Condition) -> _Node:
         key = (path, frozenset(condition.matchers))
@@ -188,6 +214,7 @@ class _Index:
         for position, (_, rule) in enumerate(rules):
             for subrule in rule.subrules:
                 self._insert(position, subrule, spread)
+        self.root.seal()
 
     @staticmethod
     def _distinct_values(rules: list[tuple[str, CompiledPattern]]) -> dict[str, int]:
@@ -224,19 +251,15 @@ class _Index:
         values = leaves.values
         matched: set[int] = set()
         stack = [self.root]
-        reached: set[_Node] = set()
         while stack:
             node = stack.pop()
             for entry in node.terminals:
                 if entry.rule not in matched and entry.holds(leaves):
                     matched.add(entry.rule)
-            for path, index in node.edges.items():
+            for path, index in node.edge_list:
                 found = values.get(path)
                 if found:
-                    index.collect(found, reached)
-            if reached:
-                stack.extend(reached)
-                reached.clear()
+                    index.collect(found, stack)
         names = self.names
         return [names[position] for position in sorted(matched)]
 
