@@ -84,7 +84,7 @@ def test_the_archive_answers_a_time_window_in_order(store: EventStore) -> None:
     store.record(events, []).result()
     assert [e.id for e in store.archived("lab_event_bus", 3.0, 6.0)] == ["e3", "e4", "e5"]
     assert store.archived("other_bus", 0, 100) == []
-    assert store.expire(archived_before=5.0) == 5
+    assert store.expire("lab_event_bus", archived_before=5.0) == 5
     assert [e.id for e in store.archived("lab_event_bus", 0, 100)][:1] == ["e5"]
 
 

@@ -231,15 +231,15 @@ class SqliteEventStore:
             ).fetchall()
         return [StoredEvent(i, b, t, p, archived=True) for i, b, t, p in rows]
 
-    def expire(self, archived_before: float) -> int:
+    def expire(self, bus: str, archived_before: float) -> int:
         future: Future[None] = Future()
         removed: list[int] = []
 
         def write(connection: sqlite3.Connection) -> None:
             cursor = connection.execute(
-                "DELETE FROM events WHERE archived = 1 AND time < ? AND NOT EXISTS "
+                "DELETE FROM events WHERE archived = 1 AND bus = ? AND time < ? AND NOT EXISTS "
                 "(SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
-                (archived_before,),
+                (bus, archived_before),
             )
             removed.append(cursor.rowcount)
 

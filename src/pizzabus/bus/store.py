@@ -58,8 +58,8 @@ class EventStore(Protocol):
     def archived(self, bus: str, start: float, end: float) -> list[StoredEvent]:
         """Archived events of ``bus`` with ``start <= time < end``, oldest first."""
 
-    def expire(self, archived_before: float) -> int:
-        """Forget archived events older than the retention; returns how many."""
+    def expire(self, bus: str, archived_before: float) -> int:
+        """Forget ``bus``'s archived events older than its retention; returns how many."""
 
     # The dead-letter queue.
     def put(self, letter: DeadLetter) -> DeadLetter: ...
@@ -110,9 +110,9 @@ class MemoryEventStore:
         with self._lock:
             return [e for e in self._events if e.bus == bus and start <= e.time < end]
 
-    def expire(self, archived_before: float) -> int:
+    def expire(self, bus: str, archived_before: float) -> int:
         with self._lock:
-            kept = [e for e in self._events if e.time >= archived_before]
+            kept = [e for e in self._events if e.bus != bus or e.time >= archived_before]
             removed = len(self._events) - len(kept)
             self._events = kept
             return removed

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.faults import FaultPlan
 from pizzabus.system import SystemDefinition
 
 DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
@@ -83,24 +84,45 @@ def bind(host: str, port: int) -> socket.socket:
     help="The system definition to serve, as module:attribute.",
 )
 @click.option(
+    "--faults",
+    "faults_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help='Inject faults from a JSON plan, e.g. {"functions": {"cook_pizza": {"error_rate": 0.3}}}.',
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
 def serve(
-    host: str, port: int, data_dir: Path, memory: bool, system_ref: str, log_level: str
+    host: str,
+    port: int,
+    data_dir: Path,
+    memory: bool,
+    system_ref: str,
+    faults_file: Path | None,
+    log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     definition = load_definition(system_ref)
+    try:
+        faults = (
+            FaultPlan.load(faults_file, {f.name for f in definition.functions})
+            if faults_file
+            else FaultPlan()
+        )
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
-    settings = Settings(data_dir=None if memory else data_dir, base_url=base_url)
+    settings = Settings(data_dir=None if memory else data_dir, base_url=base_url, faults=faults)
     try:
         system = EmbeddedSystem(definition, settings)
     except PizzabusError as error:

@@ -17,10 +17,14 @@ from starlette.applications import Starlette
 from pizzabus.bus.bus import EventRouter
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
+from pizzabus.embedded.operations import Operations
+from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
+from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.http_api import build_routes
@@ -53,6 +57,8 @@ class Settings:
     default_concurrency: int = 16
     #: Deliveries in flight before PutEvents answers ThrottlingException.
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    #: Faults to inject from the start (they can be changed while running).
+    faults: FaultPlan = field(default_factory=FaultPlan)
 
 
 def _api_id(name: str) -> str:
@@ -76,6 +82,7 @@ class EmbeddedSystem:
         self.identity = self.settings.identity
         self.tables = self._open_tables()
         self.store = self._open_store()
+        self.faults = FaultInjector(self.settings.faults)
         self.runtime = FunctionRuntime(
             definition.functions,
             overrides=self._sdk_for,
@@ -83,6 +90,7 @@ class EmbeddedSystem:
             identity=self.identity,
             clock=self.clock,
             default_concurrency=self.settings.default_concurrency,
+            faults=self.faults,
         )
         self.deliverer = Deliverer(
             self.runtime.invoke,
@@ -99,9 +107,14 @@ class EmbeddedSystem:
             deliverer=self.deliverer,
             max_request_bytes=self.settings.max_request_bytes,
         )
+        self.replayer = Replayer(self.router, self.store, self.clock)
         ws = definition.websocket_api
         self.connections = (
-            ConnectionRegistry(ws.name, max_message_bytes=ws.max_message_bytes) if ws else None
+            ConnectionRegistry(
+                ws.name, max_message_bytes=ws.max_message_bytes, inject_gone=self.faults.push_gone
+            )
+            if ws
+            else None
         )
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
@@ -149,6 +162,7 @@ class EmbeddedSystem:
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        await self.replayer.close()
         await self.deliverer.close()
         self.runtime.close()
         self.tables.close()
@@ -234,7 +248,7 @@ class EmbeddedSystem:
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,
-            stats=self.stats,
+            admin=admin_routes(Operations(self)),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
         )
@@ -249,3 +263,10 @@ class EmbeddedSystem:
                 continue
             if removed:
                 log.info("TTL: removed %d expired items", removed)
+            await self._expire_archives()
+
+    async def _expire_archives(self) -> None:
+        for bus in self.definition.buses:
+            if bus.archive is not None and bus.archive.retention is not None:
+                before = self.clock.now() - bus.archive.retention.total_seconds()
+                await asyncio.to_thread(self.store.expire, bus.name, before)

@@ -18,6 +18,7 @@ from pizzabus.functions import environ
 from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
+from pizzabus.functions.faults import FaultInjector
 from pizzabus.system import Function, WebSocketEndpoint
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
@@ -61,8 +62,10 @@ class FunctionRuntime:
         identity: RuntimeIdentity | None = None,
         clock: Clock | None = None,
         default_concurrency: int = DEFAULT_CONCURRENCY,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.identity = identity or RuntimeIdentity()
+        self.faults = faults or FaultInjector()
         self.clock = clock or SystemClock()
         self._overrides = overrides
         self._resolve_endpoint = resolve_endpoint
@@ -95,8 +98,9 @@ class FunctionRuntime:
             self.function(name)  # raises the not-found error
             raise AssertionError("unreachable")
         async with pool.slots:
-            environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
             timeout = pool.function.timeout.total_seconds()
+            await self._inject_fault(pool.function, timeout)
+            environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
             context = self._context(pool.function, environment, timeout)
             loop = asyncio.get_running_loop()
             self._busy.add(environment)
@@ -111,6 +115,18 @@ class FunctionRuntime:
                 return future.result()
             finally:
                 self._busy.discard(environment)
+
+    async def _inject_fault(self, function: Function, timeout: float) -> None:
+        fault = self.faults.invocation(function.name)
+        if fault == "error":
+            raise FunctionError(
+                "Pizzabus.InjectedFault",
+                f"An injected fault failed this invocation of {function.name} "
+                "(see the fault plan: pizzabus faults show)",
+            )
+        if fault == "timeout":
+            await self.clock.sleep(timeout)
+            raise FunctionTimedOut(str(uuid.uuid4()), timeout)
 
     async def _finishes_in_time(self, future: asyncio.Future[Any], timeout: float) -> bool:
         if isinstance(self.clock, SystemClock):  # the loop's own timer is the cheapest

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -25,7 +25,7 @@ def build_app(
     api_routes: list[BaseRoute],
     websocket: Any | None,
     management: list[Route],
-    stats: Callable[[], dict[str, Any]],
+    admin: list[Route],
     cors: Any | None,
     lifespan: Lifespan,
 ) -> Starlette:
@@ -34,12 +34,9 @@ def build_app(
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
-    async def stats_endpoint(request: Request) -> Response:
-        return JSONResponse(stats())
-
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
-        Route("/_pizzabus/stats", stats_endpoint, methods=["GET"]),
+        *admin,
         *api_routes,
         *management,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -37,6 +37,15 @@ class Forbidden(PizzabusError):
     status = 403
 
 
+class LimitExceeded(PizzabusError):
+    code = "LimitExceededException"
+    status = 429
+
+
+#: Messages waiting for a slow client before posts are refused (memory stays bounded).
+MAX_BACKLOG = 10_000
+
+
 class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
     OPEN = "open"
@@ -58,6 +67,8 @@ class Connection:
         self.connected_at = time.time()
         self.last_active_at = self.connected_at
         self._outbox: deque[bytes] = deque()
+        #: Posted but not yet sent (counted from any thread, before the frame is queued).
+        self.backlog = 0
         self._wake = asyncio.Event()
         self._close_requested = False
 
@@ -85,6 +96,7 @@ class Connection:
             self._wake.clear()
             while self._outbox:
                 await send(self._outbox.popleft())
+                self.backlog -= 1
                 self.last_active_at = time.time()
             if self._close_requested:
                 await close()
@@ -99,8 +111,15 @@ def new_connection_id() -> str:
 class ConnectionRegistry:
     """The open connections of one WebSocket API, and its management API."""
 
-    def __init__(self, api_name: str, *, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        api_name: str,
+        *,
+        max_message_bytes: int,
+        inject_gone: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.api_name = api_name
+        self._inject_gone = inject_gone
         self.max_message_bytes = max_message_bytes
         self._connections: dict[str, Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -143,6 +162,14 @@ class ConnectionRegistry:
                 f"{self.max_message_bytes} bytes."
             )
         connection = self._open(connection_id)
+        if self._inject_gone():
+            raise Gone(f"Connection {connection_id} is gone (an injected fault).")
+        if connection.backlog >= MAX_BACKLOG:
+            raise LimitExceeded(
+                f"Connection {connection_id} has {connection.backlog} messages waiting to be "
+                "sent; the client is not reading. Retry later."
+            )
+        connection.backlog += 1
         self._on_loop(lambda: connection.enqueue(data))
 
     def get(self, connection_id: str) -> dict[str, Any]:

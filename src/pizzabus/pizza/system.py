@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pizzabus.system import (
+    Archive,
     Cors,
     EventBus,
     Function,
@@ -99,6 +100,8 @@ SYSTEM = SystemDefinition(
     buses=(
         EventBus(
             name=BUS,
+            # Every event is kept a week, so `pizzabus replay` can send a window again.
+            archive=Archive(name="lab_event_bus_archive", retention=timedelta(days=7)),
             rules=(
                 Rule(
                     name="lab_make_pizza_rule",

@@ -1,0 +1,253 @@
+"""``pizzabus dlq``, ``pizzabus replay`` and ``pizzabus faults``: controls of a running server.
+
+They talk to the server's ``/_pizzabus/`` API (``--url``, default the local server), since
+redriving and replaying need the running bus.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+url_option = click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    envvar="PIZZABUS_URL",
+    help="The running pizzabus server.",
+)
+
+
+def call(url: str, method: str, path: str, body: Any = None) -> Any:
+    """One admin API call; a clear error when the server is not there or refuses."""
+    try:
+        response = httpx.request(
+            method, f"{url.rstrip('/')}/_pizzabus{path}", json=body, timeout=30
+        )
+    except httpx.TransportError as error:
+        raise click.ClickException(
+            f"cannot reach a pizzabus server at {url} ({error}); start one with "
+            "`pizzabus serve`, or pass --url"
+        ) from error
+    try:
+        document = response.json()
+    except ValueError:
+        document = {"message": response.text}
+    if response.status_code >= 400:
+        raise click.ClickException(document.get("message") or f"HTTP {response.status_code}")
+    return document
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect and redrive dead letters: deliveries that ran out of retries."""
+
+
+@dlq.command("list")
+@url_option
+def dlq_list(url: str) -> None:
+    """List the dead letters."""
+    letters = call(url, "GET", "/dlq")["DeadLetters"]
+    console = Console()
+    if not letters:
+        console.print("The dead-letter queue is empty.")
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("id", "when", "rule → target", "attempts", "reason", "last error"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter["id"],
+            _when(letter["at"]),
+            f"{letter['rule']} → {letter['target']}",
+            str(letter["attempts"]),
+            letter["reason"],
+            f"{letter['error_type']}: {letter['error_message']}"[:80],
+        )
+    console.print(table)
+
+
+@dlq.command("show")
+@click.argument("letter_id")
+@url_option
+def dlq_show(letter_id: str, url: str) -> None:
+    """Show one dead letter with its event."""
+    click.echo(json.dumps(call(url, "GET", f"/dlq/{letter_id}"), indent=2))
+
+
+@dlq.command("redrive")
+@click.argument("letter_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Redrive every dead letter.")
+@url_option
+def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str) -> None:
+    """Deliver dead letters again (by id, or --all)."""
+    if bool(letter_ids) == everything:
+        raise click.UsageError("name the dead letters to redrive, or pass --all (not both)")
+    body = {"all": True} if everything else {"ids": list(letter_ids)}
+    result = call(url, "POST", "/dlq/redrive", body)
+    click.echo(f"Redriven: {result['Redriven']}")
+
+
+@dlq.command("purge")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@url_option
+def dlq_purge(yes: bool, url: str) -> None:
+    """Delete every dead letter."""
+    if not yes:
+        click.confirm("Delete every dead letter for good?", abort=True)
+    click.echo(f"Purged: {call(url, 'DELETE', '/dlq')['Purged']}")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--from", "start", help="Start of the window (ISO 8601, epoch seconds).")
+@click.option("--to", "end", default="now", show_default=True, help="End of the window.")
+@click.option("--rule", "rules", multiple=True, help="Replay to this rule only (repeatable).")
+@click.option("--bus", default=None, help="The bus (default: the only one).")
+@click.option("--name", default=None, help="Name of the replay (default: generated).")
+@url_option
+@click.pass_context
+def replay(
+    ctx: click.Context,
+    start: str | None,
+    end: str,
+    rules: tuple[str, ...],
+    bus: str | None,
+    name: str | None,
+    url: str,
+) -> None:
+    """Replay archived events of a time window to the bus's rules, showing progress.
+
+    Subcommands: `replay list`, `replay cancel NAME`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if start is None:
+        raise click.UsageError("give the window: pizzabus replay --from 2026-11-28T09:00:00Z")
+    request = {"from": _number_or_text(start), "to": _number_or_text(end), "bus": bus, "name": name}
+    if rules:
+        request["rules"] = list(rules)
+    started = call(url, "POST", "/replays", request)
+    follow_replay(url, started["ReplayName"])
+
+
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def follow_replay(url: str, name: str) -> None:
+    """Show a replay's progress until it ends; Ctrl+C cancels it."""
+    console = Console()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    state: dict[str, Any] = {}
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"replay {name}", total=None)
+        try:
+            while True:
+                state = call(url, "GET", f"/replays/{name}")
+                progress.update(
+                    task, total=state["EventsTotal"] or None, completed=state["EventsReplayed"]
+                )
+                if state["State"] in ("COMPLETED", "CANCELLED", "FAILED"):
+                    break
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            call(url, "POST", f"/replays/{name}/cancel")
+            console.print(f"Cancelling replay {name}.")
+            return
+    console.print(
+        f"Replay {name}: {state['State']}, {state['EventsReplayed']} of "
+        f"{state['EventsTotal']} event(s) replayed. {state.get('StateReason') or ''}".rstrip()
+    )
+    if state["State"] == "FAILED":
+        raise click.ClickException(f"replay {name} failed: {state['StateReason']}")
+
+
+@replay.command("list")
+@url_option
+def replay_list(url: str) -> None:
+    """List replays and their progress."""
+    replays = call(url, "GET", "/replays")["Replays"]
+    table = Table(title=f"{len(replays)} replay(s)")
+    for column in ("name", "state", "window", "rules", "replayed"):
+        table.add_column(column)
+    for r in replays:
+        table.add_row(
+            r["ReplayName"],
+            r["State"],
+            f"{_when(r['EventStartTime'])} → {_when(r['EventEndTime'])}",
+            ", ".join(r["Rules"] or ["all"]),
+            f"{r['EventsReplayed']}/{r['EventsTotal']}",
+        )
+    Console().print(table)
+
+
+@replay.command("cancel")
+@click.argument("name")
+@url_option
+def replay_cancel(name: str, url: str) -> None:
+    """Cancel a running replay."""
+    state = call(url, "POST", f"/replays/{name}/cancel")
+    click.echo(f"Replay {name}: {state['State']}")
+
+
+@click.group()
+def faults() -> None:
+    """Inject faults into a running server (functions failing or timing out, pushes gone)."""
+
+
+@faults.command("show")
+@url_option
+def faults_show(url: str) -> None:
+    """Show the current fault plan."""
+    click.echo(json.dumps(call(url, "GET", "/faults"), indent=2))
+
+
+@faults.command("set")
+@click.argument("function", required=False)
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--timeout-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--gone-rate", type=click.FloatRange(0, 1), default=None, help="Pushes that get 410.")
+@url_option
+def faults_set(
+    function: str | None,
+    error_rate: float,
+    timeout_rate: float,
+    gone_rate: float | None,
+    url: str,
+) -> None:
+    """Make FUNCTION fail (--error-rate) or time out (--timeout-rate) on a fraction of calls."""
+    plan = call(url, "GET", "/faults")
+    if function:
+        plan["functions"][function] = {"error_rate": error_rate, "timeout_rate": timeout_rate}
+    if gone_rate is not None:
+        plan["gone_rate"] = gone_rate
+    click.echo(json.dumps(call(url, "PUT", "/faults", plan), indent=2))
+
+
+@faults.command("clear")
+@url_option
+def faults_clear(url: str) -> None:
+    """Remove every injected fault."""
+    call(url, "PUT", "/faults", {"functions": {}, "gone_rate": 0})
+    click.echo("No faults are injected.")

@@ -1,0 +1,115 @@
+"""pizzabus's own HTTP API under ``/_pizzabus/``: what happened, and the controls the CLI uses
+(dead letters, replays, injected faults). The embedded runtime implements :class:`Operations`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pizzabus.errors import PizzabusError
+
+
+class Operations(Protocol):
+    """What the admin API can ask of a running system."""
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def dead_letters(self) -> list[dict[str, Any]]: ...
+
+    def dead_letter(self, letter_id: str) -> dict[str, Any]: ...
+
+    async def redrive(self, letter_ids: list[str] | None) -> dict[str, Any]: ...
+
+    def purge(self) -> dict[str, Any]: ...
+
+    def replays(self) -> list[dict[str, Any]]: ...
+
+    def replay(self, name: str) -> dict[str, Any]: ...
+
+    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def cancel_replay(self, name: str) -> dict[str, Any]: ...
+
+    def faults(self) -> dict[str, Any]: ...
+
+    def set_faults(self, plan: Any) -> dict[str, Any]: ...
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return JSONResponse(await action(request))
+        except PizzabusError as error:
+            return JSONResponse(
+                {"message": error.message, "code": error.code}, status_code=error.status
+            )
+
+    return endpoint
+
+
+async def _json(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise PizzabusError(
+            f"The body is not valid JSON: {error}", code="ValidationException"
+        ) from error
+
+
+def admin_routes(ops: Operations) -> list[Route]:
+    async def stats(request: Request) -> Any:
+        return ops.stats()
+
+    async def letters(request: Request) -> Any:
+        return {"DeadLetters": ops.dead_letters()}
+
+    async def letter(request: Request) -> Any:
+        return ops.dead_letter(request.path_params["letter_id"])
+
+    async def redrive(request: Request) -> Any:
+        body = await _json(request)
+        ids = None if body.get("all") else list(body.get("ids") or [])
+        return await ops.redrive(ids)
+
+    async def purge(request: Request) -> Any:
+        return ops.purge()
+
+    async def replays(request: Request) -> Any:
+        if request.method == "POST":
+            return ops.start_replay(await _json(request))
+        return {"Replays": ops.replays()}
+
+    async def replay(request: Request) -> Any:
+        return ops.replay(request.path_params["name"])
+
+    async def cancel(request: Request) -> Any:
+        return ops.cancel_replay(request.path_params["name"])
+
+    async def faults(request: Request) -> Any:
+        if request.method == "PUT":
+            return ops.set_faults(await _json(request))
+        return ops.faults()
+
+    return [
+        Route("/_pizzabus/stats", _endpoint(stats), methods=["GET"]),
+        Route("/_pizzabus/dlq", _endpoint(letters), methods=["GET"]),
+        Route("/_pizzabus/dlq", _endpoint(purge), methods=["DELETE"]),
+        Route("/_pizzabus/dlq/redrive", _endpoint(redrive), methods=["POST"]),
+        Route("/_pizzabus/dlq/{letter_id}", _endpoint(letter), methods=["GET"]),
+        Route("/_pizzabus/replays", _endpoint(replays), methods=["GET", "POST"]),
+        Route("/_pizzabus/replays/{name}", _endpoint(replay), methods=["GET"]),
+        Route("/_pizzabus/replays/{name}/cancel", _endpoint(cancel), methods=["POST"]),
+        Route("/_pizzabus/faults", _endpoint(faults), methods=["GET", "PUT"]),
+    ]
