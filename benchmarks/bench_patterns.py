@@ -138,7 +138,8 @@ def _load_localstack() -> Any | None:
     sys.modules["localstack.aws.api.events"] = shim
     try:
         module_spec = importlib.util.spec_from_file_location("_localstack_event_rule_engine", path)
-        assert module_spec is not None and module_spec.loader is not None
+        if module_spec is None or module_spec.loader is None:
+            return None
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         return module

@@ -20,7 +20,9 @@ from pizzabus.patterns.match import Conditions, subrule_matches
 from pizzabus.patterns.matchers import Condition
 
 PatternSource = str | bytes | Mapping[str, Any]
-EventSource = str | bytes | Mapping[str, Any]
+#: JSON text, a mapping, or a tree from ``jsontext.loads_event`` (`validate_event_envelope`
+#: returns one).
+EventSource = str | bytes | Mapping[str, Any] | JsonObject
 
 
 class CompiledPattern:
@@ -72,7 +74,7 @@ def compile_pattern(pattern: PatternSource) -> CompiledPattern:
 
 def parse_event(event: EventSource) -> Any:
     """An event as a tree for `PathPlan.flatten`: mappings pass through, text is parsed strictly."""
-    if type(event) is dict or isinstance(event, Mapping):
+    if type(event) is dict or isinstance(event, Mapping | JsonObject):
         return event
     if isinstance(event, str | bytes):
         try:

@@ -13,6 +13,7 @@ the compiler reports whichever fault comes first in document order, as a streami
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -96,6 +97,10 @@ class _Stop(Exception):
     """Raised inside the scanner; the fault is already placed in the partial tree."""
 
 
+def _member_of(members: JsonObject, key: str) -> Callable[[Any], None]:
+    return lambda value: members.append((key, value))
+
+
 class _Scanner:
     """A recursive-descent JSON reader that stops at the first fault, Jackson-style."""
 
@@ -110,7 +115,7 @@ class _Scanner:
             return None, None
         holder: list[Any] = []
         try:
-            holder.append(self._value(holder))
+            self._value(holder.append)
             self._skip()
             if self.pos < len(self.text):
                 self.fault = self._fault_at_value()
@@ -148,17 +153,32 @@ class _Scanner:
             f"Unexpected character ({char_desc(char)}): expected a valid value {_EXPECTING_VALUE}"
         )
 
-    def _value(self, container: list[Any]) -> Any:
-        """Read one value; on a fault, the fault stands in for the value."""
+    def _value(self, attach: Callable[[Any], None]) -> None:
+        """Read one value and hand it to ``attach``: a container before it is filled, so a
+        fault inside it stays in the partial tree; a faulty scalar as its `SyntaxFault`."""
         self._skip()
+        text, pos = self.text, self.pos
+        if pos < len(text) and text[pos] == "{":
+            members = JsonObject()
+            attach(members)
+            self._object(members)
+            return
+        if pos < len(text) and text[pos] == "[":
+            items: list[Any] = []
+            attach(items)
+            self._array(items)
+            return
+        try:
+            attach(self._scalar())
+        except _Stop:
+            attach(self.fault)
+            raise
+
+    def _scalar(self) -> Any:
         text, pos = self.text, self.pos
         if pos >= len(text):
             raise self._stop("Unexpected end-of-input: expected a value")
         char = text[pos]
-        if char == "{":
-            return self._object()
-        if char == "[":
-            return self._array()
         if char == '"':
             return self._string()
         if char == "-" or char.isdigit():
@@ -172,13 +192,12 @@ class _Scanner:
         self.fault = self._fault_at_value()
         raise _Stop()
 
-    def _object(self) -> JsonObject:
-        members = JsonObject()
+    def _object(self, members: JsonObject) -> None:
         self.pos += 1
         self._skip()
         if self._peek() == "}":
             self.pos += 1
-            return members
+            return
         while True:
             self._skip()
             char = self._peek()
@@ -207,17 +226,12 @@ class _Scanner:
                     name=key,
                 )
             self.pos += 1
-            try:
-                value = self._value([])
-            except _Stop:
-                members.append((key, self.fault))
-                raise
-            members.append((key, value))
+            self._value(_member_of(members, key))
             self._skip()
             char = self._peek()
             if char == "}":
                 self.pos += 1
-                return members
+                return
             if char != ",":
                 self._fail_into(
                     members,
@@ -228,24 +242,19 @@ class _Scanner:
                 )
             self.pos += 1
 
-    def _array(self) -> list[Any]:
-        items: list[Any] = []
+    def _array(self, items: list[Any]) -> None:
         self.pos += 1
         self._skip()
         if self._peek() == "]":
             self.pos += 1
-            return items
+            return
         while True:
-            try:
-                items.append(self._value(items))
-            except _Stop:
-                items.append(self.fault)
-                raise
+            self._value(items.append)
             self._skip()
             char = self._peek()
             if char == "]":
                 self.pos += 1
-                return items
+                return
             if char != ",":
                 self.fault = self._unexpected(
                     char, "was expecting comma to separate Array entries", "Array"
