@@ -1,0 +1,186 @@
+"""The event model (SPEC §2) and ``$or`` expansion (§3.9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pizzabus.patterns import compile_pattern
+
+from .conftest import matches
+
+PEOPLE = {"e": [{"f": "John", "l": "Doe"}, {"f": "Anna", "l": "Smith"}]}
+
+MODEL = [
+    pytest.param(
+        {"e": {"f": ["Anna"], "l": ["Doe"]}},
+        PEOPLE,
+        False,
+        id="array-fields-from-different-elements",
+    ),
+    pytest.param(
+        {"e": {"f": ["Anna"], "l": ["Smith"]}}, PEOPLE, True, id="array-fields-from-one-element"
+    ),
+    pytest.param(
+        {"e": {"f": ["Anna"]}, "x": ["1"]},
+        {**PEOPLE, "x": "1"},
+        True,
+        id="field-outside-array-combines-freely",
+    ),
+    pytest.param(
+        {"a": ["x"], "b": ["y"]},
+        {"a": ["x", "z"], "b": ["q", "y"]},
+        True,
+        id="scalar-arrays-impose-no-constraint",
+    ),
+    pytest.param(
+        {"o": {"i": {"a": ["1"], "b": ["2"]}}},
+        {"o": [{"i": [{"a": "1"}, {"b": "2"}]}]},
+        False,
+        id="nested-arrays-need-the-same-inner-element",
+    ),
+    pytest.param(
+        {"o": {"i": {"a": ["1"], "b": ["2"]}}},
+        {"o": [{"i": [{"a": "1", "b": "2"}]}]},
+        True,
+        id="nested-arrays-same-inner-element",
+    ),
+    pytest.param({"m": ["x"]}, {"m": [["x"], ["y"]]}, True, id="arrays-of-arrays-are-walked"),
+    pytest.param(
+        {"a": {"b": ["x"]}},
+        {"a": [{"b": "x"}, {"c": 1}]},
+        True,
+        id="pattern-object-over-array-of-objects",
+    ),
+    pytest.param({"a": {"b": ["x"]}}, {"a.b": "x"}, True, id="dotted-event-key"),
+    pytest.param({"a.b": ["x"]}, {"a": {"b": "x"}}, True, id="dotted-pattern-key"),
+    pytest.param({"a": ["x"]}, {"a": {"b": "x"}}, False, id="leaf-pattern-over-object"),
+    pytest.param({"a": ['{"k": 1}']}, {"a": '{"k": 1}'}, True, id="json-in-a-string-is-a-string"),
+    pytest.param({"A": ["x"]}, {"a": "x"}, False, id="keys-are-case-sensitive"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "event", "expected"), MODEL)
+def test_event_model_decides_like_eventbridge(pattern: Any, event: Any, expected: bool) -> None:
+    assert matches(pattern, event) is expected
+
+
+OR_CASES = [
+    pytest.param({"$or": [{"a": ["1"]}, {"b": ["2"]}]}, {"b": "2"}, True, id="or-either-member"),
+    pytest.param({"$or": [{"a": ["1"]}, {"b": ["2"]}]}, {"c": "3"}, False, id="or-neither-member"),
+    pytest.param(
+        {"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}]},
+        {"a": "2"},
+        True,
+        id="or-last-write-wins-overrides",
+    ),
+    pytest.param(
+        {"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}]},
+        {"a": "1", "b": "3"},
+        True,
+        id="or-last-write-wins-other-branch",
+    ),
+    pytest.param(
+        {"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}]},
+        {"a": "1"},
+        False,
+        id="or-last-write-wins-not-the-first",
+    ),
+    pytest.param(
+        {"$or": [{"a": ["2"]}, {"b": ["3"]}], "a": ["1"]},
+        {"a": "1", "b": "3"},
+        True,
+        id="or-write-after-overrides-all",
+    ),
+    pytest.param(
+        {"$or": [{"a": ["2"]}, {"b": ["3"]}], "a": ["1"]},
+        {"a": "2"},
+        False,
+        id="or-write-after-replaces-member",
+    ),
+    pytest.param(
+        {"$or": [{"a": ["1"]}, {"a": ["2"]}], "x": {"$or": [{"b": ["1"]}, {"b": ["2"]}]}},
+        {"a": "2", "x": {"b": "1"}},
+        True,
+        id="or-two-ors-cross-product",
+    ),
+    pytest.param(
+        {"d": {"$or": [{"a": ["1"]}, {"$or": [{"b": ["2"]}, {"c": ["3"]}]}]}},
+        {"d": {"c": "3"}},
+        True,
+        id="or-nested",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "event", "expected"), OR_CASES)
+def test_or_expands_into_sub_rules_like_event_ruler(
+    pattern: Any, event: Any, expected: bool
+) -> None:
+    assert matches(pattern, event) is expected
+
+
+def test_two_ors_in_one_object_make_every_combination() -> None:
+    pattern = {
+        "$or": [{"a": ["1"]}, {"a": ["2"]}],
+        "x": {"$or": [{"b": ["1"]}, {"b": ["2"]}, {"b": ["3"]}]},
+    }
+    assert len(compile_pattern(pattern).subrules) == 6
+
+
+TEXT_ONLY = [
+    pytest.param(
+        {"n": [12345678901234567890]},
+        '{"n": 12345678901234567890}',
+        True,
+        id="big-number-same-text",
+    ),
+    pytest.param(
+        {"n": [12345678901234567890]},
+        '{"n": 12345678901234567891}',
+        False,
+        id="big-number-other-text",
+    ),
+    pytest.param(
+        {"n": [{"numeric": [">", 0]}]},
+        '{"n": 1e400}',
+        False,
+        id="overflowing-number-is-not-numeric",
+    ),
+    pytest.param(
+        {"n": [{"numeric": [">", 0]}]},
+        '{"n": 0.10000000000000001}',
+        False,
+        id="unrepresentable-number-is-not-numeric",
+    ),
+    pytest.param({"n": [300]}, '{"n": 3.0e2}', True, id="exponent-spelling-equal"),
+    pytest.param({"n": [1]}, '{"n": true}', False, id="text-true-is-not-one"),
+    pytest.param(
+        {"k": ["a"]},
+        '{"k": "b", "k": "a"}',
+        True,
+        id="duplicate-event-keys-keep-both-values-second",
+    ),
+    pytest.param(
+        {"k": ["b"]}, '{"k": "b", "k": "a"}', True, id="duplicate-event-keys-keep-both-values-first"
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "event_text", "expected"), TEXT_ONLY)
+def test_event_text_keeps_what_a_dict_loses(pattern: Any, event_text: str, expected: bool) -> None:
+    assert matches(pattern, event_text) is expected
+    assert matches(pattern, event_text.encode()) is expected
+
+
+def test_duplicate_pattern_keys_last_one_wins() -> None:
+    pattern = '{"k": [{"prefix": "us-"}], "k": [{"anything-but": "us-east"}]}'
+    assert matches(pattern, {"k": "eu-central-1"})
+
+
+def test_dict_events_keep_booleans_apart_from_numbers() -> None:
+    assert not matches({"n": [1]}, {"n": True})
+    assert not matches({"n": [True]}, {"n": 1})
+    assert matches({"n": [True]}, {"n": True})
+    assert matches({"n": [1]}, {"n": 1.0})

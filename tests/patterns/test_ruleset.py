@@ -1,0 +1,132 @@
+"""RuleSet: named patterns sharing one index."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pizzabus.patterns import InvalidEventPattern, RuleSet, compile_pattern
+
+from .conftest import envelope
+
+
+def _rules(**patterns: object) -> RuleSet:
+    rules = RuleSet()
+    for name, pattern in patterns.items():
+        rules.add(name, pattern)  # type: ignore[arg-type]
+    return rules
+
+
+def test_matching_names_the_rules_in_the_order_they_were_added() -> None:
+    rules = _rules(
+        zeta={"source": ["pizza.orders"]},
+        alpha={"detail-type": ["Order Placed"]},
+        other={"source": ["elsewhere"]},
+    )
+    assert rules.matching(envelope()) == ["zeta", "alpha"]
+
+
+def test_adding_a_name_again_replaces_the_rule_in_its_place() -> None:
+    rules = _rules(first={"source": ["pizza.orders"]}, second={"source": ["pizza.orders"]})
+    rules.add("first", {"source": ["elsewhere"]})
+    assert rules.matching(envelope()) == ["second"]
+    rules.add("first", {"source": ["pizza.orders"]})
+    assert rules.matching(envelope()) == ["first", "second"]
+    assert len(rules) == 2
+
+
+def test_removing_a_rule_stops_it_matching_and_unknown_names_raise() -> None:
+    rules = _rules(cook={"source": ["pizza.orders"]})
+    rules.remove("cook")
+    assert rules.matching(envelope()) == []
+    assert "cook" not in rules
+    with pytest.raises(KeyError, match="cook"):
+        rules.remove("cook")
+
+
+def test_adding_an_invalid_pattern_raises_and_keeps_the_rule_set() -> None:
+    rules = _rules(cook={"source": ["pizza.orders"]})
+    with pytest.raises(InvalidEventPattern):
+        rules.add("bad", {"source": []})
+    assert "bad" not in rules
+    assert rules.matching(envelope()) == ["cook"]
+
+
+def test_compiled_patterns_text_and_dicts_are_all_accepted() -> None:
+    rules = RuleSet()
+    rules.add("compiled", compile_pattern({"source": ["pizza.orders"]}))
+    rules.add("text", '{"source": [{"prefix": "pizza."}]}')
+    rules.add("bytes", b'{"detail": {"size": [{"numeric": [">", 10]}]}}')
+    assert rules.matching(envelope(size=12)) == ["compiled", "text", "bytes"]
+
+
+def test_every_kind_of_condition_is_found_through_the_index() -> None:
+    rules = _rules(
+        exact={"detail": {"v": ["a"]}},
+        number={"detail": {"v": [5]}},
+        prefix={"detail": {"v": [{"prefix": "ab"}]}},
+        suffix={"detail": {"v": [{"suffix": "bc"}]}},
+        eic={"detail": {"v": [{"equals-ignore-case": "ABC"}]}},
+        eic_prefix={"detail": {"v": [{"prefix": {"equals-ignore-case": "AB"}}]}},
+        eic_suffix={"detail": {"v": [{"suffix": {"equals-ignore-case": "BC"}}]}},
+        numeric={"detail": {"v": [{"numeric": [">", 4]}]}},
+        exists={"detail": {"v": [{"exists": True}]}},
+        absent={"detail": {"w": [{"exists": False}]}},
+        anything_but={"detail": {"v": [{"anything-but": "zzz"}]}},
+        wildcard={"detail": {"v": [{"wildcard": "a*c"}]}},
+        ip={"detail": {"ip": ["2001:db8::1"]}},
+        cidr={"detail": {"ip": [{"cidr": "2001:db8::/64"}]}},
+    )
+    assert rules.matching(envelope(v="abc", ip="2001:0db8::0001")) == [
+        "prefix",
+        "suffix",
+        "eic",
+        "eic_prefix",
+        "eic_suffix",
+        "exists",
+        "absent",
+        "anything_but",
+        "wildcard",
+        "ip",
+        "cidr",
+    ]
+    assert rules.matching(envelope(v=5)) == [
+        "number",
+        "numeric",
+        "exists",
+        "absent",
+        "anything_but",
+    ]
+
+
+def test_array_consistency_is_checked_for_rule_set_candidates() -> None:
+    rules = _rules(
+        same={"e": {"f": ["Anna"], "l": ["Smith"]}}, mixed={"e": {"f": ["Anna"], "l": ["Doe"]}}
+    )
+    event = {"e": [{"f": "John", "l": "Doe"}, {"f": "Anna", "l": "Smith"}]}
+    assert rules.matching(event) == ["same"]
+
+
+def test_matching_is_safe_from_many_threads_while_rules_change() -> None:
+    rules = _rules(
+        **{f"r{i}": {"source": ["pizza.orders"], "detail": {"n": [i]}} for i in range(50)}
+    )
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for i in range(200):
+                assert rules.matching(envelope(n=i % 50)) in ([f"r{i % 50}"], [])
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for i in range(20):
+        rules.add(f"extra{i}", {"source": ["nowhere"]})
+        rules.remove(f"extra{i}")
+    for thread in threads:
+        thread.join()
+    assert errors == []
