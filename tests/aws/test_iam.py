@@ -13,6 +13,7 @@ pytestmark = pytest.mark.aws
 
 READ = ["dynamodb:GetItem", "dynamodb:Query"]
 WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+SEND = ["sqs:SendMessage"]
 BUS_ARN = {"Fn::GetAtt": ["LabEventBus9CC2EF3F", "Arn"]}
 CONNECTIONS_ARN = ("table", "websocket_connections")
 BY_CONNECTION_ARN = ("index", "websocket_connections", "by_connection")
@@ -36,9 +37,14 @@ MANAGE_CONNECTIONS_ARN = {
 
 
 def _arn(template: dict[str, Any], ref: Any) -> Any:
-    """The template's form of a table or index ARN named as a tuple; other values as given."""
+    """The template's form of a table, index or dead-letter queue ARN named as a tuple."""
     if not isinstance(ref, tuple):
         return ref
+    if ref[0] == "dlq":
+        (rule,) = [
+            p for p in resources(template, "AWS::Events::Rule").values() if p["Name"] == ref[1]
+        ]
+        return rule["Targets"][0]["DeadLetterConfig"]["Arn"]
     table_arn = {"Fn::GetAtt": [table_id(template, ref[1]), "Arn"]}
     if ref[0] == "table":
         return table_arn
@@ -47,9 +53,12 @@ def _arn(template: dict[str, Any], ref: Any) -> Any:
 
 #: function → the statements its role holds: (actions, resources).
 EXPECTED: dict[str, list[tuple[list[str], list[Any]]]] = {
-    "make_pizza": [(["events:PutEvents"], [BUS_ARN])],
-    "cook_pizza": [(["events:PutEvents"], [BUS_ARN])],
-    "deliver_pizza": [(["events:PutEvents"], [BUS_ARN])],
+    "make_pizza": [(["events:PutEvents"], [BUS_ARN]), (SEND, [("dlq", "lab_make_pizza_rule")])],
+    "cook_pizza": [(["events:PutEvents"], [BUS_ARN]), (SEND, [("dlq", "lab_cook_pizza_rule")])],
+    "deliver_pizza": [
+        (["events:PutEvents"], [BUS_ARN]),
+        (SEND, [("dlq", "lab_deliver_pizza_rule")]),
+    ],
     "websocket_connect": [(WRITE, [CONNECTIONS_ARN])],
     "websocket_disconnect": [
         (READ, [CONNECTIONS_ARN, BY_CONNECTION_ARN]),
@@ -61,6 +70,7 @@ EXPECTED: dict[str, list[tuple[list[str], list[Any]]]] = {
         (READ, [TIMELINE_ARN]),
         (WRITE, [TIMELINE_ARN]),
         (["execute-api:ManageConnections"], [MANAGE_CONNECTIONS_ARN]),
+        (SEND, [("dlq", "lab_receive_events_rule")]),  # handler failures are parked (§2.5)
     ],
     "get_order": [(READ, [TIMELINE_ARN])],
 }

@@ -69,9 +69,18 @@ def test_the_http_routes_map_to_their_integrations() -> None:
 
 
 def test_a_request_schema_is_reported_as_a_difference_on_aws() -> None:
-    (difference,) = SPEC.differences
+    (difference,) = [d for d in SPEC.differences if d.what.endswith("request_schema")]
     assert difference.what == "lab_http_api POST /: request_schema"
     assert "do not validate request bodies" in difference.why
+
+
+def test_handler_retries_beyond_lambdas_limits_are_reported_and_capped() -> None:
+    retries = [d for d in SPEC.differences if d.what.endswith("retry_policy")]
+    assert len(retries) == 4  # each rule keeps AWS's default policy: 185 attempts over 24 h
+    assert all("at most 2 times within 6 h" in d.why for d in retries)
+    target = SPEC.rules[0].targets[0]
+    assert (target.maximum_retry_attempts, target.maximum_event_age_seconds) == (185, 86_400)
+    assert (target.async_retry_attempts, target.async_max_event_age_seconds) == (2, 6 * 3600)
 
 
 def test_patterns_are_plain_json_copies_of_the_definitions() -> None:

@@ -108,6 +108,24 @@ def test_each_rule_targets_its_function_with_a_retry_policy_and_a_dead_letter_qu
 
 
 @pytest.mark.parametrize("rule_name", RULES)
+def test_what_a_target_handler_raises_is_retried_by_lambda_then_parked_in_the_same_queue(
+    synthesized: Synthesized, rule_name: str
+) -> None:
+    function, _ = RULES[rule_name]
+    (target,) = _rule(synthesized, rule_name)["Targets"]
+    function_logical_id = function_id(synthesized.template, function)
+    props = synthesized.template["Resources"][function_logical_id]["Properties"]
+    assert props["DeadLetterConfig"] == {"TargetArn": target["DeadLetterConfig"]["Arn"]}
+    (invoke_config,) = [
+        p
+        for p in resources(synthesized.template, "AWS::Lambda::EventInvokeConfig").values()
+        if p["FunctionName"] == {"Ref": function_logical_id}
+    ]
+    assert invoke_config["MaximumRetryAttempts"] == 2  # Lambda's limit (§2.5 on AWS)
+    assert invoke_config["MaximumEventAgeInSeconds"] == 6 * 3600
+
+
+@pytest.mark.parametrize("rule_name", RULES)
 def test_only_its_rule_may_send_to_a_dead_letter_queue(
     synthesized: Synthesized, rule_name: str
 ) -> None:

@@ -38,6 +38,10 @@ GRANT_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "execute-api:ManageConnections": ("execute-api:ManageConnections",),
 }
 
+#: Lambda's own limits on retrying an asynchronous invocation whose handler raised.
+LAMBDA_MAX_ASYNC_RETRIES = 2
+LAMBDA_MAX_ASYNC_EVENT_AGE = 6 * 3600
+
 #: Files of a code folder that never ship in a Lambda asset.
 ASSET_EXCLUDES: tuple[str, ...] = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 
@@ -91,12 +95,20 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A rule's Lambda target with its retry policy and (optional) SQS dead-letter queue."""
+    """A rule's Lambda target with its retry policy and (optional) SQS dead-letter queue.
+
+    EventBridge invokes Lambda asynchronously: its retry policy covers failures to *deliver*
+    (throttling, service errors), while an error the handler raises is retried by Lambda's
+    asynchronous invocation, at most ``LAMBDA_MAX_ASYNC_RETRIES`` times within
+    ``LAMBDA_MAX_ASYNC_EVENT_AGE``. ``async_*`` are the definition's policy within those limits;
+    the stack sends what still fails to the same dead-letter queue (DESIGN §2.5)."""
 
     function: str
     maximum_retry_attempts: int
     maximum_event_age_seconds: int
     dead_letter_queue: bool
+    async_retry_attempts: int
+    async_max_event_age_seconds: int
 
 
 @dataclass(frozen=True)
@@ -236,6 +248,13 @@ def _rule(bus: str, rule: Rule) -> RuleSpec:
                 maximum_retry_attempts=t.retry_policy.maximum_retry_attempts,
                 maximum_event_age_seconds=int(t.retry_policy.maximum_event_age.total_seconds()),
                 dead_letter_queue=t.dead_letter_queue,
+                async_retry_attempts=min(
+                    t.retry_policy.maximum_retry_attempts, LAMBDA_MAX_ASYNC_RETRIES
+                ),
+                async_max_event_age_seconds=min(
+                    int(t.retry_policy.maximum_event_age.total_seconds()),
+                    LAMBDA_MAX_ASYNC_EVENT_AGE,
+                ),
             )
             for t in rule.targets
         ),
@@ -366,6 +385,7 @@ def _differences(definition: SystemDefinition) -> tuple[Difference, ...]:
                     ),
                 )
             )
+    differences.extend(_retry_differences(definition))
     if api.max_body_bytes != AWS_MAX_BODY_BYTES:
         differences.append(
             Difference(
@@ -374,3 +394,28 @@ def _differences(definition: SystemDefinition) -> tuple[Difference, ...]:
             )
         )
     return tuple(differences)
+
+
+def _retry_differences(definition: SystemDefinition) -> list[Difference]:
+    differences = []
+    for bus in definition.buses:
+        for rule in bus.rules:
+            for target in rule.targets:
+                policy = target.retry_policy
+                if (
+                    policy.maximum_retry_attempts > LAMBDA_MAX_ASYNC_RETRIES
+                    or policy.maximum_event_age.total_seconds() > LAMBDA_MAX_ASYNC_EVENT_AGE
+                ):
+                    differences.append(
+                        Difference(
+                            what=f"{rule.name} → {target.function}: retry_policy",
+                            why=(
+                                "an error the handler raises is retried by Lambda at most "
+                                f"{LAMBDA_MAX_ASYNC_RETRIES} times within "
+                                f"{LAMBDA_MAX_ASYNC_EVENT_AGE // 3600} h, then dead-lettered; "
+                                f"the policy's {policy.maximum_retry_attempts} attempts apply "
+                                "to EventBridge's delivery failures only"
+                            ),
+                        )
+                    )
+    return differences

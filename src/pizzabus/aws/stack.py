@@ -36,6 +36,7 @@ from pizzabus.aws.specs import (
     RuleSpec,
     StackSpec,
     TableSpec,
+    TargetSpec,
     WebSocketApiSpec,
 )
 
@@ -80,6 +81,7 @@ class SystemStack(cdk.Stack):
             self._websocket_api(spec.websocket_api)
         self.functions = {f.name: self._function(f) for f in spec.functions}
         self.dead_letter_queues: dict[str, Any] = {}
+        self._async_configured: set[str] = set()
         for rule in spec.rules:
             self._rule(rule)
         if spec.websocket_api:
@@ -197,6 +199,9 @@ class SystemStack(cdk.Stack):
                 queue = self._dead_letter_queue(f"{rule_id}{_id(target.function)}", rule.attr_arn)
                 self.dead_letter_queues[f"{spec.name}/{target.function}"] = queue
                 dead_letter_config = events.CfnRule.DeadLetterConfigProperty(arn=queue.queue_arn)
+                if target.function not in self._async_configured:
+                    self._async_configured.add(target.function)
+                    self._park_handler_failures(function, target, queue)
             targets.append(
                 events.CfnRule.TargetProperty(
                     id=target.function,
@@ -215,6 +220,22 @@ class SystemStack(cdk.Stack):
             )
         rule.targets = targets
         return rule
+
+    def _park_handler_failures(self, function: Any, target: TargetSpec, queue: Any) -> None:
+        """What the handler raises is retried by Lambda, then parked in the target's queue.
+
+        The function's own dead-letter queue (not an on-failure destination) keeps the message
+        the event itself, as EventBridge's dead letters are, and needs only sqs:SendMessage."""
+        function.configure_async_invoke(
+            retry_attempts=target.async_retry_attempts,
+            max_event_age=cdk.Duration.seconds(target.async_max_event_age_seconds),
+        )
+        function.node.default_child.add_property_override(
+            "DeadLetterConfig.TargetArn", queue.queue_arn
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+        )
 
     def _dead_letter_queue(self, queue_id: str, rule_arn: str) -> Any:
         queue = sqs.Queue(
