@@ -48,6 +48,18 @@ MODEL = [
     ),
     pytest.param({"m": ["x"]}, {"m": [["x"], ["y"]]}, True, id="arrays-of-arrays-are-walked"),
     pytest.param(
+        {"e": {"f": ["Anna"], "l": ["Doe"]}},
+        {"e": [{"f": "John", "l": "Doe", "x": 1, "y": 2}, {"f": "Anna", "l": "Smith", "x": 3}]},
+        False,
+        id="array-consistency-in-wide-elements",
+    ),
+    pytest.param(
+        {"e": {"t": ["a"], "u": ["b"]}},
+        {"e": [{"t": ["a"], "u": "c"}, {"t": ["z"], "u": "b"}]},
+        False,
+        id="array-consistency-through-scalar-lists",
+    ),
+    pytest.param(
         {"a": {"b": ["x"]}},
         {"a": [{"b": "x"}, {"c": 1}]},
         True,

@@ -99,7 +99,7 @@ class PathPlan:
                 array = counter[0]
                 for index, item in enumerate(node):
                     kind = type(item)
-                    if kind is str and readable and not members:
+                    if kind is str and readable and not m and not members:
                         found = values.get(path)
                         if found is None:
                             values[path] = [item]
@@ -126,7 +126,7 @@ class PathPlan:
                     value = get(key, walk)
                     if value is walk:
                         continue
-                    if type(value) is str and readable and not members:
+                    if type(value) is str and readable and not m and not members:
                         found = values.get(child)
                         if found is None:
                             values[child] = [value]
