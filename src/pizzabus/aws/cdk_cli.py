@@ -148,9 +148,9 @@ def resolve_target(*, profile: str | None, region: str | None) -> AwsTarget:
             "No AWS region is set. Pass --region (e.g. --region eu-west-1), set AWS_REGION, or "
             "set a default with `aws configure`."
         )
-    if session.get_credentials() is None:
-        raise DeployError(f"No AWS credentials were found. {CONFIGURE_CREDENTIALS}")
     try:
+        if session.get_credentials() is None:
+            raise DeployError(f"No AWS credentials were found. {CONFIGURE_CREDENTIALS}")
         config = Config(connect_timeout=10, read_timeout=20, retries={"max_attempts": 2})
         identity = session.client("sts", config=config).get_caller_identity()
     except ClientError as err:
@@ -158,7 +158,7 @@ def resolve_target(*, profile: str | None, region: str | None) -> AwsTarget:
     except BotoCoreError as err:
         raise DeployError(
             f"Could not check the AWS credentials with STS in {session.region_name}: {err}. "
-            "Check the network connection and the region, then run the command again."
+            f"Check the network connection and the region. {CONFIGURE_CREDENTIALS}"
         ) from err
     return AwsTarget(account=str(identity["Account"]), region=session.region_name)
 
@@ -226,22 +226,9 @@ def run_cdk(run: CdkRun, *, console: Console, npx: str | None = None) -> str:
     with (
         run.log_path.open("w", encoding="utf-8") as log,
         console.status(f"{title}: starting (the first run downloads the CDK CLI)…") as status,
+        _start(run, npx) as process,
     ):
-        try:
-            process = subprocess.Popen(
-                run.command(npx),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                env=run.environment(),
-            )
-        except OSError as err:
-            raise DeployError(f"could not start {npx}: {err}. Is Node.js installed?") from err
-        assert process.stdout is not None  # stdout=PIPE
-        for raw in process.stdout:
+        for raw in process.stdout or ():
             log.write(raw)
             line = _ANSI.sub("", raw).rstrip()
             lines.append(line)
@@ -254,6 +241,22 @@ def run_cdk(run: CdkRun, *, console: Console, npx: str | None = None) -> str:
     if code != 0:
         raise DeployError(_failure_message(run, output, code))
     return output
+
+
+def _start(run: CdkRun, npx: str) -> subprocess.Popen[str]:
+    try:
+        return subprocess.Popen(
+            run.command(npx),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=run.environment(),
+        )
+    except OSError as err:
+        raise DeployError(f"could not start {npx}: {err}. Is Node.js installed?") from err
 
 
 def _is_milestone(line: str) -> bool:
