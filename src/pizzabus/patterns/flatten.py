@@ -126,7 +126,13 @@ class PathPlan:
                     value = get(key, walk)
                     if value is walk:
                         continue
-                    if type(value) is str and readable and not m and not members:
+                    kind = type(value)
+                    if (
+                        (kind is str or (kind is float and value - value == 0.0))
+                        and readable
+                        and not m
+                        and not members
+                    ):
                         found = values.get(child)
                         if found is None:
                             values[child] = [value]
