@@ -1,0 +1,503 @@
+"""DynamoDB's semantics, written once over a few storage hooks.
+
+:class:`Engine` implements :class:`~pizzabus.tables.store.TableStore`: it validates requests,
+evaluates conditions, applies updates, keeps global-index entries and pages through queries.
+A backend (:mod:`~pizzabus.tables.memory`, :mod:`~pizzabus.tables.sqlite`) only stores and
+finds: it implements the ``_`` hooks below, each called with the engine's lock held, so every
+operation is one atomic step.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pizzabus.errors import DefinitionError
+from pizzabus.system import GlobalIndex, Table
+from pizzabus.tables.errors import ConditionalCheckFailed, TableNotFound, TableValidationError
+from pizzabus.tables.expressions import (
+    CONDITION,
+    FILTER,
+    KEY_CONDITION,
+    PROJECTION,
+    UPDATE,
+    Parsed,
+    bind,
+    parse_optional,
+)
+from pizzabus.tables.keys import (
+    KeyValue,
+    SortRange,
+    describe_schema,
+    index_key,
+    item_key,
+    key_names,
+    request_key,
+)
+from pizzabus.tables.keys import (
+    key_condition as read_key_condition,
+)
+from pizzabus.tables.paths import project
+from pizzabus.tables.requests import (
+    RETURN_VALUES,
+    check_limit,
+    check_segments,
+    check_spec,
+    filter_avoids_keys,
+    find_index,
+    key_schema,
+    last_key,
+    position,
+    projection_paths,
+    query_position,
+    return_values_error,
+    segment_of,
+    start_item,
+)
+from pizzabus.tables.store import Names, Page, ReturnValues, Values
+from pizzabus.tables.values import Item, copy_item, normalize_item
+
+#: A page of a query or scan stops after this much data, as in DynamoDB.
+PAGE_BYTES = 1024 * 1024
+#: DynamoDB's TTL ignores expiry times more than five years in the past.
+TTL_HORIZON_SECONDS = 5 * 365 * 24 * 3600
+_BATCH = 128
+
+#: (index name, index partition key, index sort key)
+IndexEntry = tuple[str, KeyValue, KeyValue | None]
+#: An item with its size.
+Record = tuple[Item, int]
+
+
+@dataclass(slots=True)
+class Write:
+    """One item written (``item``) or deleted (``item is None``), with its index entries."""
+
+    pk: KeyValue
+    sk: KeyValue | None
+    item: Item | None
+    size: int
+    ttl: Decimal | None
+    old_index: list[IndexEntry]
+    new_index: list[IndexEntry]
+
+
+class Engine(ABC):
+    """A :class:`TableStore` over storage hooks; see the module docstring."""
+
+    #: Whether items the hooks answer are the backend's own (so must be copied for callers).
+    shares_items: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._specs: dict[str, Table] = {}
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _where(self) -> str:
+        """Where the tables live, for messages (``in memory``, ``in /path/tables.db``)."""
+
+    @abstractmethod
+    def _save_spec(self, spec: Table, previous: Table | None) -> None:
+        """Keep ``spec``; if ``previous`` differs in indexes or TTL, rebuild them."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[None]:
+        """A write transaction: everything in it happens, or nothing does."""
+
+    @abstractmethod
+    def _get(self, spec: Table, pk: KeyValue, sk: KeyValue | None) -> Record | None: ...
+
+    @abstractmethod
+    def _write(self, spec: Table, write: Write) -> None: ...
+
+    @abstractmethod
+    def _range(
+        self,
+        spec: Table,
+        index: GlobalIndex | None,
+        pk: KeyValue,
+        sort: SortRange | None,
+        forward: bool,
+        after: Any,
+        limit: int,
+    ) -> list[Record]:
+        """Up to ``limit`` records of one partition in order, strictly after position ``after``:
+        the sort key for the table, ``(index sk, pk, sk)`` for an index; ``None`` = from the
+        start."""
+
+    @abstractmethod
+    def _scan(self, spec: Table, index: GlobalIndex | None, after: Any, limit: int) -> list[Record]:
+        """Up to ``limit`` records in key order after ``after``: ``(pk, sk)`` for the table,
+        ``(index pk, index sk, pk, sk)`` for an index."""
+
+    @abstractmethod
+    def _expiring(self, spec: Table, now: float) -> list[Item]:
+        """Items whose TTL attribute may be ``<= now`` (the engine checks exactly)."""
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def create_table(self, spec: Table) -> None:
+        check_spec(spec)
+        with self._lock:
+            existing = self._specs.get(spec.name)
+            if existing == spec:
+                return
+            if existing is not None and (existing.partition_key, existing.sort_key) != (
+                spec.partition_key,
+                spec.sort_key,
+            ):
+                raise DefinitionError(
+                    f"table {spec.name!r} already exists {self._where()} keyed by "
+                    f"{describe_schema(existing.partition_key, existing.sort_key)}, but the "
+                    f"definition now keys it by "
+                    f"{describe_schema(spec.partition_key, spec.sort_key)}. A table's key cannot "
+                    "change (nor can it on DynamoDB): delete the data directory (.pizzabus/ by "
+                    "default) to start afresh, or run with --memory"
+                )
+            with self._transaction():
+                self._save_spec(spec, existing)
+            self._specs[spec.name] = spec
+
+    def describe(self, name: str) -> Table:
+        return self._spec(name)
+
+    def _spec(self, name: str) -> Table:
+        spec = self._specs.get(name)
+        if spec is None:
+            raise TableNotFound(name, list(self._specs))
+        return spec
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    # -- single items ---------------------------------------------------------------------------
+
+    def put_item(
+        self,
+        table: str,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Names | None = None,
+        values: Values | None = None,
+        returns: ReturnValues = "NONE",
+    ) -> Item | None:
+        spec = self._spec(table)
+        if returns not in ("NONE", "ALL_OLD"):
+            raise return_values_error(returns, "ALL_OLD or NONE")
+        new, size = normalize_item(item)
+        pk, sk = item_key(spec, new)
+        new_index = self._index_entries(spec, new)
+        parsed = parse_optional(CONDITION, condition)
+        env = bind(names, values, parsed)
+        with self._lock, self._transaction():
+            found = self._get(spec, pk, sk)
+            old = found[0] if found is not None else None
+            if parsed is not None and not parsed.root.test(old or {}, env):
+                raise ConditionalCheckFailed(self._out(old))
+            old_index = self._index_entries(spec, old) if old is not None else []
+            self._write(spec, Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index))
+        return old if returns == "ALL_OLD" else None
+
+    def get_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        *,
+        projection: str | None = None,
+        names: Names | None = None,
+    ) -> Item | None:
+        spec = self._spec(table)
+        _, pk, sk = request_key(spec, key)
+        parsed = parse_optional(PROJECTION, projection)
+        env = bind(names, None, parsed)
+        with self._lock:
+            found = self._get(spec, pk, sk)
+            if found is None:
+                return None
+            if parsed is not None:
+                return self._out(project(found[0], projection_paths(parsed, env.names)))
+            return self._out(found[0])
+
+    def delete_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Names | None = None,
+        values: Values | None = None,
+        returns: ReturnValues = "NONE",
+    ) -> Item | None:
+        spec = self._spec(table)
+        if returns not in ("NONE", "ALL_OLD"):
+            raise return_values_error(returns, "ALL_OLD or NONE")
+        _, pk, sk = request_key(spec, key)
+        parsed = parse_optional(CONDITION, condition)
+        env = bind(names, values, parsed)
+        with self._lock, self._transaction():
+            found = self._get(spec, pk, sk)
+            old = found[0] if found is not None else None
+            if parsed is not None and not parsed.root.test(old or {}, env):
+                raise ConditionalCheckFailed(self._out(old))
+            if old is None:
+                return None
+            old_index = self._index_entries(spec, old)
+            self._write(spec, Write(pk, sk, None, 0, None, old_index, []))
+        return old if returns == "ALL_OLD" else None
+
+    def update_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        *,
+        update: str | None = None,
+        condition: str | None = None,
+        names: Names | None = None,
+        values: Values | None = None,
+        returns: ReturnValues = "NONE",
+    ) -> Item | None:
+        spec = self._spec(table)
+        if returns not in RETURN_VALUES:
+            raise return_values_error(returns, " | ".join(RETURN_VALUES))
+        key_item, pk, sk = request_key(spec, key)
+        parsed_update = parse_optional(UPDATE, update)
+        parsed_condition = parse_optional(CONDITION, condition)
+        env = bind(names, values, parsed_update, parsed_condition)
+        with self._lock, self._transaction():
+            found = self._get(spec, pk, sk)
+            old = found[0] if found is not None else None
+            if parsed_condition is not None and not parsed_condition.root.test(old or {}, env):
+                raise ConditionalCheckFailed(self._out(old))
+            base = old if old is not None else key_item
+            if parsed_update is None:
+                changed, paths = copy_item(base), []
+            else:
+                changed, paths = parsed_update.root.apply(base, env, key_names(spec))
+            try:
+                new, size = normalize_item(changed)
+            except TableValidationError as error:
+                if error.message.startswith("Item size has exceeded"):
+                    error.message = error.message.replace(
+                        "Item size has", "Item size to update has"
+                    )
+                    error.args = (error.message,)
+                raise
+            new_index = self._index_entries(spec, new)
+            old_index = self._index_entries(spec, old) if old is not None else []
+            self._write(spec, Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index))
+            return self._returned(returns, old, new, paths)
+
+    def _returned(self, returns: str, old: Item | None, new: Item, paths: list[Any]) -> Item | None:
+        if returns == "ALL_OLD":
+            return old
+        if returns == "ALL_NEW":
+            return self._out(new)
+        if returns == "UPDATED_OLD":
+            return (project(old, paths) or None) if old is not None else None
+        if returns == "UPDATED_NEW":
+            return self._out(project(new, paths)) or None
+        return None
+
+    # -- reads of many items --------------------------------------------------------------------
+
+    def query(
+        self,
+        table: str,
+        *,
+        key_condition: str,
+        filter: str | None = None,
+        index: str | None = None,
+        names: Names | None = None,
+        values: Values | None = None,
+        limit: int | None = None,
+        start_key: Mapping[str, Any] | None = None,
+        forward: bool = True,
+        projection: str | None = None,
+    ) -> Page:
+        spec = self._spec(table)
+        gsi = find_index(spec, index)
+        partition, sort = key_schema(spec, gsi)
+        parsed_key = parse_optional(KEY_CONDITION, key_condition)
+        if parsed_key is None:
+            raise TableValidationError(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
+                "in the request."
+            )
+        parsed_filter = parse_optional(FILTER, filter)
+        parsed_projection = parse_optional(PROJECTION, projection)
+        env = bind(names, values, parsed_key, parsed_filter, parsed_projection)
+        pk, sort_range = read_key_condition(parsed_key.root, env, partition, sort)
+        if parsed_filter is not None:
+            filter_avoids_keys(parsed_filter, env.names, partition, sort)
+        check_limit(limit)
+        after = None
+        if start_key is not None:
+            after = query_position(spec, gsi, start_key, pk, sort_range)
+            if gsi is None and spec.sort_key is None:
+                return Page()  # a partition of a table without a sort key holds one item
+
+        def read(after_: Any, count: int) -> list[Record]:
+            return self._range(spec, gsi, pk, sort_range, forward, after_, count)
+
+        def position_of(item: Item) -> Any:
+            return position(spec, gsi, item, within_partition=True)
+
+        return self._page(
+            spec, gsi, read, position_of, after, limit, parsed_filter, parsed_projection, env
+        )
+
+    def scan(
+        self,
+        table: str,
+        *,
+        filter: str | None = None,
+        index: str | None = None,
+        names: Names | None = None,
+        values: Values | None = None,
+        limit: int | None = None,
+        start_key: Mapping[str, Any] | None = None,
+        projection: str | None = None,
+        segment: int = 0,
+        total_segments: int = 1,
+    ) -> Page:
+        spec = self._spec(table)
+        gsi = find_index(spec, index)
+        parsed_filter = parse_optional(FILTER, filter)
+        parsed_projection = parse_optional(PROJECTION, projection)
+        env = bind(names, values, parsed_filter, parsed_projection)
+        check_limit(limit)
+        check_segments(segment, total_segments)
+        after = None
+        if start_key is not None:
+            after = position(spec, gsi, start_item(spec, gsi, start_key), within_partition=False)
+
+        def read(after_: Any, count: int) -> list[Record]:
+            records = self._scan(spec, gsi, after_, count)
+            if total_segments == 1:
+                return records
+            # Records of other segments are skipped here, so they count for no one.
+            return [
+                r
+                if segment_of(r[0][spec.partition_key.name], total_segments) == segment
+                else (r[0], -1)
+                for r in records
+            ]
+
+        def position_of(item: Item) -> Any:
+            return position(spec, gsi, item, within_partition=False)
+
+        return self._page(
+            spec, gsi, read, position_of, after, limit, parsed_filter, parsed_projection, env
+        )
+
+    def _page(
+        self,
+        spec: Table,
+        gsi: GlobalIndex | None,
+        read: Any,
+        position_of: Any,
+        after: Any,
+        limit: int | None,
+        parsed_filter: Parsed | None,
+        parsed_projection: Parsed | None,
+        env: Any,
+    ) -> Page:
+        paths = projection_paths(parsed_projection, env.names) if parsed_projection else None
+        items: list[Item] = []
+        scanned = 0
+        read_bytes = 0
+        last: Item | None = None
+        with self._lock:
+            while True:
+                want = _BATCH if limit is None else min(_BATCH, limit - scanned)
+                records = read(after, want)
+                for item, size in records:
+                    after = position_of(item)
+                    if size < 0:
+                        continue  # another segment's
+                    scanned += 1
+                    read_bytes += size
+                    if parsed_filter is None or parsed_filter.root.test(item, env):
+                        chosen = item if paths is None else project(item, paths)
+                        items.append(copy_item(chosen) if self.shares_items else chosen)
+                    if scanned == limit or read_bytes >= PAGE_BYTES:
+                        last = last_key(spec, gsi, item)
+                        break
+                if last is not None or len(records) < want:
+                    break
+        return Page(items, scanned, last)
+
+    # -- TTL ------------------------------------------------------------------------------------
+
+    def delete_expired(self, now: float) -> int:
+        deleted = 0
+        exact_now = Decimal(repr(now))
+        horizon = exact_now - TTL_HORIZON_SECONDS
+        with self._lock:
+            for spec in list(self._specs.values()):
+                if spec.ttl_attribute is None:
+                    continue
+                with self._transaction():
+                    for item in self._expiring(spec, now):
+                        expires = item.get(spec.ttl_attribute)
+                        if type(expires) is not Decimal or not horizon <= expires <= exact_now:
+                            continue
+                        pk, sk = item_key(spec, item)
+                        index = self._index_entries(spec, item)
+                        self._write(spec, Write(pk, sk, None, 0, None, index, []))
+                        deleted += 1
+        return deleted
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _out(self, item: Item | None) -> Item | None:
+        if item is None or not self.shares_items:
+            return item
+        return copy_item(item)
+
+    @staticmethod
+    def _index_entries(spec: Table, item: Item) -> list[IndexEntry]:
+        entries: list[IndexEntry] = []
+        for gsi in spec.indexes:
+            key = index_key(gsi, item)
+            if key is not None:
+                entries.append((gsi.name, key[0], key[1]))
+        return entries
+
+    @staticmethod
+    def backfill_entries(spec: Table, item: Item) -> list[IndexEntry]:
+        """Index entries for an item already stored; items whose index key has the wrong type
+        are left out of that index, as DynamoDB's backfill leaves them out."""
+        entries: list[IndexEntry] = []
+        for gsi in spec.indexes:
+            try:
+                key = index_key(gsi, item)
+            except TableValidationError:
+                continue
+            if key is not None:
+                entries.append((gsi.name, key[0], key[1]))
+        return entries
+
+
+def _ttl(spec: Table, item: Item) -> Decimal | None:
+    if spec.ttl_attribute is None:
+        return None
+    value = item.get(spec.ttl_attribute)
+    return value if type(value) is Decimal else None
+
+
+def ttl_of(spec: Table, item: Item) -> Decimal | None:
+    """The item's TTL value, if its TTL attribute holds a number."""
+    return _ttl(spec, item)
