@@ -1,7 +1,7 @@
 // The page: the order form, one card per order, and the banner that says when the server
 // cannot be reached.
 
-import { OrderCard } from "./card.js";
+import { OrderCard, setRichText } from "./card.js";
 import { EndpointError, resolveEndpoints } from "./config.js";
 import { Link, OrderTracker, Placement } from "./tracker.js";
 
@@ -108,7 +108,7 @@ function unreachableText({ via, url }) {
 }
 
 function showBanner(text, { retry }) {
-  if (bannerText.textContent !== text) bannerText.textContent = text;
+  setRichText(bannerText, text);
   bannerRetry.hidden = !retry;
   banner.hidden = false;
 }

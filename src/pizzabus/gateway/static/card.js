@@ -100,7 +100,7 @@ export class OrderCard {
         " A stage may have failed: look at the output of `pizzabus serve`" +
         " (failed events are retried, then dead-lettered).";
     }
-    message.textContent = text;
+    setRichText(message, text);
     message.hidden = !text;
     message.dataset.kind = status === "refused" || status === "unsent" ? "error" : "info";
   }
@@ -114,7 +114,7 @@ function linkText(tracker) {
       return "live updates on";
     case Link.WAITING: {
       const wait = Math.max(0, Math.round((tracker.retryAt - Date.now()) / 1000));
-      return `connection lost — reconnecting in ${wait} s`;
+      return wait > 0 ? `connection lost — reconnecting in ${wait} s` : "connection lost — reconnecting…";
     }
     default:
       return "";
@@ -123,6 +123,20 @@ function linkText(tracker) {
 
 function seconds(ms) {
   return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** Set `text` as the content of `element`, with `backticked` parts shown as code. */
+export function setRichText(element, text) {
+  if (element.dataset.text === text) return; // unchanged: do not re-announce a live region
+  element.dataset.text = text;
+  element.replaceChildren(
+    ...text.split("`").map((part, i) => {
+      if (i % 2 === 0) return document.createTextNode(part);
+      const code = document.createElement("code");
+      code.textContent = part;
+      return code;
+    }),
+  );
 }
 
 /** 14:03:07.215 */

@@ -35,6 +35,9 @@ const NEXT_LINK = {
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
 const POST_TIMEOUT_MS = 15_000;
+// The order is posted once its socket is open, so no push can find the connection still in
+// `$connect` (API Gateway answers such a push 410 Gone); a slow socket delays it this long.
+const CONNECT_FIRST_MS = 3_000;
 
 export const browserEnv = {
   now: () => performance.now(),
@@ -78,6 +81,8 @@ export class OrderTracker {
     this.openedBefore = false;
     this.reconnectTimer = null;
     this.stallTimer = null;
+    this.settled = null; // resolves once the socket first opens or fails
+    this.disposed = false;
   }
 
   /** The newest stage seen, or null. */
@@ -101,7 +106,7 @@ export class OrderTracker {
     return this.latestStage ?? (this.placement === Placement.ACCEPTED ? "placed" : "placing");
   }
 
-  /** Send the order and start following it. */
+  /** Start following the order, then send it. */
   place() {
     this.placedAt = this.env.now();
     this.placedWall = this.env.wallNow();
@@ -109,9 +114,15 @@ export class OrderTracker {
     this.message = "";
     this.stalled = false;
     this.#armStall();
+    const settled = new Promise((resolve) => {
+      this.settled = resolve;
+      this.env.setTimeout(resolve, CONNECT_FIRST_MS);
+    });
     this.#connect();
-    this.#post();
     this.#changed();
+    settled.then(() => {
+      if (!this.disposed) this.#post();
+    });
   }
 
   /** Send an unsent order again, or reconnect a waiting socket now. */
@@ -126,6 +137,7 @@ export class OrderTracker {
 
   /** Stop following the order: close the socket, stop the timers. */
   dispose() {
+    this.disposed = true;
     this.#closeForGood();
     this.env.clearTimeout(this.stallTimer);
   }
@@ -196,6 +208,7 @@ export class OrderTracker {
     this.attempt = 0;
     this.retryAt = null;
     this.#move(Link.OPEN);
+    this.settled?.();
     // The server sends what already happened only when asked (§2.6 of the design).
     socket.send(JSON.stringify({ action: "sync" }));
     this.onReach({ ok: true });
@@ -219,6 +232,7 @@ export class OrderTracker {
     this.#move(Link.WAITING);
     this.reconnectTimer = this.env.setTimeout(() => this.#connect(), jittered);
     this.onReach({ ok: false, via: "ws", url: this.endpoints.ws, code: event.code });
+    this.settled?.();
     this.#changed();
   }
 
