@@ -567,6 +567,17 @@ _REQUIRED = {
 }
 _MINIMUM = {"Limit": 1, "TotalSegments": 1, "Segment": 0}
 _MIN_LENGTH = {"TableName": 1, "IndexName": 3}
+_BOUNDED = frozenset({*_MINIMUM, *_MIN_LENGTH, "ExpressionAttributeNames"})
+#: Exact types that pass a kind's check at once (subclasses take the full check).
+_PLAIN_TYPES: dict[str | None, frozenset[type]] = {
+    "s": frozenset({str}),
+    "e": frozenset({str}),
+    "m": frozenset({dict}),
+    "b": frozenset({bool}),
+    "i": frozenset({int}),
+    "l": frozenset({list}),
+    None: frozenset(),
+}
 
 #: Parameters of DynamoDB's legacy API, and what to write instead.
 LEGACY = {
@@ -591,6 +602,8 @@ def validate(operation: str, params: Mapping[str, Any]) -> None:
     value: Any
     for name, value in params.items():
         kind = members.get(name)
+        if type(value) in _PLAIN_TYPES[kind] and name not in _BOUNDED:
+            continue  # the common case: a well-typed, unbounded parameter
         if kind is None:
             report.append(
                 f'Unknown parameter in input: "{name}", must be one of: {", ".join(members)}'

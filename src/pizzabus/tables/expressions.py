@@ -70,9 +70,17 @@ def bind(
     names = _empty_check("ExpressionAttributeNames", names)
     values = _empty_check("ExpressionAttributeValues", values)
     for expression in used:
-        _undefined(expression, names, values)
-    _unused("ExpressionAttributeNames", names, {n for e in used for n in e.names})
-    _unused("ExpressionAttributeValues", values, {v for e in used for v in e.values})
+        if expression.names - names.keys() or expression.values - values.keys():
+            _undefined(expression, names, values)
+    if len(used) == 1:
+        used_names, used_values = used[0].names, used[0].values
+    else:
+        used_names = frozenset().union(*(e.names for e in used))
+        used_values = frozenset().union(*(e.values for e in used))
+    if names.keys() - used_names:
+        _unused("ExpressionAttributeNames", names, used_names)
+    if values.keys() - used_values:
+        _unused("ExpressionAttributeValues", values, used_values)
     env = Env(names, {k: normalize_value(v) for k, v in values.items()})
     for expression in used:
         for node in expression.checks:
@@ -103,7 +111,7 @@ def _undefined(expression: Parsed, names: Mapping[str, Any], values: Mapping[str
             )
 
 
-def _unused(which: str, given: Mapping[str, Any], used: set[str]) -> None:
+def _unused(which: str, given: Mapping[str, Any], used: frozenset[str]) -> None:
     unused = sorted(key for key in given if key not in used)
     if unused:
         keys = ", ".join(unused)

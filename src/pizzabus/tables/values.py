@@ -35,6 +35,7 @@ MAX_ITEM_BYTES = 400 * 1024
 MAX_DEPTH = 32
 
 _WIDE = Context(prec=400, Emax=999_999, Emin=-999_999)
+_LIMIT = 10**38
 _ONE = Decimal(1)
 _SCALARS = (str, Decimal, bool, bytes, type(None))
 
@@ -137,8 +138,15 @@ def _is_number(value: Any) -> bool:
 
 def canonical_number(value: int | Decimal) -> Decimal:
     """``value`` as DynamoDB stores it, or a ValidationException for what it cannot store."""
-    if type(value) is int and -(10**38) < value < 10**38:
+    if type(value) is int and -_LIMIT < value < _LIMIT:
         return Decimal(value)  # the common case: exact, already canonical
+    if type(value) is Decimal and value.is_finite():
+        sign, digits, exponent = value.as_tuple()
+        if len(digits) <= 38 and -130 <= value.adjusted() <= 125:
+            if exponent == 0 and (digits[0] or not sign):
+                return value  # an integer as DynamoDB writes it (zero without a sign)
+            if isinstance(exponent, int) and exponent < 0 and digits[-1] and digits[0]:
+                return value  # a fraction without trailing zeros
     number = Decimal(value)
     if not number.is_finite():
         raise TypeError("Infinity and NaN not supported")
