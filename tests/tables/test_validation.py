@@ -291,6 +291,30 @@ REFUSED: list[Any] = [
         id="query-begins-with-on-a-number",
     ),
     pytest.param(
+        "put_item",
+        {"Item": {"thread": "t" * 2049, "seq": 1}},
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum "
+        "size limit of 2048 bytes",
+        id="put-partition-key-over-2-kb",
+    ),
+    pytest.param(
+        "put_item",
+        {"Item": {"thread": "t", "seq": 1}, "ConditionExpression": "attribute_exists(a)" * 250},
+        "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size",
+        id="expression-over-4-kb",
+    ),
+    pytest.param(
+        "query",
+        {
+            "IndexName": "by_author",
+            "KeyConditionExpression": "author = :a",
+            "ExpressionAttributeValues": {":a": "ann"},
+            "ConsistentRead": True,
+        },
+        "Consistent reads are not supported on global secondary indexes",
+        id="consistent-read-on-an-index",
+    ),
+    pytest.param(
         "scan",
         {"Segment": 3, "TotalSegments": 2},
         "The Segment parameter is zero-based and must be less than parameter TotalSegments",

@@ -206,6 +206,7 @@ class LocalTable:
         names, values, filter_, key = _expressions(params, "FilterExpression")
         try:
             count_only = _select(params)
+            _consistent_read(params)
             if key is None:
                 raise TableValidationError(
                     "Either the KeyConditions or KeyConditionExpression parameter must be "
@@ -233,6 +234,7 @@ class LocalTable:
         names, values, filter_, _ = _expressions(params, "FilterExpression")
         try:
             count_only = _select(params)
+            _consistent_read(params)
             segment, total = _segments(params)
             page = self._store.scan(
                 table,
@@ -380,6 +382,14 @@ def _select(params: Mapping[str, Any]) -> bool:
         "Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, "
         "ALL_PROJECTED_ATTRIBUTES]"
     )
+
+
+def _consistent_read(params: Mapping[str, Any]) -> None:
+    if params.get("ConsistentRead") and params.get("IndexName") is not None:
+        raise TableValidationError(
+            "Consistent reads are not supported on global secondary indexes (index "
+            f"{params['IndexName']}); leave ConsistentRead out when reading an index"
+        )
 
 
 def _segments(params: Mapping[str, Any]) -> tuple[int, int]:

@@ -49,6 +49,8 @@ FILTER = "FilterExpression"
 KEY_CONDITION = "KeyConditionExpression"
 UPDATE = "UpdateExpression"
 PROJECTION = "ProjectionExpression"
+#: DynamoDB's limit on the length of one expression.
+MAX_EXPRESSION_BYTES = 4096
 
 _TOKENS = re.compile(
     r"""\s*(?:
@@ -139,6 +141,11 @@ class _Parser:
     def parse(self) -> Parsed:
         if self.tokens[0].kind == "eof":
             raise self.fail("The expression can not be empty;")
+        size = len(self.text.encode())
+        if size > MAX_EXPRESSION_BYTES:
+            raise self.fail(
+                f"Expression size has exceeded the maximum allowed size; expression size: {size}"
+            )
         for token in self.tokens:
             if token.kind == "bad":
                 self.at = self.tokens.index(token)

@@ -28,6 +28,9 @@ from pizzabus.tables.errors import TableValidationError
 from pizzabus.tables.values import Item, normalize_value, type_name
 
 KeyValue = str | Decimal | bytes
+#: DynamoDB's limits on the size of a partition key and of a sort key value.
+PARTITION_KEY_BYTES = 2048
+SORT_KEY_BYTES = 1024
 _PYTHON_TYPES: dict[str, type] = {"S": str, "N": Decimal, "B": bytes}
 
 
@@ -69,13 +72,13 @@ def _empty_key(name: str) -> TableValidationError:
 
 def item_key(spec: Table, item: Item) -> tuple[KeyValue, KeyValue | None]:
     """The primary key of an item being written; DynamoDB's errors if it has none."""
-    pk = _item_key_value(spec.partition_key, item)
+    pk = _item_key_value(spec.partition_key, item, PARTITION_KEY_BYTES)
     if spec.sort_key is None:
         return pk, None
-    return pk, _item_key_value(spec.sort_key, item)
+    return pk, _item_key_value(spec.sort_key, item, SORT_KEY_BYTES)
 
 
-def _item_key_value(attribute: KeyAttribute, item: Item) -> KeyValue:
+def _item_key_value(attribute: KeyAttribute, item: Item, limit: int) -> KeyValue:
     value: Any = item.get(attribute.name)
     if value is None:
         raise TableValidationError(
@@ -89,7 +92,17 @@ def _item_key_value(attribute: KeyAttribute, item: Item) -> KeyValue:
         )
     if not value and attribute.type != "N":
         raise _empty_key(attribute.name)
+    if isinstance(value, str | bytes) and len(value) > limit // 4 and _byte_size(value) > limit:
+        raise TableValidationError(
+            f"One or more parameter values were invalid: Size of "
+            f"{'hashkey' if limit == PARTITION_KEY_BYTES else 'range key'} has exceeded the "
+            f"maximum size limit of {limit} bytes (key {attribute.name})"
+        )
     return cast(KeyValue, value)
+
+
+def _byte_size(value: str | bytes) -> int:
+    return len(value.encode()) if isinstance(value, str) else len(value)
 
 
 def index_key(index: GlobalIndex, item: Item) -> tuple[KeyValue, KeyValue | None] | None:

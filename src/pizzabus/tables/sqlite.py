@@ -19,7 +19,7 @@ from typing import Any
 
 from pizzabus.system import GlobalIndex, KeyAttribute, Table
 from pizzabus.tables.codec import dumps, loads
-from pizzabus.tables.engine import Engine, Record, Write, ttl_of
+from pizzabus.tables.engine import TTL_HORIZON_SECONDS, Engine, Record, Write, ttl_of
 from pizzabus.tables.keys import KeyValue, SortRange
 from pizzabus.tables.ordering import encode, prefix_end
 from pizzabus.tables.values import Item
@@ -210,10 +210,10 @@ class SqliteTableStore(Engine):
         return [(loads(text), size) for text, size in self._db.execute(sql, params)]
 
     def _expiring(self, spec: Table, now: float) -> list[Item]:
-        # ttl is a float copy of the exact number: look a second wide, the engine checks exactly.
+        # ttl is a float copy of the exact number: look a second wider, the engine checks exactly.
         rows = self._db.execute(
-            "SELECT item FROM pb_items WHERE tbl = ? AND ttl IS NOT NULL AND ttl <= ?",
-            (spec.name, now + 1),
+            "SELECT item FROM pb_items WHERE tbl = ? AND ttl BETWEEN ? AND ?",
+            (spec.name, now - TTL_HORIZON_SECONDS - 1, now + 1),
         )
         return [loads(text) for (text,) in rows]
 
