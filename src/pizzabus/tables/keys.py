@@ -93,10 +93,13 @@ def _item_key_value(attribute: KeyAttribute, item: Item, limit: int) -> KeyValue
     if not value and attribute.type != "N":
         raise _empty_key(attribute.name)
     if isinstance(value, str | bytes) and len(value) > limit // 4 and _byte_size(value) > limit:
+        what = (
+            f"Size of hashkey has exceeded the maximum size limit of{limit} bytes"
+            if limit == PARTITION_KEY_BYTES
+            else f"Aggregated size of all range keys has exceeded the size limit of {limit} bytes"
+        )
         raise TableValidationError(
-            f"One or more parameter values were invalid: Size of "
-            f"{'hashkey' if limit == PARTITION_KEY_BYTES else 'range key'} has exceeded the "
-            f"maximum size limit of {limit} bytes (key {attribute.name})"
+            f"One or more parameter values were invalid: {what} (key {attribute.name})"
         )
     return cast(KeyValue, value)
 
