@@ -26,6 +26,7 @@ class Server:
     process: subprocess.Popen[str]
     url: str
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def ws_url(self) -> str:
@@ -45,6 +46,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start_server(args: Sequence[str] = ("--memory",), timeout: float = 30.0) -> Server:
@@ -72,12 +77,15 @@ def start_server(args: Sequence[str] = ("--memory",), timeout: float = 30.0) -> 
                 ready.set()
         ready.set()
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     ready.wait(timeout)
     if not found:
         process.kill()
+        process.wait()
+        reader.join(timeout=5)
         raise RuntimeError(f"pizzabus serve did not start in {timeout} s:\n{''.join(output)}")
-    server = Server(process, found[0], output)
+    server = Server(process, found[0], output, reader)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:  # the URL is printed before uvicorn accepts
         try:

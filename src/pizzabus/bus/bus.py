@@ -97,7 +97,7 @@ class _Batch:
     failed: int = 0
 
     def response(self) -> dict[str, Any]:
-        return {"FailedEntryCount": self.failed, "Entries": self.results}
+        return {"Entries": self.results, "FailedEntryCount": self.failed}
 
 
 class EventRouter:

@@ -14,6 +14,7 @@ import click
 import uvicorn
 from rich.console import Console
 
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
@@ -91,6 +92,13 @@ def bind(host: str, port: int) -> socket.socket:
     help='Inject faults from a JSON plan, e.g. {"functions": {"cook_pizza": {"error_rate": 0.3}}}.',
 )
 @click.option(
+    "--max-in-flight",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_IN_FLIGHT,
+    show_default=True,
+    help="Deliveries in flight before PutEvents answers ThrottlingException.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -103,6 +111,7 @@ def serve(
     memory: bool,
     system_ref: str,
     faults_file: Path | None,
+    max_in_flight: int,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -122,7 +131,12 @@ def serve(
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
-    settings = Settings(data_dir=None if memory else data_dir, base_url=base_url, faults=faults)
+    settings = Settings(
+        data_dir=None if memory else data_dir,
+        base_url=base_url,
+        faults=faults,
+        max_in_flight=max_in_flight,
+    )
     try:
         system = EmbeddedSystem(definition, settings)
     except PizzabusError as error:
@@ -135,6 +149,8 @@ def serve(
         access_log=False,
         lifespan="on",
         ws_max_size=16 * 1024 * 1024,
+        # Longer than clients' pools keep idle connections, so a reused one is not found closed.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

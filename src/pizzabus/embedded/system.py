@@ -232,11 +232,11 @@ class EmbeddedSystem:
         ws = definition.websocket_api
         websocket = (
             WebSocketGateway(ws, self.connections, self.runtime.invoke, _api_id(ws.name))
-            if ws and self.connections
+            if ws and self.connections is not None
             else None
         )
         management = (
-            management_routes(self.connections, ws.stage) if ws and self.connections else []
+            management_routes(self.connections, ws.stage) if ws and self.connections is not None else []
         )
 
         @contextlib.asynccontextmanager

@@ -19,6 +19,9 @@ from botocore.exceptions import ClientError
 STAGES = ("make_pizza", "cook_pizza", "deliver_pizza", "delivered")
 LEASE_SECONDS = 15
 TTL_SECONDS = 24 * 3600
+#: A connection this young may still be in its $connect (API Gateway answers 410 until the
+#: handshake completes): a 410 then means "not yet", not "gone".
+CONNECT_GRACE_SECONDS = 10
 
 
 def remember_connection(table, order_id, connection_id):
@@ -96,9 +99,12 @@ def _push_connection(connections, timeline, management, connection):
         if held is None:
             connection = _reload(connections, connection)
             continue
-        if not _post_all(connections, management, held, pending):
-            return
-        _release_lease(connections, held, sent + len(pending))
+        posted = _post_all(connections, management, held, pending)
+        if posted is None:
+            return  # gone, and forgotten
+        _release_lease(connections, held, sent + posted)
+        if posted < len(pending):
+            return  # still connecting: its {"action": "sync"} will send the rest
         connection = _reload(connections, held)
 
 
@@ -148,7 +154,9 @@ def _release_lease(connections, held, sent):
 
 
 def _post_all(connections, management, connection, pending):
-    for item in pending:
+    """Post the pending stages in order; how many were posted, or None if the connection is
+    gone for good (and so was removed)."""
+    for posted, item in enumerate(pending):
         try:
             management.post_to_connection(
                 Data=item["detail"].encode(), ConnectionId=connection["connection_id"]
@@ -156,9 +164,11 @@ def _post_all(connections, management, connection, pending):
         except ClientError as err:
             if err.response["Error"]["Code"] != "GoneException":
                 raise
+            if time.time() - int(connection.get("connected_at", 0)) < CONNECT_GRACE_SECONDS:
+                return posted
             connections.delete_item(Key=_key(connection))
-            return False
-    return True
+            return None
+    return len(pending)
 
 
 def _reload(connections, connection):

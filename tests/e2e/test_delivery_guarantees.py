@@ -1,0 +1,262 @@
+"""Retries, dead letters, redrive, replay and back-pressure, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from pizzabus.cli.main import cli
+from tests.e2e.orders import STAGES, new_order
+from tests.e2e.server import Server, start_server
+
+pytestmark = pytest.mark.e2e
+
+
+async def _post(client: httpx.AsyncClient, server: Server, pizza: str = "margherita") -> str:
+    order = new_order(pizza)
+    response = await client.post(server.url + "/", json=order)
+    assert response.status_code == 200, response.text
+    assert response.json()["FailedEntryCount"] == 0
+    return str(order["item"]["order_id"])
+
+
+async def _stages(client: httpx.AsyncClient, server: Server, order_id: str) -> list[str]:
+    response = await client.get(f"{server.url}/orders/{order_id}")
+    if response.status_code == 404:
+        return []
+    return [e["item"]["eventtype"] for e in response.json()["events"]]
+
+
+async def _wait_delivered(
+    client: httpx.AsyncClient, server: Server, order_ids: list[str], timeout: float = 30
+) -> dict[str, list[str]]:
+    deadline = time.monotonic() + timeout
+    timelines: dict[str, list[str]] = {}
+    while time.monotonic() < deadline:
+        timelines = {o: await _stages(client, server, o) for o in order_ids}
+        if all(t == STAGES for t in timelines.values()):
+            break
+        await asyncio.sleep(0.2)
+    return timelines
+
+
+def _admin(server: Server, method: str, path: str, body: object = None) -> object:
+    response = httpx.request(method, f"{server.url}/_pizzabus{path}", json=body, timeout=10)
+    assert response.status_code < 400, response.text
+    return response.json()
+
+
+def _faulty_cook(tmp_path: Path, system: str) -> Server:
+    plan = tmp_path / "faults.json"
+    plan.write_text(json.dumps({"functions": {"cook_pizza": {"error_rate": 0.3}}}))
+    return start_server(("--memory", "--system", system, "--faults", str(plan)))
+
+
+@pytest.fixture
+def faulty_cook(tmp_path: Path) -> Iterator[Server]:
+    """The lab as it is (AWS's retry policy), with cook_pizza failing 30% of the time."""
+    server = _faulty_cook(tmp_path, "pizzabus.pizza.system:SYSTEM")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def quick_dlq(tmp_path: Path) -> Iterator[Server]:
+    """The same, but deliveries give up after two retries."""
+    server = _faulty_cook(tmp_path, "tests.e2e.test_systems:QUICK_DLQ")
+    yield server
+    server.stop()
+
+
+async def test_every_order_completes_while_cook_pizza_fails_30_percent_of_the_time(
+    faulty_cook: Server,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        orders = [await _post(client, faulty_cook) for _ in range(20)]
+        timelines = await _wait_delivered(client, faulty_cook, orders)
+    assert all(t == STAGES for t in timelines.values()), timelines
+    stats = faulty_cook.stats()
+    assert stats["deliveries"]["failed_attempts"] > 0  # the faults really happened
+    assert stats["dead_letters"] == 0
+
+
+async def test_when_cook_pizza_always_fails_each_order_is_dead_lettered_then_redriven(
+    quick_dlq: Server,
+) -> None:
+    faulty_cook = quick_dlq
+    _admin(faulty_cook, "PUT", "/faults", {"functions": {"cook_pizza": {"error_rate": 1.0}}})
+    async with httpx.AsyncClient() as client:
+        orders = [await _post(client, faulty_cook) for _ in range(5)]
+        deadline = time.monotonic() + 20
+        letters: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            letters = _admin(faulty_cook, "GET", "/dlq")["DeadLetters"]  # type: ignore[index]
+            if len(letters) >= 5:
+                break
+            await asyncio.sleep(0.2)
+        assert len(letters) == 5
+        assert {letter["target"] for letter in letters} == {"cook_pizza"}
+        assert all(letter["error_type"] == "Pizzabus.InjectedFault" for letter in letters)
+        assert all(letter["attempts"] == 3 for letter in letters)  # 1 + 2 retries
+        for order_id in orders:  # announced for cooking, never cooked
+            assert await _stages(client, faulty_cook, order_id) == ["make_pizza", "cook_pizza"]
+
+        runner = CliRunner()
+        cleared = runner.invoke(cli, ["faults", "clear", "--url", faulty_cook.url])
+        assert cleared.exit_code == 0, cleared.output
+        listed = runner.invoke(cli, ["dlq", "list", "--url", faulty_cook.url])
+        assert "cook_pizza" in listed.output
+        redriven = runner.invoke(cli, ["dlq", "redrive", "--all", "--url", faulty_cook.url])
+        assert redriven.exit_code == 0, redriven.output
+        assert "Redriven: 5" in redriven.output
+
+        timelines = await _wait_delivered(client, faulty_cook, orders)
+    assert all(t == STAGES for t in timelines.values()), timelines
+    assert _admin(faulty_cook, "GET", "/dlq") == {"DeadLetters": []}
+
+
+@pytest.fixture(scope="module")
+def audited() -> Iterator[Server]:
+    server = start_server(("--memory", "--system", "tests.e2e.test_systems:AUDITED"))
+    yield server
+    server.stop()
+
+
+async def test_a_replay_re_sends_exactly_the_archived_events_of_its_window_once_marked(
+    audited: Server,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        before = [await _post(client, audited)]
+        await _wait_delivered(client, audited, before)
+        await asyncio.sleep(0.05)
+        start = time.time()
+        inside = [await _post(client, audited) for _ in range(2)]
+        await _wait_delivered(client, audited, inside)
+        end = time.time()
+        await asyncio.sleep(0.05)
+        after = [await _post(client, audited)]
+        await _wait_delivered(client, audited, after)
+
+        started = _admin(
+            audited,
+            "POST",
+            "/replays",
+            {"name": "window", "from": start, "to": end, "rules": ["audit_rule"]},
+        )
+        assert started["ReplayName"] == "window"  # type: ignore[index]
+        state: dict[str, object] = {}
+        for _ in range(100):
+            state = _admin(audited, "GET", "/replays/window")  # type: ignore[assignment]
+            if state["State"] == "COMPLETED":
+                break
+            await asyncio.sleep(0.1)
+        assert state["State"] == "COMPLETED"
+        assert state["EventsReplayed"] == state["EventsTotal"] == 8  # 2 orders × 4 stages
+
+        await asyncio.sleep(0.5)
+        records = (await client.get(f"{audited.url}/audit")).json()
+    replayed = [r for r in records if r["replay"] == "window"]
+    originals = {r["id"] for r in records if r["replay"] == ""}
+    assert len(replayed) == 8
+    assert {r["order_id"] for r in replayed} == set(inside)
+    assert {r["id"] for r in replayed} <= originals  # the same events, marked
+    assert sorted(r["eventtype"] for r in replayed) == sorted(STAGES * 2)
+
+    # Replayed events were not archived again: the same window replays the same 8.
+    again = _admin(
+        audited,
+        "POST",
+        "/replays",
+        {"name": "again", "from": start, "to": end, "rules": ["audit_rule"]},
+    )
+    for _ in range(100):
+        again = _admin(audited, "GET", "/replays/again")
+        if again["State"] == "COMPLETED":  # type: ignore[index]
+            break
+        await asyncio.sleep(0.1)
+    assert again["EventsTotal"] == 8  # type: ignore[index]
+
+
+def test_an_invalid_replay_is_refused_with_a_reason(audited: Server) -> None:
+    response = httpx.post(
+        f"{audited.url}/_pizzabus/replays", json={"from": "yesterday-ish", "to": "now"}
+    )
+    assert response.status_code == 400
+    assert "ISO 8601" in response.json()["message"]
+    response = httpx.post(
+        f"{audited.url}/_pizzabus/replays", json={"from": 0, "rules": ["no_such_rule"]}
+    )
+    assert response.status_code == 404
+    assert "no_such_rule" in response.json()["message"]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+#: The memory the overloaded server may use (it holds at most --max-in-flight deliveries).
+MEMORY_BOUND_MIB = 400
+ROUNDS, BURST = 4, 400
+
+
+async def _wait_idle(server: Server, timeout: float) -> None:
+    """Wait until the bus has nothing in flight."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.stats()["deliveries"]["in_flight"] == 0:  # type: ignore[index]
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"deliveries still in flight after {timeout} s: {server.stats()}")
+
+
+async def test_offered_load_beyond_capacity_is_throttled_and_nothing_accepted_is_lost() -> None:
+    server = start_server(("--memory", "--max-in-flight", "200"))
+    try:
+        accepted: list[str] = []
+        throttled = unanswered = 0
+        peak_rss = 0
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def offer() -> None:
+                nonlocal throttled, unanswered
+                order = new_order()
+                try:
+                    response = await client.post(server.url + "/", json=order)
+                except httpx.TransportError:
+                    unanswered += 1  # never acknowledged, so not counted as accepted
+                    return
+                assert response.status_code == 200
+                entry = response.json()["Entries"][0]
+                if "EventId" in entry:
+                    accepted.append(order["item"]["order_id"])
+                else:
+                    assert entry["ErrorCode"] == "ThrottlingException"
+                    throttled += 1
+
+            for _ in range(ROUNDS):
+                await asyncio.gather(*(offer() for _ in range(BURST)))
+                peak_rss = max(peak_rss, _rss_kib(server.process.pid))
+            await _wait_idle(server, timeout=60)
+            timelines = {o: await _stages(client, server, o) for o in accepted}
+        lost = [o for o, t in timelines.items() if "delivered" not in t]
+        print(
+            f"offered {ROUNDS * BURST}, accepted {len(accepted)}, throttled {throttled}, lost {len(lost)}, "
+            f"peak RSS {peak_rss // 1024} MiB"
+        )
+        assert throttled > 0
+        assert accepted
+        assert lost == []
+        assert peak_rss < MEMORY_BOUND_MIB * 1024
+    finally:
+        server.stop()
