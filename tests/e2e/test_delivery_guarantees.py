@@ -251,8 +251,8 @@ async def test_offered_load_beyond_capacity_is_throttled_and_nothing_accepted_is
             timelines = {o: await _stages(client, server, o) for o in accepted}
         lost = [o for o, t in timelines.items() if "delivered" not in t]
         print(
-            f"offered {ROUNDS * BURST}, accepted {len(accepted)}, throttled {throttled}, lost {len(lost)}, "
-            f"peak RSS {peak_rss // 1024} MiB"
+            f"offered {ROUNDS * BURST}, accepted {len(accepted)}, throttled {throttled}, "
+            f"unanswered {unanswered}, lost {len(lost)}, peak RSS {peak_rss // 1024} MiB"
         )
         assert throttled > 0
         assert accepted
