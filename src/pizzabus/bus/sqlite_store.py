@@ -172,13 +172,15 @@ class SqliteEventStore:
             error.message if error else None,
             delivery.key,
         )
-        self._submit(
-            lambda c: c.execute(
+
+        def write(connection: sqlite3.Connection) -> None:
+            connection.execute(
                 "UPDATE deliveries SET attempts = ?, error_type = ?, error_message = ? "
                 "WHERE key = ?",
                 values,
             )
-        )
+
+        self._submit(write)
 
     def delivered(self, delivery: Delivery) -> None:
         key = delivery.key
@@ -358,7 +360,7 @@ def _letter(row: tuple[object, ...]) -> DeadLetter:
         bus=str(bus),
         rule=str(rule),
         target=str(target),
-        payload=bytes(payload),  # type: ignore[arg-type]
+        payload=payload if isinstance(payload, bytes) else str(payload).encode(),
         attempts=int(attempts),  # type: ignore[call-overload]
         reason=str(reason),
         error_type=str(etype),

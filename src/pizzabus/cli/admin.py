@@ -136,7 +136,12 @@ def replay(
         return
     if start is None:
         raise click.UsageError("give the window: pizzabus replay --from 2026-11-28T09:00:00Z")
-    request = {"from": _number_or_text(start), "to": _number_or_text(end), "bus": bus, "name": name}
+    request: dict[str, Any] = {
+        "from": _number_or_text(start),
+        "to": _number_or_text(end),
+        "bus": bus,
+        "name": name,
+    }
     if rules:
         request["rules"] = list(rules)
     started = call(url, "POST", "/replays", request)

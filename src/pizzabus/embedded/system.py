@@ -236,7 +236,9 @@ class EmbeddedSystem:
             else None
         )
         management = (
-            management_routes(self.connections, ws.stage) if ws and self.connections is not None else []
+            management_routes(self.connections, ws.stage)
+            if ws and self.connections is not None
+            else []
         )
 
         @contextlib.asynccontextmanager

@@ -97,9 +97,9 @@ class _BodyChecker:
             )
         if self.validator is None:
             return
-        error = min(self.validator.iter_errors(document), key=_error_order, default=None)
-        if error is not None:
-            raise BadRequest(400, f"{_describe(error)}.{hint}")
+        first = min(self.validator.iter_errors(document), key=_error_order, default=None)
+        if first is not None:
+            raise BadRequest(400, f"{_describe(first)}.{hint}")
 
 
 def _error_order(error: SchemaError) -> tuple[int, str]:

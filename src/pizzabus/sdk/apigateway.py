@@ -16,16 +16,16 @@ class _Exceptions:
     """``client.exceptions``: the modeled errors, as botocore makes them (``ClientError``
     subclasses), so ``except management.exceptions.GoneException`` works as on AWS."""
 
-    class GoneException(ClientError):
+    class GoneException(ClientError):  # type: ignore[misc]  # botocore is untyped
         pass
 
-    class PayloadTooLargeException(ClientError):
+    class PayloadTooLargeException(ClientError):  # type: ignore[misc]  # botocore is untyped
         pass
 
-    class ForbiddenException(ClientError):
+    class ForbiddenException(ClientError):  # type: ignore[misc]  # botocore is untyped
         pass
 
-    class LimitExceededException(ClientError):
+    class LimitExceededException(ClientError):  # type: ignore[misc]  # botocore is untyped
         pass
 
     ClientError = ClientError
@@ -78,5 +78,5 @@ class ManagementClient:
             raised = translate(error, operation)
             modeled = getattr(_Exceptions, error.code, None)
             if isinstance(modeled, type) and issubclass(modeled, ClientError):
-                raised = modeled(raised.response, operation)  # type: ignore[arg-type]
+                raised = modeled(raised.response, operation)
             raise raised from error
