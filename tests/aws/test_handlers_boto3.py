@@ -213,7 +213,13 @@ def test_receive_events_records_the_stage_and_posts_it_to_every_connection(
 def test_receive_events_removes_a_connection_that_is_gone(
     tables: dict[str, Any], receive_events: ModuleType
 ) -> None:
-    # GIVEN API Gateway answers 410 GoneException for conn-1 (moto keeps every connection)
+    # GIVEN conn-1 connected a while ago (a 410 in its first seconds means "still connecting")
+    connections = tables["websocket_connections"]
+    key = {"order_id": ORDER, "connection_id": "conn-1"}
+    old = connections.get_item(Key=key)["Item"]
+    connections.put_item(Item={**old, "connected_at": old["connected_at"] - 60})
+
+    # AND API Gateway answers 410 GoneException for it (moto keeps every connection)
     def gone(params: dict[str, Any], **_: Any) -> Any:
         if params["url_path"].endswith("/conn-1"):
             error = {"Error": {"Code": "GoneException", "Message": "gone"}}
@@ -228,9 +234,32 @@ def test_receive_events_removes_a_connection_that_is_gone(
     receive_events.lambda_handler(_stage_event("make_pizza", "lab_http_api"), None)
 
     # THEN conn-1 is forgotten and conn-2 still got its message
-    items = tables["websocket_connections"].scan()["Items"]
+    items = connections.scan()["Items"]
     assert [i["connection_id"] for i in items] == ["conn-2"]
     assert len(_pushed("conn-2")) == 1
+
+
+def test_receive_events_keeps_a_connection_that_is_still_connecting(
+    tables: dict[str, Any], receive_events: ModuleType
+) -> None:
+    # GIVEN API Gateway answers 410 for conn-1, which connected just now ($connect still running)
+    def gone(params: dict[str, Any], **_: Any) -> Any:
+        if params["url_path"].endswith("/conn-1"):
+            return _HttpStatus(410), {"Error": {"Code": "GoneException", "Message": "gone"}}
+        return None
+
+    receive_events.management.meta.events.register(
+        "before-call.apigatewaymanagementapi.PostToConnection", gone
+    )
+
+    # WHEN a stage event arrives
+    receive_events.lambda_handler(_stage_event("make_pizza", "lab_http_api"), None)
+
+    # THEN conn-1 is kept, with nothing marked sent, so its sync will deliver the stage
+    key = {"order_id": ORDER, "connection_id": "conn-1"}
+    item = tables["websocket_connections"].get_item(Key=key)["Item"]
+    assert item["sent"] == 0
+    assert "lease_until" not in item
 
 
 def test_sync_sends_a_late_connection_what_it_missed_in_order(
