@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compare]'
 	$(BIN)/python -m benchmarks
 
 bench-smoke: install
