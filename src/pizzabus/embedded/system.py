@@ -253,6 +253,7 @@ class EmbeddedSystem:
             admin=admin_routes(Operations(self)),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
+            web_client=definition.web_client,
         )
 
     async def _sweep_expired(self) -> None:

@@ -15,8 +15,6 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-STATIC_DIR = Path(__file__).parent / "static"
-
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
@@ -28,19 +26,18 @@ def build_app(
     admin: list[Route],
     cors: Any | None,
     lifespan: Lifespan,
+    web_client: Path | None = None,
 ) -> Starlette:
     """Compose the gateway's pieces into one Starlette application."""
+    routes: list[BaseRoute] = [*admin, *api_routes, *management]
+    if web_client is not None:
+        index_file = web_client / "index.html"
 
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        async def index(request: Request) -> Response:
+            return FileResponse(index_file, headers={"Cache-Control": "no-cache"})
 
-    routes: list[BaseRoute] = [
-        Route("/", index, methods=["GET"]),
-        *admin,
-        *api_routes,
-        *management,
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
+        routes.insert(0, Route("/", index, methods=["GET"]))
+        routes.append(Mount("/static", StaticFiles(directory=web_client), name="static"))
     if websocket is not None:
         routes.append(WebSocketRoute("/ws", websocket))
     middleware = []

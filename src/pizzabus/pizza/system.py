@@ -40,6 +40,7 @@ from pizzabus.system import (
 )
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
+WEB_CLIENT_DIR = Path(__file__).parent / "web"
 
 BUS = "lab_event_bus"
 HTTP_SOURCE = "lab_http_api"
@@ -225,4 +226,5 @@ SYSTEM = SystemDefinition(
         route_selection_expression="$request.body.action",
         stage="production",
     ),
+    web_client=WEB_CLIENT_DIR,
 )

@@ -236,6 +236,9 @@ class SystemDefinition:
     tables: tuple[Table, ...] = ()
     http_api: HttpApi | None = None
     websocket_api: WebSocketApi | None = None
+    #: A folder of static files (a web client) the local gateway serves: ``index.html`` at
+    #: ``GET /`` and the rest under ``/static/``.
+    web_client: Path | None = None
 
     def function(self, name: str) -> Function:
         for function in self.functions:
@@ -297,6 +300,8 @@ class SystemDefinition:
         if self.websocket_api:
             for key, function_name in self.websocket_api.routes.items():
                 self._function_ref(function_name, f"WebSocket route {key!r}")
+        if self.web_client is not None and not (self.web_client / "index.html").is_file():
+            raise DefinitionError(f"web_client {self.web_client} has no index.html")
         return self
 
     def _function_ref(self, name: str, where: str) -> None:
