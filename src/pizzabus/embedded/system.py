@@ -136,6 +136,13 @@ class EmbeddedSystem:
             )
         return self.connections
 
+    def endpoint_of_api(self) -> str:
+        """The management URL of the definition's WebSocket API."""
+        ws = self.definition.websocket_api
+        if ws is None:
+            raise Forbidden("This system has no WebSocket API.")
+        return self.endpoint_of(WebSocketEndpoint(ws.name))
+
     def endpoint_of(self, endpoint: WebSocketEndpoint) -> str:
         """The management URL of a WebSocket API (what the lab copies by hand)."""
         ws = self.definition.websocket_api
