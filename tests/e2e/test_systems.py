@@ -77,3 +77,14 @@ AUDITED = dataclasses.replace(
         ),
     ),
 )
+
+#: The lab plus a rule whose pattern AWS would refuse.
+INVALID_RULE = dataclasses.replace(
+    LAB,
+    buses=(
+        dataclasses.replace(
+            _bus,
+            rules=(*_bus.rules, Rule("broken_rule", {"source": []}, (Target("make_pizza"),))),
+        ),
+    ),
+)
