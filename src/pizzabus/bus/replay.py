@@ -21,6 +21,8 @@ from pizzabus.clock import Clock
 from pizzabus.errors import NotFoundError, ValidationError
 
 NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
+#: How many events a replay sends before letting the rest of the server run.
+YIELD_EVERY = 20
 
 
 class ReplayState(enum.Enum):
@@ -148,8 +150,9 @@ class Replayer:
                 self.store.archived, replay.bus, replay.start, replay.end
             )
             replay.total = len(events)
-            replay.state = ReplayState.RUNNING
-            for stored in events:
+            if replay.state is ReplayState.STARTING:
+                replay.state = ReplayState.RUNNING
+            for count, stored in enumerate(events, start=1):
                 if replay.state is ReplayState.CANCELLING:
                     replay.state = ReplayState.CANCELLED
                     break
@@ -157,6 +160,8 @@ class Replayer:
                 event["replay-name"] = replay.name
                 await self._republish(replay, event)
                 replay.replayed += 1
+                if count % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a long replay must not hold the server's loop
             else:
                 replay.state = ReplayState.COMPLETED
         except Exception as error:  # a failed replay reports why instead of vanishing
