@@ -37,6 +37,7 @@ async def _load(server: Server, acknowledged: list[str], stop: asyncio.Event) ->
         await asyncio.gather(*(one() for _ in range(8)))
 
 
+@pytest.mark.timeout(300)
 async def test_every_acknowledged_order_is_delivered_exactly_once_across_three_kill_9s(
     tmp_path: Path,
 ) -> None:
