@@ -21,7 +21,7 @@ test: install
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=80
 
 lint: install
 	$(BIN)/ruff format src tests benchmarks
