@@ -387,10 +387,10 @@ def test_bad_parameters_fail_as_botocore_fails_them(
 def test_parameter_lists_match_botocore_service_model() -> None:
     from botocore.session import get_session
 
-    from pizzabus.sdk import dynamodb
+    from pizzabus.sdk import dynamodb_params
 
     model = get_session().get_service_model("dynamodb")
-    for operation, members in dynamodb._PARAMS.items():
+    for operation, members in dynamodb_params._PARAMS.items():
         assert list(members) == list(model.operation_model(operation).input_shape.members)
 
 
