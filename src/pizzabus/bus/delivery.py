@@ -9,6 +9,7 @@ through the injected clock, so tests move time instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
 
 Invoke = Callable[[str, bytes], Awaitable[Any]]
+
+log = logging.getLogger("pizzabus.delivery")
 
 
 @dataclass
@@ -179,11 +182,29 @@ class Deliverer:
             if age_then > policy.maximum_event_age.total_seconds():
                 self._dead_letter(delivery, "MaximumEventAgeExceeded")
                 return
+            log.info(
+                "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
+                delivery.rule,
+                delivery.target.function,
+                delivery.attempts,
+                policy.maximum_retry_attempts + 1,
+                delivery.last_error,
+                delay,
+            )
             await self.clock.sleep(delay)
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         error = delivery.last_error
         self.stats.dead_lettered += 1
+        log.warning(
+            "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
+            delivery.rule,
+            delivery.target.function,
+            delivery.event_id,
+            delivery.attempts,
+            reason,
+            error,
+        )
         self.store.dead_lettered(
             delivery,
             DeadLetter(
