@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-smoke synth clean
+.PHONY: install run test lint bench bench-smoke synth deploy destroy clean
 
 install: $(STAMP)
 
@@ -37,6 +37,12 @@ bench-smoke: install
 
 synth: install
 	$(BIN)/pizzabus synth --out cdk.out
+
+deploy: install
+	$(BIN)/pizzabus deploy
+
+destroy: install
+	$(BIN)/pizzabus destroy
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
