@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pizzabus.bus.putevents import (
 from pizzabus.bus.store import EventStore, StoredEvent, done
 from pizzabus.clock import Clock
 from pizzabus.errors import DefinitionError
+from pizzabus.functions.ids import uuid4
 from pizzabus.functions.runtime import RuntimeIdentity
 from pizzabus.patterns import CompiledPattern, InvalidEventPattern, RuleSet, compile_pattern
 from pizzabus.system import EventBus as BusSpec
@@ -214,7 +214,7 @@ class EventRouter:
             account=self.identity.account,
             region=self.identity.region,
             now=now,
-            event_id=str(uuid.uuid4()),
+            event_id=uuid4(),
         )
         payload = json.dumps(event).encode()
         deliveries = bus.route(event, payload, now)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from pizzabus.bus.putevents import ValidEntry
 from pizzabus.clock import iso8601
+from pizzabus.functions.ids import uuid4
 
 
 def envelope(
@@ -15,7 +15,7 @@ def envelope(
     """The event as EventBridge delivers it (``version "0"``, ``id``, ``detail-type``, …)."""
     return {
         "version": "0",
-        "id": event_id or str(uuid.uuid4()),
+        "id": event_id or uuid4(),
         "detail-type": entry.detail_type,
         "source": entry.source,
         "account": account,

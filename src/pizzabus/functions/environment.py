@@ -31,6 +31,9 @@ class EnvironmentState(enum.Enum):
     DEAD = "dead"  # timed out or exited: never used again
 
 
+_STARTABLE = (EnvironmentState.NEW, EnvironmentState.IDLE)
+
+
 class IllegalTransition(RuntimeError):
     """An execution environment was asked to do something its state does not allow."""
 
@@ -63,7 +66,8 @@ class ExecutionEnvironment:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
-    def _transition(self, expected: set[EnvironmentState], new: EnvironmentState) -> None:
+    def _transition(self, expected: tuple[EnvironmentState, ...], new: EnvironmentState) -> None:
+        # A tuple, not a set: membership by identity, without hashing an Enum in Python code.
         if self.state not in expected:
             names = " or ".join(sorted(s.value for s in expected))
             raise IllegalTransition(
@@ -76,14 +80,14 @@ class ExecutionEnvironment:
     ) -> asyncio.Future[Any]:
         """Start an invocation; the future resolves to the handler's result or a
         :class:`FunctionError`."""
-        self._transition({EnvironmentState.NEW, EnvironmentState.IDLE}, EnvironmentState.BUSY)
+        self._transition(_STARTABLE, EnvironmentState.BUSY)
         future: asyncio.Future[Any] = loop.create_future()
         self._inbox.put(_Job(payload, context, loop, future))
         return future
 
     def finished(self) -> None:
         """The invocation is over and the environment may take another."""
-        self._transition({EnvironmentState.BUSY}, EnvironmentState.IDLE)
+        self._transition((EnvironmentState.BUSY,), EnvironmentState.IDLE)
 
     def kill(self) -> None:
         """Stop the environment: its thread is interrupted if it is still running a handler

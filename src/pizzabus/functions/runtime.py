@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
 from pizzabus.functions.faults import FaultInjector
+from pizzabus.functions.ids import uuid4
 from pizzabus.system import Function, WebSocketEndpoint
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
@@ -46,6 +46,7 @@ class _Pool:
     def __init__(self, function: Function, limit: int) -> None:
         self.function = function
         self.slots = asyncio.Semaphore(limit)
+        self.timeout = function.timeout.total_seconds()
         self.idle: list[ExecutionEnvironment] = []
         self.serial = itertools.count(1)
 
@@ -73,6 +74,7 @@ class FunctionRuntime:
             f.name: _Pool(f, f.reserved_concurrency or default_concurrency) for f in functions
         }
         self._busy: set[ExecutionEnvironment] = set()
+        self._arns = {f.name: self.function_arn(f.name) for f in functions}
         environ.install()
 
     def function(self, name: str) -> Function:
@@ -98,8 +100,10 @@ class FunctionRuntime:
             self.function(name)  # raises the not-found error
             raise AssertionError("unreachable")
         async with pool.slots:
-            timeout = pool.function.timeout.total_seconds()
-            await self._inject_fault(pool.function, timeout)
+            timeout = pool.timeout
+            fault = self.faults.invocation(name)
+            if fault is not None:
+                await self._inject_fault(pool.function, timeout, fault)
             environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
             context = self._context(pool.function, environment, timeout)
             loop = asyncio.get_running_loop()
@@ -116,8 +120,7 @@ class FunctionRuntime:
             finally:
                 self._busy.discard(environment)
 
-    async def _inject_fault(self, function: Function, timeout: float) -> None:
-        fault = self.faults.invocation(function.name)
+    async def _inject_fault(self, function: Function, timeout: float, fault: str) -> None:
         if fault == "error":
             raise FunctionError(
                 "Pizzabus.InjectedFault",
@@ -126,12 +129,22 @@ class FunctionRuntime:
             )
         if fault == "timeout":
             await self.clock.sleep(timeout)
-            raise FunctionTimedOut(str(uuid.uuid4()), timeout)
+            raise FunctionTimedOut(uuid4(), timeout)
 
     async def _finishes_in_time(self, future: asyncio.Future[Any], timeout: float) -> bool:
-        if isinstance(self.clock, SystemClock):  # the loop's own timer is the cheapest
-            done, _ = await asyncio.wait({future}, timeout=timeout)
-            return bool(done)
+        if isinstance(self.clock, SystemClock):
+            # The loop's own timer settles the future itself when the time is up: one timer
+            # per invocation, and no waiter future or callbacks as asyncio.wait would add.
+            handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
+            try:
+                await future
+            except _Expired:
+                return False
+            except Exception:
+                pass  # the handler's error: the caller takes it from the future
+            finally:
+                handle.cancel()
+            return True
         timer = asyncio.ensure_future(self.clock.sleep(timeout))
         try:
             await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
@@ -186,15 +199,24 @@ class FunctionRuntime:
         self, function: Function, environment: ExecutionEnvironment, timeout: float
     ) -> LambdaContext:
         return LambdaContext(
-            aws_request_id=str(uuid.uuid4()),
+            aws_request_id=uuid4(),
             function_name=function.name,
-            invoked_function_arn=self.function_arn(function.name),
+            invoked_function_arn=self._arns[function.name],
             memory_limit_in_mb=function.memory_mb,
             log_group_name=environment.variables["AWS_LAMBDA_LOG_GROUP_NAME"],
             log_stream_name=environment.variables["AWS_LAMBDA_LOG_STREAM_NAME"],
             deadline=self.clock.now() + timeout,
             now=self.clock.now,
         )
+
+
+class _Expired(Exception):
+    """Set on an invocation's future when its timeout passes first."""
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
 
 
 def _log_stream() -> str:

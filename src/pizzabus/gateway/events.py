@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pizzabus.functions.ids import token, uuid4
 from pizzabus.functions.runtime import RuntimeIdentity
 
 
@@ -49,14 +49,14 @@ def websocket_event(
     context: dict[str, Any] = {
         "routeKey": route_key,
         "eventType": event_type,
-        "extendedRequestId": str(uuid.uuid4()),
+        "extendedRequestId": uuid4(),
         "requestTime": _request_time(now),
         "messageDirection": "IN",
         "stage": stage,
         "connectedAt": int(connected_at * 1000),
         "requestTimeEpoch": int(now * 1000),
         "identity": {"sourceIp": source_ip, "userAgent": user_agent},
-        "requestId": str(uuid.uuid4()),
+        "requestId": uuid4(),
         "domainName": domain,
         "connectionId": connection_id,
         "apiId": api_id,
@@ -70,7 +70,7 @@ def websocket_event(
             event["queryStringParameters"] = single
             event["multiValueQueryStringParameters"] = multi
     elif event_type == "MESSAGE":
-        context["messageId"] = base64.b64encode(uuid.uuid4().bytes[:9]).decode()
+        context["messageId"] = base64.b64encode(token(9)).decode()
         if isinstance(body, bytes):
             event["body"] = base64.b64encode(body).decode()
             event["isBase64Encoded"] = True
@@ -118,7 +118,7 @@ def http_event(
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
-            "requestId": str(uuid.uuid4()),
+            "requestId": uuid4(),
             "routeKey": route_key,
             "stage": "$default",
             "time": _request_time(now),

@@ -102,10 +102,11 @@ def _push_connection(connections, timeline, management, connection):
         posted = _post_all(connections, management, held, pending)
         if posted is None:
             return  # gone, and forgotten
-        _release_lease(connections, held, sent + posted)
+        # A released item is exactly what was written (a leased item is only ever deleted),
+        # so the next look at the timeline needs no read of it.
+        connection = _release_lease(connections, held, sent + posted)
         if posted < len(pending):
             return  # still connecting: its {"action": "sync"} will send the rest
-        connection = _reload(connections, held)
 
 
 def _contiguous_after(items, sent):
@@ -138,6 +139,7 @@ def _take_lease(connections, connection):
 
 
 def _release_lease(connections, held, sent):
+    """Let go of the lease; the released item, or None if the connection was deleted."""
     released = {k: v for k, v in held.items() if k != "lease_until"}
     released.update(sent=sent, version=int(held["version"]) + 1)
     try:
@@ -151,6 +153,8 @@ def _release_lease(connections, held, sent):
         # Only $disconnect touches a leased item: it deleted it, and it must stay deleted.
         if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        return None
+    return released
 
 
 def _post_all(connections, management, connection, pending):
