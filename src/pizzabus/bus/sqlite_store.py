@@ -1,9 +1,13 @@
 """The durable event store: SQLite in WAL mode, with group commit.
 
 Writes are queued to one writer thread, which applies everything queued in one transaction
-and commits once (``synchronous=FULL``: the commit is on disk when it returns). Under load many
-PutEvents share each fsync, so durability does not cost one fsync per event. Reads use their
-own connection (WAL lets them run beside the writer).
+and commits once. A batch that someone waits on (accepted events, dead letters) commits with
+``synchronous=FULL``: it is on disk when the commit returns. A batch of lazy writes only (a
+delivery done or attempted) commits with ``synchronous=NORMAL``: no fsync of its own; it reaches
+the disk with the next durable commit, since WAL frames are appended in order and one fsync of
+the log keeps everything before it. Under load many PutEvents share each fsync, so durability
+does not cost one fsync per event, and finishing a delivery costs none. Reads use their own
+connection (WAL lets them run beside the writer).
 """
 
 from __future__ import annotations
@@ -101,6 +105,7 @@ class SqliteEventStore:
 
     def _write_loop(self) -> None:
         connection = self._connect()
+        durable = True  # _connect() sets synchronous=FULL
         while True:
             item = self._queue.get()
             if item is None:
@@ -116,6 +121,10 @@ class SqliteEventStore:
                     self._queue.put(None)  # finish this batch, then stop
                     break
                 batch.append(more)
+            waited_on = any(future is not None for _, future in batch)
+            if waited_on != durable:
+                connection.execute(f"PRAGMA synchronous={'FULL' if waited_on else 'NORMAL'}")
+                durable = waited_on
             self._commit(connection, batch)
 
     def _commit(
