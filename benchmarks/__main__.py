@@ -126,8 +126,30 @@ def report(summary: dict[str, Any]) -> Table:
                     TARGETS["p99_ms_at_half"],
                     False,
                 )
+                add(
+                    f"{system}: pipeline p50 ms (POST → 4th frame)",
+                    half["pipeline_ms"]["p50"],
+                    None,
+                    False,
+                )
         if "transport" in sat:
             add("transport limit: orders/s", sat["transport"]["orders_per_s"], None, True)
+            add(
+                "transport limit: server CPU µs per order",
+                sat["transport"]["server_cpu_us_per_order"],
+                None,
+                False,
+            )
+            half = next(
+                (r for r in life["latency"].get("transport", []) if r["fraction"] == 0.5), None
+            )
+            if half:
+                add(
+                    "transport limit: lifecycle p50 ms at half load",
+                    half["lifecycle_ms"]["p50"],
+                    None,
+                    False,
+                )
     if "idle" in summary:
         idle = summary["idle"]
         add(

@@ -73,12 +73,12 @@ def _saturate(server: Server, concurrency: int, search: bool, args: argparse.Nam
 
 
 def _cpu_per_order_us(result: dict[str, Any]) -> float | None:
-    done = result.get("orders", 0)
-    if not done:
+    """The server's CPU time over the whole load run (warm-up and search steps included),
+    per order started in it."""
+    started = result.get("started_all_steps") or result.get("started")
+    if not started:
         return None
-    # The server's CPU covers warm-up and search steps too: divide by every order started.
-    started = result.get("started", done)
-    return round(result["server_cpu_s"] / max(started, done) * 1e6, 1)
+    return round(result["server_cpu_s"] / started * 1e6, 1)
 
 
 def saturation(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:

@@ -256,9 +256,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.mode == "saturate":
             best, steps = await saturate(browser, args)
             result = dict(best, steps=steps)
+            result["started_all_steps"] = 1 + sum(step["started"] for step in steps)
         else:
             max_in_flight = max(64, int(args.rate * ORDER_TIMEOUT))
             result = await open_loop(browser, args.rate, args.duration, args.warmup, max_in_flight)
+            result["started_all_steps"] = 1 + result["started"]
             progress(
                 f"{args.rate}/s offered: {result['orders_per_s']} done/s, lifecycle p50 "
                 f"{result['lifecycle_ms']['p50']} ms, p99 {result['lifecycle_ms']['p99']} ms"
