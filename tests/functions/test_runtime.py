@@ -273,3 +273,18 @@ async def test_an_unknown_function_is_resource_not_found(code: Path) -> None:
     with pytest.raises(Exception, match="Function not found"):
         await runtime.invoke("nope", b"{}")
     runtime.close()
+
+
+async def test_what_a_handler_prints_is_attributed_to_its_function_and_request(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = _code(
+        tmp_path,
+        {"chatty.py": "def lambda_handler(event, context):\n    print('oven hot')\n    return 1\n"},
+    )
+    runtime = _runtime(fn(code, "chatty", "chatty"))
+    await runtime.invoke("chatty", b"{}")
+    runtime.close()
+    out = capfd.readouterr().out
+    assert "[chatty " in out
+    assert "] oven hot" in out

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from pizzabus.functions import environ
+from pizzabus.functions import environ, logs
 from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.errors import FunctionError, InvocationInterrupt
 from pizzabus.functions.loader import CodeNamespace
@@ -133,9 +133,15 @@ class ExecutionEnvironment:
                 return
 
     def _run(self, job: _Job) -> Any:
-        if self._handler is None:
-            self._handler = self.namespace.handler(self.function.module, self.function.attribute)
-        result = self._handler(json.loads(job.payload), job.context)
+        logs.begin(self.function.name, job.context.aws_request_id)
+        try:
+            if self._handler is None:
+                self._handler = self.namespace.handler(
+                    self.function.module, self.function.attribute
+                )
+            result = self._handler(json.loads(job.payload), job.context)
+        finally:
+            logs.end()
         try:
             json.dumps(result)
         except (TypeError, ValueError) as error:

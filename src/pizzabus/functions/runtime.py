@@ -13,7 +13,7 @@ from typing import Any
 
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.errors import NotFoundError
-from pizzabus.functions import environ
+from pizzabus.functions import environ, logs
 from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
@@ -76,6 +76,7 @@ class FunctionRuntime:
         self._busy: set[ExecutionEnvironment] = set()
         self._arns = {f.name: self.function_arn(f.name) for f in functions}
         environ.install()
+        logs.install()
 
     def function(self, name: str) -> Function:
         pool = self._pools.get(name)
