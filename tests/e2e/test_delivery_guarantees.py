@@ -261,3 +261,20 @@ async def test_offered_load_beyond_capacity_is_throttled_and_nothing_accepted_is
         assert peak_rss < MEMORY_BOUND_MIB * 1024
     finally:
         server.stop()
+
+
+def test_the_replay_command_follows_a_replay_to_its_end(audited: Server) -> None:
+    runner = CliRunner()
+    started = time.time() - 3600
+    done = runner.invoke(
+        cli,
+        ["replay", "--from", str(started), "--rule", "audit_rule", "--name", "cli-replay",
+         "--url", audited.url],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "Replay cli-replay: COMPLETED" in done.output
+    listed = runner.invoke(cli, ["replay", "list", "--url", audited.url])
+    assert "cli-replay" in listed.output
+    refused = runner.invoke(cli, ["replay", "--url", audited.url])
+    assert refused.exit_code == 2
+    assert "--from" in refused.output
