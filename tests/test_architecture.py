@@ -18,16 +18,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "pizzabus"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
+    "loop": set(),
     "system": {"errors"},
     "patterns": {"errors"},
     "tables": {"errors", "system"},
     "functions": {"errors", "clock", "system"},
-    "bus": {"errors", "clock", "system", "patterns", "functions"},
+    "bus": {"errors", "clock", "loop", "system", "patterns", "functions"},
     "sdk": {"errors", "clock", "system", "functions", "tables"},
-    "gateway": {"errors", "clock", "system", "functions", "bus"},
+    "gateway": {"errors", "clock", "loop", "system", "functions", "bus"},
     "embedded": {
         "errors",
         "clock",
+        "loop",
         "system",
         "patterns",
         "tables",
@@ -41,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "errors",
         "clock",
+        "loop",
         "system",
         "patterns",
         "tables",

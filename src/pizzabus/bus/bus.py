@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pizzabus.clock import Clock
 from pizzabus.errors import DefinitionError
 from pizzabus.functions.ids import uuid4
 from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.loop import LoopBinding
 from pizzabus.patterns import CompiledPattern, InvalidEventPattern, RuleSet, compile_pattern
 from pizzabus.system import EventBus as BusSpec
 from pizzabus.system import Target
@@ -124,15 +124,13 @@ class EventRouter:
         self.store = store
         self.deliverer = deliverer
         self.max_request_bytes = max_request_bytes
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._loop = LoopBinding("EventRouter")
         self.published = 0
         self.throttled = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver on ``loop`` (the server's event loop)."""
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
+        self._loop.bind(loop)
 
     def target(self, bus: str, rule: str, index: int) -> Target:
         """The current target of a stored delivery (for resuming after a restart)."""
@@ -167,14 +165,8 @@ class EventRouter:
 
     def start(self, deliveries: list[Delivery]) -> None:
         """Start admitted deliveries, from any thread."""
-        if not deliveries:
-            return
-        if self._loop is None:
-            raise RuntimeError("EventRouter.bind(loop) must be called before events are put")
-        if threading.get_ident() == self._loop_thread:
-            self.deliverer.submit(deliveries)
-        else:
-            self._loop.call_soon_threadsafe(self.deliverer.submit, deliveries)
+        if deliveries:
+            self._loop.call(self.deliverer.submit, deliveries)
 
     def _prepare(self, entries: object) -> _Batch:
         validate_request(entries, self.max_request_bytes)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pizzabus.errors import ValidationError
+from pizzabus.system import bus_name_of
 
 #: EventBridge's limit on one PutEvents request (entries, and their size together).
 MAX_ENTRIES = 10
@@ -121,17 +122,10 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         detail_type=detail_type,
         detail=detail,
         detail_text=detail_text,
-        bus_name=_bus_name(str(bus)),
+        bus_name=bus_name_of(str(bus)),
         resources=tuple(resources),
         time=time if isinstance(time, str) else None,
     )
-
-
-def _bus_name(name_or_arn: str) -> str:
-    """``EventBusName`` may be a name or an ARN (``…:event-bus/NAME``)."""
-    if name_or_arn.startswith("arn:"):
-        return name_or_arn.rpartition("event-bus/")[2]
-    return name_or_arn
 
 
 def _no_constants(name: str) -> Any:

@@ -79,12 +79,15 @@ class FunctionRuntime:
         logs.install()
 
     def function(self, name: str) -> Function:
+        return self._pool(name).function
+
+    def _pool(self, name: str) -> _Pool:
         pool = self._pools.get(name)
         if pool is None:
             raise NotFoundError(
                 f"Function not found: {self.function_arn(name)}", code="ResourceNotFoundException"
             )
-        return pool.function
+        return pool
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
@@ -96,10 +99,7 @@ class FunctionRuntime:
         limit. Raises :class:`FunctionError` when the handler fails, and
         :class:`FunctionTimedOut` when it runs past its timeout.
         """
-        pool = self._pools.get(name)
-        if pool is None:
-            self.function(name)  # raises the not-found error
-            raise AssertionError("unreachable")
+        pool = self._pool(name)
         async with pool.slots:
             timeout = pool.timeout
             fault = self.faults.invocation(name)

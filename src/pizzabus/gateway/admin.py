@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pizzabus.errors import PizzabusError
+from pizzabus.errors import PizzabusError, ValidationError
 
 
 class Operations(Protocol):
@@ -63,9 +63,7 @@ async def _json(request: Request) -> Any:
     try:
         return json.loads(body)
     except ValueError as error:
-        raise PizzabusError(
-            f"The body is not valid JSON: {error}", code="ValidationException"
-        ) from error
+        raise ValidationError(f"The body is not valid JSON: {error}") from error
 
 
 def admin_routes(ops: Operations) -> list[Route]:

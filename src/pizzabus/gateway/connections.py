@@ -12,7 +12,6 @@ import asyncio
 import base64
 import enum
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pizzabus.errors import PizzabusError
+from pizzabus.loop import LoopBinding
 
 
 class Gone(PizzabusError):
@@ -122,12 +122,10 @@ class ConnectionRegistry:
         self._inject_gone = inject_gone
         self.max_message_bytes = max_message_bytes
         self._connections: dict[str, Connection] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._loop = LoopBinding("ConnectionRegistry")
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
+        self._loop.bind(loop)
 
     def add(self, connection: Connection) -> None:
         self._connections[connection.id] = connection
@@ -144,14 +142,6 @@ class ConnectionRegistry:
         if connection is None or connection.state is not ConnectionState.OPEN:
             raise Gone(f"Connection {connection_id} is gone (it closed, or never existed).")
         return connection
-
-    def _on_loop(self, callback: Callable[[], None]) -> None:
-        if self._loop is None:
-            raise RuntimeError("ConnectionRegistry.bind(loop) must be called first")
-        if threading.get_ident() == self._loop_thread:
-            callback()
-        else:
-            self._loop.call_soon_threadsafe(callback)
 
     # --- the management API (PostToConnection, GetConnection, DeleteConnection) ------------
 
@@ -170,7 +160,7 @@ class ConnectionRegistry:
                 "sent; the client is not reading. Retry later."
             )
         connection.backlog += 1
-        self._on_loop(lambda: connection.enqueue(data))
+        self._loop.call(connection.enqueue, data)
 
     def get(self, connection_id: str) -> dict[str, Any]:
         connection = self._open(connection_id)
@@ -182,4 +172,4 @@ class ConnectionRegistry:
 
     def delete(self, connection_id: str) -> None:
         connection = self._open(connection_id)
-        self._on_loop(connection.request_close)
+        self._loop.call(connection.request_close)

@@ -13,6 +13,7 @@ from pizzabus.errors import PizzabusError
 from pizzabus.sdk.errors import translate
 from pizzabus.sdk.grants import Authorizer
 from pizzabus.sdk.platform import Platform
+from pizzabus.system import bus_name_of
 
 _ENTRY_KEYS = {"Time", "Source", "Resources", "DetailType", "Detail", "EventBusName", "TraceHeader"}
 
@@ -29,7 +30,7 @@ class EventsClient:
         identity = self._platform.identity
         try:
             for entry in entries:
-                bus = _bus_name(entry.get("EventBusName") or "default")
+                bus = bus_name_of(entry.get("EventBusName") or "default")
                 self._authorizer.require(
                     "events:PutEvents",
                     "events:PutEvents",
@@ -68,9 +69,3 @@ def _check_entry(index: int, entry: Any) -> dict[str, Any]:
     if isinstance(checked.get("Time"), datetime):
         checked["Time"] = iso8601(checked["Time"].timestamp())
     return checked
-
-
-def _bus_name(name_or_arn: str) -> str:
-    return (
-        name_or_arn.rpartition("event-bus/")[2] if name_or_arn.startswith("arn:") else name_or_arn
-    )

@@ -23,6 +23,7 @@ from pizzabus.system.model import (
     Target,
     WebSocketApi,
     WebSocketEndpoint,
+    bus_name_of,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "Target",
     "WebSocketApi",
     "WebSocketEndpoint",
+    "bus_name_of",
 ]

@@ -326,6 +326,14 @@ class SystemDefinition:
             raise DefinitionError(f"{where} names table {grant.resource!r}, which is not defined")
 
 
+def bus_name_of(name_or_arn: str) -> str:
+    """An ``EventBusName`` as PutEvents takes it, a name or an ARN (``…:event-bus/NAME``),
+    as the bus's name."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn.rpartition("event-bus/")[2]
+    return name_or_arn
+
+
 def _unique(kind: str, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
