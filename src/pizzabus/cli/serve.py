@@ -99,6 +99,12 @@ def bind(host: str, port: int) -> socket.socket:
     help="Deliveries in flight before PutEvents answers ThrottlingException.",
 )
 @click.option(
+    "--isolate",
+    is_flag=True,
+    help="Run every invocation on its environment's own thread, never inline on the server's "
+    "loop (slower; a handler that blocks then never stalls the server).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -112,6 +118,7 @@ def serve(
     system_ref: str,
     faults_file: Path | None,
     max_in_flight: int,
+    isolate: bool,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -136,6 +143,7 @@ def serve(
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
+        inline=not isolate,
     )
     try:
         system = EmbeddedSystem(definition, settings)

@@ -23,6 +23,7 @@ from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.embedded.operations import Operations
 from pizzabus.functions.faults import FaultInjector, FaultPlan
+from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import build_app
@@ -59,6 +60,9 @@ class Settings:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     #: Faults to inject from the start (they can be changed while running).
     faults: FaultPlan = field(default_factory=FaultPlan)
+    #: Run quick functions' warm invocations on the event loop's thread (see
+    #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
+    inline: bool = True
 
 
 def _api_id(name: str) -> str:
@@ -91,6 +95,7 @@ class EmbeddedSystem:
             clock=self.clock,
             default_concurrency=self.settings.default_concurrency,
             faults=self.faults,
+            inline=InlinePolicy() if self.settings.inline else None,
         )
         self.deliverer = Deliverer(
             self.runtime.invoke,
@@ -157,6 +162,7 @@ class EmbeddedSystem:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.router.bind(loop)
+        self.runtime.bind()
         if self.connections is not None:
             self.connections.bind(loop)
         resumed = await asyncio.to_thread(self.store.pending)

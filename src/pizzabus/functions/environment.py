@@ -4,11 +4,13 @@ invocations one at a time, as a Lambda execution environment does."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
 import enum
 import json
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,6 +65,12 @@ class ExecutionEnvironment:
         self.name = name
         self._inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._handler: Callable[..., Any] | None = None
+        #: The context inline invocations run in: this environment's variables and log
+        #: attribution, as its thread has them.
+        self._inline_context: contextvars.Context | None = None
+        #: Wall and CPU seconds of the last invocation run on the thread.
+        self.last_wall = 0.0
+        self.last_cpu = 0.0
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -89,13 +97,23 @@ class ExecutionEnvironment:
         """The invocation is over and the environment may take another."""
         self._transition((EnvironmentState.BUSY,), EnvironmentState.IDLE)
 
-    def kill(self) -> None:
+    def run_inline(self, payload: bytes, context: LambdaContext) -> tuple[bool, Any]:
+        """Run an invocation on the calling thread (the loop's), in this environment's context:
+        ``(True, result)`` or ``(False, FunctionError)``. The environment must be warm.
+        :class:`InvocationInterrupt` (its timeout) passes through."""
+        self._transition((EnvironmentState.IDLE,), EnvironmentState.BUSY)
+        if self._inline_context is None:
+            self._inline_context = contextvars.Context()
+            self._inline_context.run(environ.enter, self.variables)
+        return self._inline_context.run(self._outcome, payload, context)
+
+    def kill(self, *, interrupt: bool = True) -> None:
         """Stop the environment: its thread is interrupted if it is still running a handler
         (a blocking call is interrupted when it returns), and it never runs again."""
         was_busy = self.state is EnvironmentState.BUSY
         self.state = EnvironmentState.DEAD
         self._inbox.put(None)
-        if was_busy and self._thread.ident is not None:
+        if interrupt and was_busy and self._thread.ident is not None:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._thread.ident), ctypes.py_object(InvocationInterrupt)
             )
@@ -114,17 +132,13 @@ class ExecutionEnvironment:
             job = self._inbox.get()
             if job is None:
                 return
+            wall, cpu = time.perf_counter(), time.thread_time()
             try:
-                outcome: tuple[bool, Any] = (True, self._run(job))
+                outcome = self._outcome(job.payload, job.context)
             except InvocationInterrupt:
                 return  # timed out: the caller has already reported it
-            except SystemExit as error:
-                outcome = (False, _exit_error(error))
-                self.state = EnvironmentState.DEAD
-            except FunctionError as error:
-                outcome = (False, error)
-            except BaseException as error:
-                outcome = (False, _handler_error(error))
+            self.last_wall = time.perf_counter() - wall
+            self.last_cpu = time.thread_time() - cpu
             try:
                 job.loop.call_soon_threadsafe(_settle, job.future, outcome)
             except RuntimeError:
@@ -132,14 +146,27 @@ class ExecutionEnvironment:
             if self.state is EnvironmentState.DEAD:
                 return
 
-    def _run(self, job: _Job) -> Any:
-        logs.begin(self.function.name, job.context.aws_request_id)
+    def _outcome(self, payload: bytes, context: LambdaContext) -> tuple[bool, Any]:
+        try:
+            return True, self._run(payload, context)
+        except InvocationInterrupt:
+            raise
+        except SystemExit as error:
+            self.state = EnvironmentState.DEAD
+            return False, _exit_error(error)
+        except FunctionError as error:
+            return False, error
+        except BaseException as error:
+            return False, _handler_error(error)
+
+    def _run(self, payload: bytes, context: LambdaContext) -> Any:
+        logs.begin(self.function.name, context.aws_request_id)
         try:
             if self._handler is None:
                 self._handler = self.namespace.handler(
                     self.function.module, self.function.attribute
                 )
-            result = self._handler(json.loads(job.payload), job.context)
+            result = self._handler(json.loads(payload), context)
         finally:
             logs.end()
         try:

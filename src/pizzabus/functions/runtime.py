@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,9 +17,10 @@ from pizzabus.errors import NotFoundError
 from pizzabus.functions import environ, logs
 from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
-from pizzabus.functions.errors import FunctionError, FunctionTimedOut
+from pizzabus.functions.errors import FunctionError, FunctionTimedOut, InvocationInterrupt
 from pizzabus.functions.faults import FaultInjector
 from pizzabus.functions.ids import uuid4
+from pizzabus.functions.inline import InlineAlarm, InlinePolicy, Placement
 from pizzabus.system import Function, WebSocketEndpoint
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
@@ -43,12 +45,13 @@ EndpointResolver = Callable[[WebSocketEndpoint], str]
 class _Pool:
     """The execution environments of one function and its concurrency limit."""
 
-    def __init__(self, function: Function, limit: int) -> None:
+    def __init__(self, function: Function, limit: int, placement: Placement) -> None:
         self.function = function
         self.slots = asyncio.Semaphore(limit)
         self.timeout = function.timeout.total_seconds()
         self.idle: list[ExecutionEnvironment] = []
         self.serial = itertools.count(1)
+        self.placement = placement
 
 
 class FunctionRuntime:
@@ -64,14 +67,26 @@ class FunctionRuntime:
         clock: Clock | None = None,
         default_concurrency: int = DEFAULT_CONCURRENCY,
         faults: FaultInjector | None = None,
+        inline: InlinePolicy | None = None,
     ) -> None:
+        """``inline``: run the warm invocations of quick functions on the loop's thread (see
+        :mod:`pizzabus.functions.inline`); None keeps every invocation on its thread."""
         self.identity = identity or RuntimeIdentity()
         self.faults = faults or FaultInjector()
         self.clock = clock or SystemClock()
         self._overrides = overrides
         self._resolve_endpoint = resolve_endpoint
+        # Inline runs keep time with the real clock (SIGALRM), so an injected clock keeps
+        # every invocation on threads, where timeouts follow it.
+        self._inline = inline if isinstance(self.clock, SystemClock) else None
+        self._alarm = InlineAlarm()
         self._pools = {
-            f.name: _Pool(f, f.reserved_concurrency or default_concurrency) for f in functions
+            f.name: _Pool(
+                f,
+                f.reserved_concurrency or default_concurrency,
+                self._inline.new_placement() if self._inline else Placement(),
+            )
+            for f in functions
         }
         self._busy: set[ExecutionEnvironment] = set()
         self._arns = {f.name: self.function_arn(f.name) for f in functions}
@@ -89,6 +104,15 @@ class FunctionRuntime:
             )
         return pool
 
+    def placements(self) -> dict[str, Placement]:
+        """Where each function's invocations run now, and how many ran where."""
+        return {name: pool.placement for name, pool in self._pools.items()}
+
+    def bind(self) -> None:
+        """Call on the event loop's thread before invoking: inline runs need its signal."""
+        if self._inline is not None and not self._alarm.install():
+            self._inline = None
+
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
 
@@ -105,6 +129,8 @@ class FunctionRuntime:
             fault = self.faults.invocation(name)
             if fault is not None:
                 await self._inject_fault(pool.function, timeout, fault)
+            if pool.placement.inline and pool.idle and self._inline is not None:
+                return self._invoke_inline(pool, pool.idle.pop(), payload)
             environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
             context = self._context(pool.function, environment, timeout)
             loop = asyncio.get_running_loop()
@@ -117,9 +143,45 @@ class FunctionRuntime:
                 if environment.state is EnvironmentState.BUSY:
                     environment.finished()
                     pool.idle.append(environment)
+                if self._inline is not None:
+                    self._inline.ran_on_thread(
+                        pool.function.name,
+                        pool.placement,
+                        environment.last_wall,
+                        environment.last_cpu,
+                    )
                 return future.result()
             finally:
                 self._busy.discard(environment)
+
+    def _invoke_inline(self, pool: _Pool, environment: ExecutionEnvironment, payload: bytes) -> Any:
+        """Run a warm invocation on this (the loop's) thread; see :mod:`.inline`."""
+        assert self._inline is not None
+        context = self._context(pool.function, environment, pool.timeout)
+        self._busy.add(environment)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            try:
+                with self._alarm.armed(pool.timeout):
+                    ok, value = environment.run_inline(payload, context)
+            finally:
+                self._busy.discard(environment)
+        except InvocationInterrupt:
+            environment.kill(interrupt=False)
+            self._inline.demote(pool.function.name, pool.placement, pool.timeout)
+            raise FunctionTimedOut(context.aws_request_id, pool.timeout) from None
+        self._inline.ran_inline(
+            pool.function.name,
+            pool.placement,
+            time.perf_counter() - wall,
+            time.thread_time() - cpu,
+        )
+        if environment.state is EnvironmentState.BUSY:
+            environment.finished()
+            pool.idle.append(environment)
+        if ok:
+            return value
+        raise value
 
     async def _inject_fault(self, function: Function, timeout: float, fault: str) -> None:
         if fault == "error":
@@ -155,6 +217,7 @@ class FunctionRuntime:
 
     def close(self) -> None:
         """Stop every execution environment (idle ones, and busy ones by interrupting them)."""
+        self._alarm.uninstall()
         for pool in self._pools.values():
             for environment in pool.idle:
                 environment.kill()

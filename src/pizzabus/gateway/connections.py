@@ -85,6 +85,23 @@ class Connection:
             self._outbox.append(data)
             self._wake.set()
 
+    def queue_posted(self, data: bytes) -> None:
+        """Queue a posted frame, from any thread; :meth:`wake` must follow on the loop.
+
+        The frame joins the outbox now, not when the loop gets round to it: a post from a
+        handler's thread and a later one from the loop's own thread (an inline invocation)
+        must reach the socket in the order they were made, as API Gateway's synchronous
+        PostToConnection guarantees.
+        """
+        self._outbox.append(data)  # deque.append is atomic
+
+    def wake(self) -> None:
+        """Let the pump send what is queued (on the loop's thread)."""
+        if self.state is ConnectionState.OPEN:
+            self._wake.set()
+        else:
+            self._outbox.clear()
+
     def request_close(self) -> None:
         self._close_requested = True
         self._wake.set()
@@ -160,7 +177,8 @@ class ConnectionRegistry:
                 "sent; the client is not reading. Retry later."
             )
         connection.backlog += 1
-        self._loop.call(connection.enqueue, data)
+        connection.queue_posted(data)
+        self._loop.call(connection.wake)
 
     def get(self, connection_id: str) -> dict[str, Any]:
         connection = self._open(connection_id)

@@ -1,0 +1,159 @@
+"""Running warm invocations on the event loop's own thread, when that is safe.
+
+Each execution environment has its own thread, and handing an invocation to it and the result
+back costs two thread switches and a fight for the GIL: measured at saturation, about a third
+of an order's CPU went to that hand-off, not to the handlers. A function whose invocations are
+short and never block gains nothing from a thread of its own, so once a function's warm
+invocations have shown that, its next warm invocations run *inline*: on the loop's thread,
+in the environment's own context (its ``os.environ`` layer and log attribution), one at a time.
+
+What keeps that safe:
+
+- **Promotion is earned.** A function starts on threads; after ``promote_after`` invocations in
+  a row that each used little CPU and finished quickly, it runs inline.
+- **An inline invocation that blocks demotes the function.** One that spent longer than
+  ``blocked_budget`` not running (wall time less its thread's CPU time: a sleep, I/O, a lock),
+  or used more than ``cpu_budget`` of CPU, sends the function back to threads, and it must then
+  show twice as many quick invocations in a row to come back. CPU time is the measure, not wall
+  time, so that a pause of the garbage collector (tens of ms once the heap is large) is not
+  taken for a blocking handler.
+- **Timeouts still hold.** An inline invocation is interrupted at its function's timeout by
+  ``SIGALRM``, whose Python handler runs on the main thread between two bytecodes (a blocking
+  ``time.sleep`` included): the invocation fails with ``Sandbox.Timedout`` and its environment is
+  discarded, as on threads. That is why inline runs need the loop on the main thread; elsewhere
+  (an embedded loop on another thread) every invocation stays on its thread.
+
+What is given up: while an inline invocation runs, the loop serves nothing else, so one that
+blocks stalls the server until it returns, is demoted or times out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType
+
+from pizzabus.functions.errors import InvocationInterrupt
+
+log = logging.getLogger("pizzabus.functions")
+
+
+@dataclass(frozen=True)
+class InlineLimits:
+    """When a function may run inline."""
+
+    #: Quick invocations in a row (on threads) before a function runs inline.
+    promote_after: int = 3
+    #: CPU time a thread invocation may use and still count as quick.
+    quick_cpu: float = 0.005
+    #: Wall time a thread invocation may take and still count as quick (it includes the wait
+    #: for the GIL, which is long under load).
+    quick_wall: float = 0.1
+    #: Time an inline invocation may spend blocked (wall less CPU) before its function goes
+    #: back to threads.
+    blocked_budget: float = 0.02
+    #: CPU time an inline invocation may use before its function goes back to threads.
+    cpu_budget: float = 0.1
+
+
+@dataclass
+class Placement:
+    """Where one function's warm invocations run, and what earned it."""
+
+    inline: bool = False
+    streak: int = 0
+    needed: int = 3
+    inline_runs: int = 0
+    thread_runs: int = 0
+    demotions: int = 0
+
+
+class InlinePolicy:
+    """Decides, per function, between the environment's thread and the loop's."""
+
+    def __init__(self, limits: InlineLimits | None = None) -> None:
+        self.limits = limits or InlineLimits()
+
+    def new_placement(self) -> Placement:
+        return Placement(needed=self.limits.promote_after)
+
+    def ran_on_thread(self, function: str, placement: Placement, wall: float, cpu: float) -> None:
+        """A thread invocation finished (it returned or raised; it did not time out)."""
+        placement.thread_runs += 1
+        if wall <= self.limits.quick_wall and cpu <= self.limits.quick_cpu:
+            placement.streak += 1
+            if placement.streak >= placement.needed:
+                placement.inline = True
+        else:
+            placement.streak = 0
+
+    def ran_inline(self, function: str, placement: Placement, wall: float, cpu: float) -> None:
+        """An inline invocation finished (it returned or raised)."""
+        placement.inline_runs += 1
+        if wall - cpu > self.limits.blocked_budget or cpu > self.limits.cpu_budget:
+            self.demote(function, placement, wall)
+
+    def demote(self, function: str, placement: Placement, wall: float) -> None:
+        placement.inline = False
+        placement.streak = 0
+        placement.needed *= 2
+        placement.demotions += 1
+        log.info(
+            "%s: an invocation held the event loop for %.0f ms; its invocations run on their "
+            "own threads again (back inline after %d quick ones in a row)",
+            function,
+            wall * 1000,
+            placement.needed,
+        )
+
+
+class InlineAlarm:
+    """Interrupts an inline invocation at its timeout, with ``SIGALRM``.
+
+    Only usable from the main thread (where Python runs signal handlers), and only when nothing
+    else has claimed ``SIGALRM``.
+    """
+
+    def __init__(self) -> None:
+        self._armed = False
+        self._installed = False
+
+    def install(self) -> bool:
+        """Take ``SIGALRM``; False when inline runs are not possible here."""
+        if self._installed:
+            return True
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None):
+            return False  # someone else's alarm: leave it alone
+        signal.signal(signal.SIGALRM, self._fire)
+        self._installed = True
+        return True
+
+    def uninstall(self) -> None:
+        if self._installed and threading.current_thread() is threading.main_thread():
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        self._installed = False
+
+    @contextlib.contextmanager
+    def armed(self, timeout: float) -> Iterator[None]:
+        """Interrupt what runs inside with :class:`InvocationInterrupt` after ``timeout`` s."""
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        self._armed = True
+        try:
+            yield
+        finally:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _fire(self, signum: int, frame: FrameType | None) -> None:
+        # Runs on the main thread, between two bytecodes of whatever it was running: when that
+        # is still the inline invocation, stop it there. After it has returned, do nothing.
+        if self._armed:
+            self._armed = False
+            raise InvocationInterrupt
