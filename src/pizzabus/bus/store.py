@@ -12,16 +12,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
+from typing import NamedTuple, Protocol
 
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.bus.delivery import Delivery
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """An accepted event as the log keeps it."""
+class StoredEvent(NamedTuple):
+    """An accepted event as the log keeps it.
+
+    A tuple of plain values, so that the garbage collector stops tracking it: the in-memory
+    archive keeps every event for days, and full collections would otherwise walk them all.
+    """
 
     id: str
     bus: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 import logging
 import socket
@@ -151,10 +152,24 @@ def serve(
         sock.close()
         raise click.ClickException(error.message) from error
     _announce(system, base_url, settings)
+    _tune_garbage_collector()
     server = uvicorn.Server(
         uvicorn_config(system.app, log_level="warning" if log_level == "info" else log_level)
     )
     server.run(sockets=[sock])
+
+
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a long-running server.
+
+    What is alive now (modules, the system, its compiled patterns) lives as long as the process:
+    frozen, later full collections do not walk it again. A larger first generation means a
+    collection every 10,000 new containers rather than every 700, which at ~10,000 objects per
+    second otherwise runs a collection every few ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def uvicorn_config(app: Any, *, log_level: str) -> uvicorn.Config:
@@ -175,6 +190,9 @@ def uvicorn_config(app: Any, *, log_level: str) -> uvicorn.Config:
         # Longer than clients' pools keep idle connections, so a reused one is not found closed.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
+        # No reverse proxy is in front of a local gateway: trusting X-Forwarded-* headers would
+        # only let a client spoof its sourceIp, and the middleware runs on every request.
+        proxy_headers=False,
     )
 
 

@@ -11,12 +11,11 @@ What keeps that safe:
 
 - **Promotion is earned.** A function starts on threads; after ``promote_after`` invocations in
   a row that each used little CPU and finished quickly, it runs inline.
-- **An inline invocation that blocks demotes the function.** One that spent longer than
-  ``blocked_budget`` not running (wall time less its thread's CPU time: a sleep, I/O, a lock),
-  or used more than ``cpu_budget`` of CPU, sends the function back to threads, and it must then
-  show twice as many quick invocations in a row to come back. CPU time is the measure, not wall
-  time, so that a pause of the garbage collector (tens of ms once the heap is large) is not
-  taken for a blocking handler.
+- **A slow inline invocation demotes the function.** One that held the loop longer than
+  ``inline_budget`` (it blocked on a sleep, I/O or a lock, or computed for long) sends the
+  function back to threads, and it must then show twice as many quick invocations in a row to
+  come back. The garbage collector's pauses inside it are not counted (:class:`GcPauses`): a
+  full collection takes tens of ms once the heap is large, and says nothing of the handler.
 - **Timeouts still hold.** An inline invocation is interrupted at its function's timeout by
   ``SIGALRM``, whose Python handler runs on the main thread between two bytecodes (a blocking
   ``time.sleep`` included): the invocation fails with ``Sandbox.Timedout`` and its environment is
@@ -29,11 +28,11 @@ blocks stalls the server until it returns, is demoted or times out.
 
 from __future__ import annotations
 
-import contextlib
+import gc
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass
 from types import FrameType
 
@@ -53,11 +52,9 @@ class InlineLimits:
     #: Wall time a thread invocation may take and still count as quick (it includes the wait
     #: for the GIL, which is long under load).
     quick_wall: float = 0.1
-    #: Time an inline invocation may spend blocked (wall less CPU) before its function goes
-    #: back to threads.
-    blocked_budget: float = 0.02
-    #: CPU time an inline invocation may use before its function goes back to threads.
-    cpu_budget: float = 0.1
+    #: Wall time an inline invocation may hold the loop (less the garbage collector's pauses)
+    #: before its function goes back to threads.
+    inline_budget: float = 0.02
 
 
 @dataclass
@@ -91,11 +88,12 @@ class InlinePolicy:
         else:
             placement.streak = 0
 
-    def ran_inline(self, function: str, placement: Placement, wall: float, cpu: float) -> None:
-        """An inline invocation finished (it returned or raised)."""
+    def ran_inline(self, function: str, placement: Placement, held: float) -> None:
+        """An inline invocation finished (it returned or raised) after holding the loop for
+        ``held`` seconds, garbage collection excluded."""
         placement.inline_runs += 1
-        if wall - cpu > self.limits.blocked_budget or cpu > self.limits.cpu_budget:
-            self.demote(function, placement, wall)
+        if held > self.limits.inline_budget:
+            self.demote(function, placement, held)
 
     def demote(self, function: str, placement: Placement, wall: float) -> None:
         placement.inline = False
@@ -109,6 +107,35 @@ class InlinePolicy:
             wall * 1000,
             placement.needed,
         )
+
+
+class GcPauses:
+    """The garbage collector's pauses so far, in seconds (``time.perf_counter``).
+
+    Timed with ``gc.callbacks`` (a collection runs every few hundred allocations, so this costs
+    far less than reading a thread's CPU clock, a system call, around every invocation).
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            gc.callbacks.append(self._observe)
+            self._installed = True
+
+    def uninstall(self) -> None:
+        if self._installed:
+            gc.callbacks.remove(self._observe)
+            self._installed = False
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
 
 
 class InlineAlarm:
@@ -140,16 +167,15 @@ class InlineAlarm:
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
         self._installed = False
 
-    @contextlib.contextmanager
-    def armed(self, timeout: float) -> Iterator[None]:
-        """Interrupt what runs inside with :class:`InvocationInterrupt` after ``timeout`` s."""
+    def arm(self, timeout: float) -> None:
+        """Raise :class:`InvocationInterrupt` on this thread after ``timeout`` seconds, unless
+        :meth:`disarm` comes first."""
         signal.setitimer(signal.ITIMER_REAL, timeout)
         self._armed = True
-        try:
-            yield
-        finally:
-            self._armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def disarm(self) -> None:
+        self._armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _fire(self, signum: int, frame: FrameType | None) -> None:
         # Runs on the main thread, between two bytecodes of whatever it was running: when that

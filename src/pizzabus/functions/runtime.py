@@ -20,7 +20,7 @@ from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironmen
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut, InvocationInterrupt
 from pizzabus.functions.faults import FaultInjector
 from pizzabus.functions.ids import uuid4
-from pizzabus.functions.inline import InlineAlarm, InlinePolicy, Placement
+from pizzabus.functions.inline import GcPauses, InlineAlarm, InlinePolicy, Placement
 from pizzabus.system import Function, WebSocketEndpoint
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
@@ -80,6 +80,7 @@ class FunctionRuntime:
         # every invocation on threads, where timeouts follow it.
         self._inline = inline if isinstance(self.clock, SystemClock) else None
         self._alarm = InlineAlarm()
+        self._gc_pauses = GcPauses()
         self._pools = {
             f.name: _Pool(
                 f,
@@ -112,6 +113,8 @@ class FunctionRuntime:
         """Call on the event loop's thread before invoking: inline runs need its signal."""
         if self._inline is not None and not self._alarm.install():
             self._inline = None
+        if self._inline is not None:
+            self._gc_pauses.install()
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
@@ -124,58 +127,63 @@ class FunctionRuntime:
         :class:`FunctionTimedOut` when it runs past its timeout.
         """
         pool = self._pool(name)
-        async with pool.slots:
-            timeout = pool.timeout
+        # Not ``async with``: taking a free slot is then one coroutine frame, not three.
+        await pool.slots.acquire()
+        try:
             fault = self.faults.invocation(name)
             if fault is not None:
-                await self._inject_fault(pool.function, timeout, fault)
+                await self._inject_fault(pool.function, pool.timeout, fault)
             if pool.placement.inline and pool.idle and self._inline is not None:
                 return self._invoke_inline(pool, pool.idle.pop(), payload)
-            environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
-            context = self._context(pool.function, environment, timeout)
-            loop = asyncio.get_running_loop()
-            self._busy.add(environment)
-            try:
-                future = environment.invoke(payload, context, loop)
-                if not await self._finishes_in_time(future, timeout):
-                    environment.kill()
-                    raise FunctionTimedOut(context.aws_request_id, timeout)
-                if environment.state is EnvironmentState.BUSY:
-                    environment.finished()
-                    pool.idle.append(environment)
-                if self._inline is not None:
-                    self._inline.ran_on_thread(
-                        pool.function.name,
-                        pool.placement,
-                        environment.last_wall,
-                        environment.last_cpu,
-                    )
-                return future.result()
-            finally:
-                self._busy.discard(environment)
+            return await self._invoke_on_thread(pool, payload)
+        finally:
+            pool.slots.release()
+
+    async def _invoke_on_thread(self, pool: _Pool, payload: bytes) -> Any:
+        """Run an invocation on an environment's own thread (a new one if none is idle)."""
+        timeout = pool.timeout
+        environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
+        context = self._context(pool.function, environment, timeout)
+        self._busy.add(environment)
+        try:
+            future = environment.invoke(payload, context, asyncio.get_running_loop())
+            if not await self._finishes_in_time(future, timeout):
+                environment.kill()
+                raise FunctionTimedOut(context.aws_request_id, timeout)
+            if environment.state is EnvironmentState.BUSY:
+                environment.finished()
+                pool.idle.append(environment)
+            if self._inline is not None:
+                self._inline.ran_on_thread(
+                    pool.function.name,
+                    pool.placement,
+                    environment.last_wall,
+                    environment.last_cpu,
+                )
+            return future.result()
+        finally:
+            self._busy.discard(environment)
 
     def _invoke_inline(self, pool: _Pool, environment: ExecutionEnvironment, payload: bytes) -> Any:
         """Run a warm invocation on this (the loop's) thread; see :mod:`.inline`."""
         assert self._inline is not None
         context = self._context(pool.function, environment, pool.timeout)
         self._busy.add(environment)
-        wall, cpu = time.perf_counter(), time.thread_time()
+        alarm, gc_pauses = self._alarm, self._gc_pauses
+        started, paused = time.perf_counter(), gc_pauses.total
         try:
             try:
-                with self._alarm.armed(pool.timeout):
-                    ok, value = environment.run_inline(payload, context)
+                alarm.arm(pool.timeout)
+                ok, value = environment.run_inline(payload, context)
             finally:
+                alarm.disarm()
                 self._busy.discard(environment)
         except InvocationInterrupt:
             environment.kill(interrupt=False)
             self._inline.demote(pool.function.name, pool.placement, pool.timeout)
             raise FunctionTimedOut(context.aws_request_id, pool.timeout) from None
-        self._inline.ran_inline(
-            pool.function.name,
-            pool.placement,
-            time.perf_counter() - wall,
-            time.thread_time() - cpu,
-        )
+        held = time.perf_counter() - started - (gc_pauses.total - paused)
+        self._inline.ran_inline(pool.function.name, pool.placement, held)
         if environment.state is EnvironmentState.BUSY:
             environment.finished()
             pool.idle.append(environment)
@@ -218,6 +226,7 @@ class FunctionRuntime:
     def close(self) -> None:
         """Stop every execution environment (idle ones, and busy ones by interrupting them)."""
         self._alarm.uninstall()
+        self._gc_pauses.uninstall()
         for pool in self._pools.values():
             for environment in pool.idle:
                 environment.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,7 +15,13 @@ from pizzabus.functions.runtime import RuntimeIdentity
 
 
 def _request_time(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return _format_second(int(now))
+
+
+@functools.lru_cache(maxsize=4)
+def _format_second(second: int) -> str:
+    # Every socket event carries the time, to the second; strftime once a second is enough.
+    return datetime.fromtimestamp(second, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _query(raw: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
