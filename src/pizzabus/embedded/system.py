@@ -26,7 +26,7 @@ from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
 from pizzabus.gateway.admin import admin_routes
-from pizzabus.gateway.app import build_app
+from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
@@ -229,7 +229,7 @@ class EmbeddedSystem:
             targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
         )
 
-    def _build_app(self) -> Starlette:
+    def _build_app(self) -> Gateway:
         definition = self.definition
         api_routes = (
             build_routes(

@@ -12,10 +12,39 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+#: Where the WebSocket API is served.
+WEBSOCKET_PATH = "/ws"
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+class Gateway:
+    """The gateway's ASGI application: the WebSocket API's sockets go straight to their
+    endpoint, everything else through Starlette.
+
+    Every order opens a socket, and Starlette would pass it, and wrap each of its frames, through
+    layers with nothing to do for a WebSocket (CORS and error pages are HTTP's) and a router
+    that tries every route first.
+    """
+
+    def __init__(self, app: Starlette, websocket_path: str, websocket: ASGIApp | None) -> None:
+        self.starlette = app
+        self._websocket_path = websocket_path
+        self._websocket = websocket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self._websocket is not None
+            and scope["type"] == "websocket"
+            and scope["path"] == self._websocket_path
+        ):
+            await self._websocket(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
 
 
 def build_app(
@@ -27,8 +56,8 @@ def build_app(
     cors: Any | None,
     lifespan: Lifespan,
     web_client: Path | None = None,
-) -> Starlette:
-    """Compose the gateway's pieces into one Starlette application."""
+) -> Gateway:
+    """Compose the gateway's pieces into one ASGI application."""
     routes: list[BaseRoute] = [*admin, *api_routes, *management]
     if web_client is not None:
         index_file = web_client / "index.html"
@@ -38,8 +67,6 @@ def build_app(
 
         routes.insert(0, Route("/", index, methods=["GET"]))
         routes.append(Mount("/static", StaticFiles(directory=web_client), name="static"))
-    if websocket is not None:
-        routes.append(WebSocketRoute("/ws", websocket))
     middleware = []
     if cors is not None:
         middleware.append(
@@ -50,7 +77,8 @@ def build_app(
                 allow_headers=list(cors.allow_headers),
             )
         )
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Gateway(app, WEBSOCKET_PATH, websocket)
 
 
 @asynccontextmanager

@@ -82,6 +82,7 @@ class Connection:
     def enqueue(self, data: bytes) -> None:
         """Queue a frame (on the loop's thread)."""
         if self.state is ConnectionState.OPEN:
+            self.backlog += 1  # the pump counts every frame it sends off the backlog
             self._outbox.append(data)
             self._wake.set()
 
