@@ -24,7 +24,7 @@ from pizzabus.clock import Clock, SystemClock
 from pizzabus.embedded.operations import Operations
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
-from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
+from pizzabus.functions.runtime import NOT_NOW, FunctionRuntime, RuntimeIdentity
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
@@ -103,6 +103,8 @@ class EmbeddedSystem:
             store=self.store,
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
+            invoke_now=self.runtime.invoke_now,
+            not_now=NOT_NOW,
         )
         self.router = EventRouter(
             definition.buses,
@@ -162,6 +164,7 @@ class EmbeddedSystem:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.router.bind(loop)
+        self.deliverer.bind(loop)
         self.runtime.bind()
         if self.connections is not None:
             self.connections.bind(loop)

@@ -105,7 +105,14 @@ class ExecutionEnvironment:
         if self._inline_context is None:
             self._inline_context = contextvars.Context()
             self._inline_context.run(environ.enter, self.variables)
-        return self._inline_context.run(self._outcome, payload, context)
+        # The handler must not see the server's loop as running, as on its own thread: a
+        # handler that calls asyncio.run() (or get_event_loop()) gets a loop of its own.
+        server_loop = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
+        try:
+            return self._inline_context.run(self._outcome, payload, context)
+        finally:
+            asyncio.events._set_running_loop(server_loop)
 
     def kill(self, *, interrupt: bool = True) -> None:
         """Stop the environment: its thread is interrupted if it is still running a handler

@@ -21,6 +21,7 @@ from pizzabus.functions.errors import FunctionError, FunctionTimedOut, Invocatio
 from pizzabus.functions.faults import FaultInjector
 from pizzabus.functions.ids import uuid4
 from pizzabus.functions.inline import GcPauses, InlineAlarm, InlinePolicy, Placement
+from pizzabus.functions.slots import Slots
 from pizzabus.system import Function, WebSocketEndpoint
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
@@ -42,12 +43,21 @@ OverridesFactory = Callable[[Function], Mapping[str, ModuleType]]
 EndpointResolver = Callable[[WebSocketEndpoint], str]
 
 
+class _NotNow:
+    def __repr__(self) -> str:
+        return "NOT_NOW"
+
+
+#: What :meth:`FunctionRuntime.invoke_now` answers when the invocation must wait its turn.
+NOT_NOW: Any = _NotNow()
+
+
 class _Pool:
     """The execution environments of one function and its concurrency limit."""
 
     def __init__(self, function: Function, limit: int, placement: Placement) -> None:
         self.function = function
-        self.slots = asyncio.Semaphore(limit)
+        self.slots = Slots(limit)
         self.timeout = function.timeout.total_seconds()
         self.idle: list[ExecutionEnvironment] = []
         self.serial = itertools.count(1)
@@ -127,8 +137,7 @@ class FunctionRuntime:
         :class:`FunctionTimedOut` when it runs past its timeout.
         """
         pool = self._pool(name)
-        # Not ``async with``: taking a free slot is then one coroutine frame, not three.
-        await pool.slots.acquire()
+        await pool.slots.take()
         try:
             fault = self.faults.invocation(name)
             if fault is not None:
@@ -137,7 +146,29 @@ class FunctionRuntime:
                 return self._invoke_inline(pool, pool.idle.pop(), payload)
             return await self._invoke_on_thread(pool, payload)
         finally:
-            pool.slots.release()
+            pool.slots.give()
+
+    def invoke_now(self, name: str, payload: bytes) -> Any:
+        """Run the invocation here and now when it can run inline at once (see
+        :mod:`.inline`: the function runs inline, a warm environment is idle, a slot is free,
+        and no fault plan names it); :data:`NOT_NOW` otherwise, for :meth:`invoke` to do.
+
+        Call on the loop's thread, from a callback: it saves a task and its coroutines.
+        """
+        pool = self._pools.get(name)
+        if (
+            pool is None
+            or not pool.placement.inline
+            or not pool.idle
+            or self._inline is None
+            or name in self.faults.plan.functions
+            or not pool.slots.try_take()
+        ):
+            return NOT_NOW
+        try:
+            return self._invoke_inline(pool, pool.idle.pop(), payload)
+        finally:
+            pool.slots.give()
 
     async def _invoke_on_thread(self, pool: _Pool, payload: bytes) -> Any:
         """Run an invocation on an environment's own thread (a new one if none is idle)."""
@@ -297,4 +328,10 @@ def _log_stream() -> str:
     return f"{day}/[$LATEST]{secrets.token_hex(16)}"
 
 
-__all__ = ["DEFAULT_CONCURRENCY", "FunctionError", "FunctionRuntime", "RuntimeIdentity"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "NOT_NOW",
+    "FunctionError",
+    "FunctionRuntime",
+    "RuntimeIdentity",
+]
