@@ -26,6 +26,10 @@ class LoopBinding:
         self._loop = loop
         self._thread = threading.get_ident()
 
+    def on_loop_thread(self) -> bool:
+        """Whether the caller runs on the loop's own thread."""
+        return self._thread is not None and threading.get_ident() == self._thread
+
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` on the loop: now if this is its thread, soon otherwise."""
         if self._loop is None:

@@ -137,10 +137,24 @@ class EventRouter:
         return self.buses[bus].targets[rule][index]
 
     def put_events(self, entries: object) -> dict[str, Any]:
-        """PutEvents from any thread but the loop's: refuses a malformed request whole
-        (``ValidationError``), otherwise answers one result per entry, in order."""
+        """PutEvents from a handler: refuses a malformed request whole (``ValidationError``),
+        otherwise answers one result per entry, in order.
+
+        On a handler's own thread it waits until the store has the events. Inline, on the
+        loop's thread, it must not block the loop on a disk flush, so it answers once the
+        events are queued to the store's log, and their deliveries start when the log has
+        them. Nothing that depends on them can be kept before they are: the log applies
+        writes in order (the invocation's own "delivered" record comes after), and it stops
+        accepting anything after a write fails. A crash before the flush therefore loses the
+        events together with the record that the invocation which put them finished, so
+        that invocation runs again on restart: at least once, as with any retry.
+        """
         batch = self._prepare(entries)
-        self._settle(batch, self._record(batch))
+        future = self._record(batch)
+        if future.done() or not self._loop.on_loop_thread():
+            self._settle(batch, future)
+        else:
+            future.add_done_callback(lambda stored: self._loop.call(self._settle, batch, stored))
         return batch.response()
 
     async def put_events_async(self, entries: object) -> dict[str, Any]:

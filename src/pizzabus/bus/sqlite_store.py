@@ -12,7 +12,9 @@ connection (WAL lets them run beside the writer).
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -26,7 +28,9 @@ from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.bus.delivery import Delivery
 from pizzabus.bus.store import StoredEvent
 from pizzabus.functions.errors import FunctionError
-from pizzabus.system import Target
+from pizzabus.system import RetryPolicy, Target
+
+log = logging.getLogger("pizzabus.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -86,8 +90,10 @@ class SqliteEventStore:
             queue.SimpleQueue()
         )
         self._writer = threading.Thread(target=self._write_loop, name="pizzabus-log", daemon=True)
-        self._writer.start()
         self.commits = 0
+        #: Why the log stopped accepting writes, if it has (see ``_commit``).
+        self.failure: BaseException | None = None
+        self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -130,17 +136,28 @@ class SqliteEventStore:
     def _commit(
         self, connection: sqlite3.Connection, batch: list[tuple[Write, Future[None] | None]]
     ) -> None:
-        error: BaseException | None = None
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            for write, _ in batch:
-                write(connection)
-            connection.execute("COMMIT")
-            self.commits += 1
-        except BaseException as failure:
-            error = failure
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+        # After a failed commit nothing more is written: a later write may depend on one that
+        # was lost (an invocation's "delivered" record on the events it put, which were
+        # answered before they were flushed), and must not be kept without it.
+        error: BaseException | None = self.failure
+        if error is None:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                for write, _ in batch:
+                    write(connection)
+                connection.execute("COMMIT")
+                self.commits += 1
+            except BaseException as failure:
+                error = self.failure = failure
+                log.error(
+                    "the event log %s could not be written (%s): it accepts nothing more; "
+                    "restart the server once the cause is fixed (what it had accepted "
+                    "resumes then)",
+                    self.path,
+                    failure,
+                )
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
         for _, future in batch:
             if future is None:
                 continue
@@ -304,13 +321,19 @@ class SqliteEventStore:
         self._reader.close()
 
 
-def _delivery_row(d: Delivery) -> tuple[object, ...]:
-    policy = json.dumps(
+@functools.lru_cache(maxsize=256)
+def _policy_json(policy: RetryPolicy) -> str:
+    # A handful of targets, each with one policy: encoded once, not for every delivery.
+    return json.dumps(
         {
-            "maximum_retry_attempts": d.target.retry_policy.maximum_retry_attempts,
-            "maximum_event_age": d.target.retry_policy.maximum_event_age.total_seconds(),
+            "maximum_retry_attempts": policy.maximum_retry_attempts,
+            "maximum_event_age": policy.maximum_event_age.total_seconds(),
         }
     )
+
+
+def _delivery_row(d: Delivery) -> tuple[object, ...]:
+    policy = _policy_json(d.target.retry_policy)
     error = d.last_error
     return (
         d.key,

@@ -1,0 +1,122 @@
+"""PutEvents from a handler running inline on the loop's thread does not wait for the disk, yet
+nothing that depends on its events is kept or started before they are; a failed write stops
+the durable log."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pizzabus.bus.bus import EventRouter
+from pizzabus.bus.delivery import Deliverer, Delivery
+from pizzabus.bus.sqlite_store import SqliteEventStore
+from pizzabus.bus.store import StoredEvent
+from pizzabus.clock import SystemClock
+from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.system import EventBus, Rule, Target
+
+BUS = EventBus(
+    "orders",
+    rules=(Rule("all_orders", {"source": ["shop"]}, (Target("cook"),)),),
+)
+ENTRY = {"Source": "shop", "DetailType": "order", "Detail": "{}", "EventBusName": "orders"}
+
+
+class Wiring:
+    def __init__(self, path: Path) -> None:
+        self.invoked: list[str] = []
+        self.store = SqliteEventStore(path, lambda bus, rule, index: BUS.rules[0].targets[0])
+        clock = SystemClock()
+        self.deliverer = Deliverer(self._invoke, clock=clock, store=self.store)
+        self.router = EventRouter(
+            (BUS,),
+            identity=RuntimeIdentity(),
+            clock=clock,
+            store=self.store,
+            deliverer=self.deliverer,
+        )
+
+    async def _invoke(self, function: str, payload: bytes) -> Any:
+        self.invoked.append(function)
+        return None
+
+
+@pytest.fixture
+async def wiring(tmp_path: Path) -> AsyncIterator[Wiring]:
+    made = Wiring(tmp_path / "events.sqlite3")
+    loop = asyncio.get_running_loop()
+    made.router.bind(loop)
+    made.deliverer.bind(loop)
+    yield made
+    await made.deliverer.close()
+    made.store.close()
+
+
+async def test_an_inline_put_answers_at_once_and_delivers_once_the_log_has_it(
+    wiring: Wiring,
+) -> None:
+    release = _hold_writer(wiring.store)
+    response = wiring.router.put_events([ENTRY])  # on the loop's thread, as inline
+    assert response["FailedEntryCount"] == 0
+    await asyncio.sleep(0.05)
+    assert wiring.invoked == []  # not flushed yet: its delivery has not started
+    release.set()
+    await _until(lambda: wiring.invoked == ["cook"])
+    await wiring.deliverer.drain()
+    assert wiring.store.pending() == []
+
+
+async def test_a_put_from_another_thread_waits_for_the_log(wiring: Wiring) -> None:
+    release = _hold_writer(wiring.store)
+    answered = asyncio.get_running_loop().run_in_executor(None, wiring.router.put_events, [ENTRY])
+    await asyncio.sleep(0.05)
+    assert not answered.done()  # a handler's own thread waits for the flush
+    release.set()
+    assert (await answered)["FailedEntryCount"] == 0
+    await _until(lambda: wiring.invoked == ["cook"])
+
+
+async def test_after_a_failed_write_the_log_keeps_nothing_more(tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / "events.sqlite3", lambda bus, rule, index: Target("f"))
+    try:
+        first = StoredEvent("e1", "orders", 1.0, b"{}", False)
+        doomed = Delivery("e1", "orders", "r", Target("f"), b"{}", 1.0)
+
+        def fail(connection: sqlite3.Connection) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store._submit(fail, durable=True)
+        with pytest.raises(sqlite3.OperationalError):
+            store.record([first], [doomed]).result(timeout=5)
+        store.delivered(doomed)  # a lazy write after the failure is dropped too
+        assert store.failure is not None
+        with pytest.raises(sqlite3.OperationalError):
+            store.flush()
+    finally:
+        store.failure = None  # let close() flush
+        store.close()
+    reopened = SqliteEventStore(tmp_path / "events.sqlite3", lambda bus, rule, index: Target("f"))
+    try:
+        assert reopened.pending() == []  # nothing after the failure was written
+    finally:
+        reopened.close()
+
+
+def _hold_writer(store: SqliteEventStore) -> threading.Event:
+    """Keep the log's writer busy until the returned event is set."""
+    gate = threading.Event()
+    store._submit(lambda connection: gate.wait(10) and None)
+    return gate
+
+
+async def _until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
