@@ -106,7 +106,7 @@ class ExecutionEnvironment:
             self._inline_context = contextvars.Context()
             self._inline_context.run(environ.enter, self.variables)
         # The handler must not see the server's loop as running, as on its own thread: a
-        # handler that calls asyncio.run() (or get_event_loop()) gets a loop of its own.
+        # handler that calls asyncio.run() gets a loop of its own.
         server_loop = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(None)
         try:

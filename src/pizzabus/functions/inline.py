@@ -23,7 +23,10 @@ What keeps that safe:
   (an embedded loop on another thread) every invocation stays on its thread.
 
 What is given up: while an inline invocation runs, the loop serves nothing else, so one that
-blocks stalls the server until it returns, is demoted or times out.
+blocks stalls the server until it returns or times out (and is then demoted). A handler that
+catches even the interrupt (``except BaseException``) and loops forever would stall it for
+good, where on its own thread it would only lose that thread: ``pizzabus serve --isolate``
+keeps every invocation on threads, for code like that.
 """
 
 from __future__ import annotations
@@ -95,6 +98,11 @@ class InlinePolicy:
         if held > self.limits.inline_budget:
             self.demote(function, placement, held)
 
+    def timed_out_on_thread(self, placement: Placement) -> None:
+        """A thread invocation ran past its timeout: not quick."""
+        placement.thread_runs += 1
+        placement.streak = 0
+
     def demote(self, function: str, placement: Placement, wall: float) -> None:
         placement.inline = False
         placement.streak = 0
@@ -120,9 +128,12 @@ class GcPauses:
         self.total = 0.0
         self._started = 0.0
         self._installed = False
+        self._thread: int | None = None
 
     def install(self) -> None:
+        """Time the collections that run on the calling thread (the loop's)."""
         if not self._installed:
+            self._thread = threading.get_ident()
             gc.callbacks.append(self._observe)
             self._installed = True
 
@@ -132,6 +143,8 @@ class GcPauses:
             self._installed = False
 
     def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._thread:
+            return  # another thread's collection did not hold up the loop's invocation
         if phase == "start":
             self._started = time.perf_counter()
         else:
@@ -142,12 +155,19 @@ class InlineAlarm:
     """Interrupts an inline invocation at its timeout, with ``SIGALRM``.
 
     Only usable from the main thread (where Python runs signal handlers), and only when nothing
-    else has claimed ``SIGALRM``.
+    else has claimed ``SIGALRM``. Past the timeout the alarm fires again every ``repeat``
+    seconds until disarmed, so a handler that swallows the interrupt (a bare ``except:``) in
+    a loop is interrupted again; and it never raises inside the runtime's own code around the
+    handler (``protected`` files), which must always restore what it changed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, protected: frozenset[str] = frozenset(), repeat: float = 0.05) -> None:
+        self._protected = protected
+        self._repeat = repeat
         self._armed = False
         self._installed = False
+        #: Whether the alarm went off since it was last armed.
+        self.fired = False
 
     def install(self) -> bool:
         """Take ``SIGALRM``; False when inline runs are not possible here."""
@@ -168,9 +188,10 @@ class InlineAlarm:
         self._installed = False
 
     def arm(self, timeout: float) -> None:
-        """Raise :class:`InvocationInterrupt` on this thread after ``timeout`` seconds, unless
-        :meth:`disarm` comes first."""
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        """Raise :class:`InvocationInterrupt` on this thread after ``timeout`` seconds, and
+        again every ``repeat`` seconds, until :meth:`disarm`."""
+        self.fired = False
+        signal.setitimer(signal.ITIMER_REAL, timeout, self._repeat)
         self._armed = True
 
     def disarm(self) -> None:
@@ -178,8 +199,13 @@ class InlineAlarm:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _fire(self, signum: int, frame: FrameType | None) -> None:
-        # Runs on the main thread, between two bytecodes of whatever it was running: when that
-        # is still the inline invocation, stop it there. After it has returned, do nothing.
-        if self._armed:
-            self._armed = False
-            raise InvocationInterrupt
+        # Runs on the main thread, between two bytecodes of whatever it was running. Outside an
+        # inline invocation, do nothing; inside the runtime's own code around the handler, only
+        # note it (the runtime checks ``fired`` when the handler returns, and the alarm comes
+        # again); in the handler's code, stop it there.
+        if not self._armed:
+            return
+        self.fired = True
+        if frame is not None and frame.f_code.co_filename in self._protected:
+            return
+        raise InvocationInterrupt

@@ -15,6 +15,8 @@ from typing import Any
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.errors import NotFoundError
 from pizzabus.functions import environ, logs
+from pizzabus.functions import environment as environment_module
+from pizzabus.functions import inline as inline_module
 from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut, InvocationInterrupt
@@ -41,6 +43,18 @@ class RuntimeIdentity:
 OverridesFactory = Callable[[Function], Mapping[str, ModuleType]]
 #: Resolves an environment value that names a resource (a WebSocket API's endpoint).
 EndpointResolver = Callable[[WebSocketEndpoint], str]
+
+
+#: The runtime's own code around an inline handler: the timeout's alarm never raises in it.
+_RUNTIME_FILES = frozenset(
+    {
+        __file__,
+        inline_module.__file__ or "",
+        environment_module.__file__ or "",
+        logs.__file__ or "",
+        environ.__file__ or "",
+    }
+)
 
 
 class _NotNow:
@@ -87,15 +101,17 @@ class FunctionRuntime:
         self._overrides = overrides
         self._resolve_endpoint = resolve_endpoint
         # Inline runs keep time with the real clock (SIGALRM), so an injected clock keeps
-        # every invocation on threads, where timeouts follow it.
-        self._inline = inline if isinstance(self.clock, SystemClock) else None
-        self._alarm = InlineAlarm()
+        # every invocation on threads, where timeouts follow it. They start in bind(), once
+        # the alarm is installed.
+        self._inline_policy = inline if isinstance(self.clock, SystemClock) else None
+        self._inline: InlinePolicy | None = None
+        self._alarm = InlineAlarm(protected=_RUNTIME_FILES)
         self._gc_pauses = GcPauses()
         self._pools = {
             f.name: _Pool(
                 f,
                 f.reserved_concurrency or default_concurrency,
-                self._inline.new_placement() if self._inline else Placement(),
+                inline.new_placement() if inline else Placement(),
             )
             for f in functions
         }
@@ -121,9 +137,8 @@ class FunctionRuntime:
 
     def bind(self) -> None:
         """Call on the event loop's thread before invoking: inline runs need its signal."""
-        if self._inline is not None and not self._alarm.install():
-            self._inline = None
-        if self._inline is not None:
+        if self._inline_policy is not None and self._alarm.install():
+            self._inline = self._inline_policy
             self._gc_pauses.install()
 
     def function_arn(self, name: str) -> str:
@@ -180,6 +195,8 @@ class FunctionRuntime:
             future = environment.invoke(payload, context, asyncio.get_running_loop())
             if not await self._finishes_in_time(future, timeout):
                 environment.kill()
+                if self._inline is not None:
+                    self._inline.timed_out_on_thread(pool.placement)
                 raise FunctionTimedOut(context.aws_request_id, timeout)
             if environment.state is EnvironmentState.BUSY:
                 environment.finished()
@@ -210,14 +227,21 @@ class FunctionRuntime:
                 alarm.disarm()
                 self._busy.discard(environment)
         except InvocationInterrupt:
+            timed_out = True
+        else:
+            # The handler may have swallowed the interrupt (a bare except:) and returned.
+            timed_out = alarm.fired
+        if timed_out:
             environment.kill(interrupt=False)
             self._inline.demote(pool.function.name, pool.placement, pool.timeout)
-            raise FunctionTimedOut(context.aws_request_id, pool.timeout) from None
+            raise FunctionTimedOut(context.aws_request_id, pool.timeout)
         held = time.perf_counter() - started - (gc_pauses.total - paused)
         self._inline.ran_inline(pool.function.name, pool.placement, held)
         if environment.state is EnvironmentState.BUSY:
             environment.finished()
             pool.idle.append(environment)
+        else:
+            environment.kill(interrupt=False)  # it exited: let its thread go too
         if ok:
             return value
         raise value
