@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.clock import Clock
 from pizzabus.functions.errors import FunctionError
+from pizzabus.functions.runtime import NOT_NOW
 from pizzabus.system import Target
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
 
 Invoke = Callable[[str, bytes], Awaitable[Any]]
-#: Runs an invocation at once if it can (returning its result), or returns ``not_now``.
+#: Runs an invocation at once if it can (returning its result), or returns ``NOT_NOW``.
 InvokeNow = Callable[[str, bytes], Any]
 
 log = logging.getLogger("pizzabus.delivery")
@@ -110,11 +111,9 @@ class Deliverer:
         rng: random.Random | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         invoke_now: InvokeNow | None = None,
-        not_now: object = None,
     ) -> None:
         self._invoke = invoke
         self._invoke_now = invoke_now
-        self._not_now = not_now
         self.clock = clock
         self.store = store
         self.backoff = backoff or Backoff()
@@ -186,7 +185,7 @@ class Deliverer:
             else:
                 self._spawn(delivery, delay)
             return
-        if result is self._not_now:
+        if result is NOT_NOW:
             delivery.attempts -= 1
             self._spawn(delivery, None)
             return

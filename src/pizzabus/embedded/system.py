@@ -24,7 +24,7 @@ from pizzabus.clock import Clock, SystemClock
 from pizzabus.embedded.operations import Operations
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
-from pizzabus.functions.runtime import NOT_NOW, FunctionRuntime, RuntimeIdentity
+from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
@@ -104,7 +104,6 @@ class EmbeddedSystem:
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
             invoke_now=self.runtime.invoke_now,
-            not_now=NOT_NOW,
         )
         self.router = EventRouter(
             definition.buses,
@@ -247,7 +246,13 @@ class EmbeddedSystem:
         )
         ws = definition.websocket_api
         websocket = (
-            WebSocketGateway(ws, self.connections, self.runtime.invoke, _api_id(ws.name))
+            WebSocketGateway(
+                ws,
+                self.connections,
+                self.runtime.invoke,
+                _api_id(ws.name),
+                invoke_now=self.runtime.invoke_now,
+            )
             if ws and self.connections is not None
             else None
         )

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pizzabus.functions.errors import FunctionError
+from pizzabus.functions.runtime import NOT_NOW
 from pizzabus.gateway.connections import (
     Connection,
     ConnectionRegistry,
@@ -31,6 +32,8 @@ from pizzabus.system import WebSocketApi
 log = logging.getLogger("pizzabus.gateway")
 
 Invoke = Callable[[str, bytes], Awaitable[Any]]
+#: Runs an invocation at once if it can, or returns ``NOT_NOW`` (see ``FunctionRuntime``).
+InvokeNow = Callable[[str, bytes], Any]
 
 #: Close code API Gateway uses for a message over the size limit.
 MESSAGE_TOO_BIG = 1009
@@ -40,11 +43,19 @@ class WebSocketGateway:
     """An ASGI endpoint serving one WebSocket API."""
 
     def __init__(
-        self, api: WebSocketApi, registry: ConnectionRegistry, invoke: Invoke, api_id: str
+        self,
+        api: WebSocketApi,
+        registry: ConnectionRegistry,
+        invoke: Invoke,
+        api_id: str,
+        invoke_now: InvokeNow | None = None,
     ) -> None:
+        """``invoke_now``, when given, runs a message's or ``$disconnect``'s invocation
+        straight from the socket's task when it can run at once, instead of in a task."""
         self.api = api
         self.registry = registry
         self.invoke = invoke
+        self.invoke_now = invoke_now
         self.api_id = api_id
         self._selection = _selection_path(api.route_selection_expression)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -78,7 +89,7 @@ class WebSocketGateway:
         finally:
             self.registry.discard(connection)
             pump.cancel()
-            self._background(self._disconnect(base, headers, close_status))
+            self._disconnect(base, headers, close_status)
 
     async def _connect(
         self, base: dict[str, Any], headers: dict[str, str], query: str
@@ -117,9 +128,9 @@ class WebSocketGateway:
                 await websocket.close(MESSAGE_TOO_BIG, "Message too big")
                 return MESSAGE_TOO_BIG, "Message too big"
             connection.last_active_at = time.time()
-            self._background(self._route_message(connection, base, body))
+            self._route_message(connection, base, body)
 
-    async def _route_message(
+    def _route_message(
         self, connection: Connection, base: dict[str, Any], body: str | bytes
     ) -> None:
         route_key = self._route_key(body)
@@ -135,12 +146,33 @@ class WebSocketGateway:
             body=body,
             **base,
         )
-        try:
-            await self.invoke(function, json.dumps(event).encode())
-        except FunctionError as error:
+        payload = json.dumps(event).encode()
+
+        def failed(error: FunctionError) -> None:
             log.warning("route %s (%s) failed: %s", route_key, function, error)
             failure = {"message": "Internal server error", "connectionId": connection.id}
             connection.enqueue(json.dumps(failure).encode())
+
+        self._run(function, payload, failed)
+
+    def _run(self, function: str, payload: bytes, failed: Callable[[FunctionError], None]) -> None:
+        """Invoke ``function`` now if it can run at once, otherwise in a task; ``failed``
+        gets the error if it fails."""
+        if self.invoke_now is not None:
+            try:
+                if self.invoke_now(function, payload) is not NOT_NOW:
+                    return
+            except FunctionError as error:
+                failed(error)
+                return
+
+        async def later() -> None:
+            try:
+                await self.invoke(function, payload)
+            except FunctionError as error:
+                failed(error)
+
+        self._background(later())
 
     def _route_key(self, body: str | bytes) -> str:
         if self._selection is None or isinstance(body, bytes):
@@ -155,7 +187,7 @@ class WebSocketGateway:
             value = value[step]
         return value if isinstance(value, str) else "$default"
 
-    async def _disconnect(
+    def _disconnect(
         self, base: dict[str, Any], headers: dict[str, str], status: tuple[int, str]
     ) -> None:
         function = self.api.routes.get("$disconnect")
@@ -168,10 +200,11 @@ class WebSocketGateway:
             disconnect=status,
             **base,
         )
-        try:
-            await self.invoke(function, json.dumps(event).encode())
-        except FunctionError as error:
+
+        def failed(error: FunctionError) -> None:
             log.warning("$disconnect (%s) failed: %s", function, error)
+
+        self._run(function, json.dumps(event).encode(), failed)
 
     def _background(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
