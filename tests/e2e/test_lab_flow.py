@@ -29,6 +29,18 @@ async def test_fifty_concurrent_orders_all_complete(server: Server) -> None:
     assert all(stages == STAGES for stages in results)
 
 
+async def test_the_labs_quick_handlers_end_up_running_inline(server: Server) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(8):
+            assert await place_and_follow(server.url, server.ws_url, client) == STAGES
+    functions = server.stats()["functions"]
+    assert isinstance(functions, dict)
+    for name in ("make_pizza", "cook_pizza", "deliver_pizza", "receive_events"):
+        # The first invocations (the cold start among them) ran on the environment's thread.
+        assert functions[name]["thread_invocations"] >= 3, (name, functions[name])
+        assert functions[name]["inline_invocations"] > 0, (name, functions[name])
+
+
 async def test_two_sockets_on_one_order_both_see_every_stage(server: Server) -> None:
     order = new_order()
     url = f"{server.ws_url}?order_id={order['item']['order_id']}"

@@ -207,6 +207,17 @@ class EmbeddedSystem:
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # Where each function's invocations run now (inline on the loop, or on threads),
+            # and how many ran where.
+            "functions": {
+                name: {
+                    "inline": placement.inline,
+                    "inline_invocations": placement.inline_runs,
+                    "thread_invocations": placement.thread_runs,
+                    "demotions": placement.demotions,
+                }
+                for name, placement in self.runtime.placements().items()
+            },
         }
 
     # --- wiring ------------------------------------------------------------------------------
