@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import queue
 import sqlite3
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
@@ -31,6 +31,9 @@ from pizzabus.functions.errors import FunctionError
 from pizzabus.system import RetryPolicy, Target
 
 log = logging.getLogger("pizzabus.store")
+
+#: The longest a lazy write (a delivery finished or attempted) waits for the writer.
+LAZY_WRITE_DELAY = 0.05
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -86,9 +89,9 @@ class SqliteEventStore:
         self._reader = self._connect()
         self._reader.executescript(SCHEMA)
         self._read_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[Write, Future[None] | None] | None] = (
-            queue.SimpleQueue()
-        )
+        # Writes in the order they were made; only a write someone waits on wakes the writer.
+        self._pending: deque[tuple[Write, Future[None] | None] | None] = deque()
+        self._wake = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="pizzabus-log", daemon=True)
         self.commits = 0
         #: Why the log stopped accepting writes, if it has (see ``_commit``).
@@ -105,33 +108,41 @@ class SqliteEventStore:
     # --- the writer thread -------------------------------------------------------------------
 
     def _submit(self, write: Write, durable: bool = False) -> Future[None] | None:
+        """Queue a write. A durable one wakes the writer and is flushed before its future
+        resolves; a lazy one (a delivery finished) waits for the next durable write or at most
+        ``LAZY_WRITE_DELAY``: waking the writer for each cost a thread switch, several per
+        order."""
         future: Future[None] | None = Future() if durable else None
-        self._queue.put((write, future))
+        self._pending.append((write, future))  # deque.append is atomic
+        if durable:
+            self._wake.set()
         return future
 
     def _write_loop(self) -> None:
         connection = self._connect()
         durable = True  # _connect() sets synchronous=FULL
         while True:
-            item = self._queue.get()
-            if item is None:
+            self._wake.wait(LAZY_WRITE_DELAY)
+            self._wake.clear()  # before taking the writes: a later set() is not lost
+            batch: list[tuple[Write, Future[None] | None]] = []
+            stop = False
+            while self._pending and len(batch) < 5000:
+                item = self._pending.popleft()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            if len(batch) == 5000:
+                self._wake.set()  # more to do: go round again at once
+            if batch:
+                waited_on = any(future is not None for _, future in batch)
+                if waited_on != durable:
+                    connection.execute(f"PRAGMA synchronous={'FULL' if waited_on else 'NORMAL'}")
+                    durable = waited_on
+                self._commit(connection, batch)
+            if stop:
                 connection.close()
                 return
-            batch = [item]
-            while len(batch) < 5000:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(more)
-            waited_on = any(future is not None for _, future in batch)
-            if waited_on != durable:
-                connection.execute(f"PRAGMA synchronous={'FULL' if waited_on else 'NORMAL'}")
-                durable = waited_on
-            self._commit(connection, batch)
 
     def _commit(
         self, connection: sqlite3.Connection, batch: list[tuple[Write, Future[None] | None]]
@@ -260,7 +271,6 @@ class SqliteEventStore:
         return [StoredEvent(i, b, t, p, archived=True) for i, b, t, p in rows]
 
     def expire(self, bus: str, archived_before: float) -> int:
-        future: Future[None] = Future()
         removed: list[int] = []
 
         def write(connection: sqlite3.Connection) -> None:
@@ -271,7 +281,8 @@ class SqliteEventStore:
             )
             removed.append(cursor.rowcount)
 
-        self._queue.put((write, future))
+        future = self._submit(write, durable=True)
+        assert future is not None
         future.result()
         return removed[0] if removed else 0
 
@@ -316,7 +327,8 @@ class SqliteEventStore:
 
     def close(self) -> None:
         self.flush()
-        self._queue.put(None)
+        self._pending.append(None)
+        self._wake.set()
         self._writer.join(timeout=10)
         self._reader.close()
 
