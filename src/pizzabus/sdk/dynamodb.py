@@ -23,7 +23,7 @@ from boto3.dynamodb.types import Binary, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pizzabus.errors import PizzabusError
-from pizzabus.sdk.dynamodb_params import LEGACY, validate
+from pizzabus.sdk.dynamodb_params import LEGACY, LEGACY_NAMES, validate
 from pizzabus.sdk.errors import translate
 from pizzabus.tables.errors import ConditionalCheckFailed, TableValidationError
 from pizzabus.tables.store import TableStore
@@ -206,7 +206,7 @@ class LocalTable:
         table = self._begin("Query", params, "read")
         names, values, filter_, key = _expressions(params, "FilterExpression")
         try:
-            count_only = _select(params)
+            count_only = "Select" in params and _select(params)
             _consistent_read(params)
             if key is None:
                 raise TableValidationError(
@@ -261,9 +261,9 @@ class LocalTable:
 
     def _begin(self, operation: str, params: dict[str, Any], access: str) -> str:
         validate(operation, params)
-        legacy = [p for p in LEGACY if p in params]
         table: str = params.get("TableName", self.name)
-        if legacy:
+        if not LEGACY_NAMES.isdisjoint(params):
+            legacy = [p for p in LEGACY if p in params]
             raise translate(
                 TableValidationError(
                     f"pizzabus supports DynamoDB's expression parameters only; {legacy[0]} is a "
@@ -412,11 +412,15 @@ def _segments(params: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def _page_response(page: Any, count_only: bool) -> dict[str, Any]:
-    response: dict[str, Any] = {}
-    if not count_only:
-        response["Items"] = [_to_boto(item) for item in page.items]
-    response["Count"] = len(page.items)
-    response["ScannedCount"] = page.scanned_count
+    items = page.items
+    response: dict[str, Any]
+    if count_only:
+        response = {"Count": len(items), "ScannedCount": page.scanned_count}
+    else:
+        # The page is this call's own (a store answers fresh items), so it is handed over as is.
+        for item in items:
+            _to_boto(item)
+        response = {"Items": items, "Count": len(items), "ScannedCount": page.scanned_count}
     if page.last_key is not None:
         response["LastEvaluatedKey"] = _to_boto(page.last_key)
     response["ResponseMetadata"] = _metadata()
@@ -443,7 +447,7 @@ def _client_error(error: PizzabusError, operation: str, params: Mapping[str, Any
 
 
 def _metadata() -> dict[str, Any]:
-    request_id = f"{_REQUEST_PREFIX}{next(_request_numbers):032d}"
+    request_id = _REQUEST_PREFIX + str(next(_request_numbers)).zfill(32)
     return {
         "RequestId": request_id,
         "HTTPStatusCode": 200,
@@ -456,16 +460,14 @@ def _metadata() -> dict[str, Any]:
     }
 
 
-_PLAIN = (str, bool, type(None))
+_PLAIN = frozenset({str, bool, type(None), Decimal})
 
 
 def _to_boto(item: dict[str, Any]) -> dict[str, Any]:
     """The store's values as boto3 returns them (``bytes`` become ``Binary``), in place."""
     for name, value in item.items():
-        kind = type(value)
-        if kind in _PLAIN or kind is Decimal:
-            continue
-        item[name] = _value_to_boto(value)
+        if type(value) not in _PLAIN:
+            item[name] = _value_to_boto(value)
     return item
 
 

@@ -128,8 +128,43 @@ LEGACY = {
 }
 
 
+#: Each operation's parameters with the exact type that passes their kind's check at once.
+_FAST: dict[str, dict[str, type]] = {
+    operation: {name: next(iter(_PLAIN_TYPES[kind])) for name, kind in members.items()}
+    for operation, members in _PARAMS.items()
+}
+
+#: The legacy parameters, as a set to test a request against at once.
+LEGACY_NAMES = frozenset(LEGACY)
+_ONLY_STR = frozenset({str})
+
+
 def validate(operation: str, params: Mapping[str, Any]) -> None:
     """Raise ``ParamValidationError`` with botocore's report for what botocore refuses."""
+    fast = _FAST[operation]
+    for name, value in params.items():
+        if fast.get(name) is not type(value) or (name in _BOUNDED and not _within(name, value)):
+            break
+    else:
+        for name in _REQUIRED[operation]:
+            if name not in params:
+                break
+        else:
+            return  # the common case: every parameter known, well-typed and within bounds
+    _validate(operation, params)
+
+
+def _within(name: str, value: Any) -> bool:
+    """Whether a parameter of its plain type is within its bounds (else the full check reports
+    it)."""
+    if name == "ExpressionAttributeNames":
+        return _ONLY_STR.issuperset(map(type, value.values()))
+    if name in _MINIMUM:
+        return bool(value >= _MINIMUM[name])
+    return len(value) >= _MIN_LENGTH[name]
+
+
+def _validate(operation: str, params: Mapping[str, Any]) -> None:
     members = _PARAMS[operation]
     report = [
         f'Missing required parameter in input: "{name}"'

@@ -11,6 +11,7 @@
     updates.py      SET / REMOVE / ADD / DELETE
     paths.py        document paths: read, write, project
     expressions.py  binding ExpressionAttributeNames/Values to a request's expressions
+    shapes.py       what a request's expressions and names decide, kept per shape
     ordering.py     key values as bytes that sort as DynamoDB sorts
     codec.py        items as DynamoDB JSON text
     errors.py       the errors, with DynamoDB's codes

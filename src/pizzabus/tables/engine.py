@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from pizzabus.errors import DefinitionError
@@ -23,7 +24,6 @@ from pizzabus.tables.errors import ConditionalCheckFailed, TableNotFound, TableV
 from pizzabus.tables.expressions import (
     CONDITION,
     FILTER,
-    KEY_CONDITION,
     PROJECTION,
     UPDATE,
     Parsed,
@@ -39,18 +39,13 @@ from pizzabus.tables.keys import (
     key_names,
     request_key,
 )
-from pizzabus.tables.keys import (
-    key_condition as read_key_condition,
-)
 from pizzabus.tables.paths import project
 from pizzabus.tables.requests import (
     RETURN_VALUES,
     check_limit,
     check_segments,
     check_spec,
-    filter_avoids_keys,
     find_index,
-    key_schema,
     last_key,
     position,
     projection_paths,
@@ -59,6 +54,7 @@ from pizzabus.tables.requests import (
     segment_of,
     start_item,
 )
+from pizzabus.tables.shapes import ConditionShapes, QueryShapes, prepare_query, query_key
 from pizzabus.tables.store import Names, Page, ReturnValues, Values
 from pizzabus.tables.values import Item, copy_item, normalize_item
 
@@ -67,6 +63,7 @@ PAGE_BYTES = 1024 * 1024
 #: DynamoDB's TTL ignores expiry times more than five years in the past.
 TTL_HORIZON_SECONDS = 5 * 365 * 24 * 3600
 _BATCH = 128
+_size = itemgetter(1)
 
 #: (index name, index partition key, index sort key)
 IndexEntry = tuple[str, KeyValue, KeyValue | None]
@@ -96,6 +93,8 @@ class Engine(ABC):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._specs: dict[str, Table] = {}
+        self._query_shapes = QueryShapes()
+        self._condition_shapes = ConditionShapes()
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -198,15 +197,16 @@ class Engine(ABC):
             raise return_values_error(returns, "ALL_OLD or NONE")
         new, size = normalize_item(item)
         pk, sk = item_key(spec, new)
-        new_index = self._index_entries(spec, new)
-        parsed = parse_optional(CONDITION, condition)
-        env = bind(names, values, parsed)
+        new_index = self._index_entries(spec, new) if spec.indexes else []
+        parsed, env = self._condition_shapes.bind(condition, names, values)
         with self._lock, self._transaction():
             found = self._get(spec, pk, sk)
             old = found[0] if found is not None else None
             if parsed is not None and not parsed.root.test(old or {}, env):
                 raise ConditionalCheckFailed(self._out(old))
-            old_index = self._index_entries(spec, old) if old is not None else []
+            old_index = self._index_entries(spec, old) if old is not None and spec.indexes else []
+            if old_index == new_index:
+                old_index = new_index = []  # the entries stay as they are
             self._write(spec, Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index))
         return old if returns == "ALL_OLD" else None
 
@@ -244,8 +244,7 @@ class Engine(ABC):
         if returns not in ("NONE", "ALL_OLD"):
             raise return_values_error(returns, "ALL_OLD or NONE")
         _, pk, sk = request_key(spec, key)
-        parsed = parse_optional(CONDITION, condition)
-        env = bind(names, values, parsed)
+        parsed, env = self._condition_shapes.bind(condition, names, values)
         with self._lock, self._transaction():
             found = self._get(spec, pk, sk)
             old = found[0] if found is not None else None
@@ -296,6 +295,8 @@ class Engine(ABC):
                 raise
             new_index = self._index_entries(spec, new)
             old_index = self._index_entries(spec, old) if old is not None else []
+            if old_index == new_index:
+                old_index = new_index = []  # the entries stay as they are
             self._write(spec, Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index))
             return self._returned(returns, old, new, paths)
 
@@ -327,36 +328,38 @@ class Engine(ABC):
         projection: str | None = None,
     ) -> Page:
         spec = self._spec(table)
-        gsi = find_index(spec, index)
-        partition, sort = key_schema(spec, gsi)
-        parsed_key = parse_optional(KEY_CONDITION, key_condition)
-        if parsed_key is None:
-            raise TableValidationError(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
-                "in the request."
-            )
-        parsed_filter = parse_optional(FILTER, filter)
-        parsed_projection = parse_optional(PROJECTION, projection)
-        env = bind(names, values, parsed_key, parsed_filter, parsed_projection)
-        pk, sort_range = read_key_condition(parsed_key.root, env, partition, sort)
-        if parsed_filter is not None:
-            filter_avoids_keys(parsed_filter, env.names, partition, sort)
-        check_limit(limit)
+        key = query_key(table, index, key_condition, filter, projection, names)
+        bound = self._query_shapes.bind(key, spec, names, values)
+        if bound is None:
+            bound = prepare_query(spec, index, key_condition, filter, projection, names, values)
+            self._query_shapes.put(key, bound[0])
+        shape, env, pk, sort_range = bound
+        gsi = shape.index
+        if limit is not None:
+            check_limit(limit)
         after = None
         if start_key is not None:
             after = query_position(spec, gsi, start_key, pk, sort_range)
             if gsi is None and spec.sort_key is None:
                 return Page()  # a partition of a table without a sort key holds one item
+        paths = projection_paths(shape.projection, env.names) if shape.projection else None
+        with self._lock:
+            first = None
+            if limit is None and shape.filter is None and paths is None:
+                # Most queries read a partition of a few items, whole: one read answers them.
+                first = self._range(spec, gsi, pk, sort_range, forward, after, _BATCH)
+                if len(first) < _BATCH and sum(map(_size, first)) < PAGE_BYTES:
+                    return Page(self._copies(first), len(first))
 
-        def read(after_: Any, count: int) -> list[Record]:
-            return self._range(spec, gsi, pk, sort_range, forward, after_, count)
+            def read(after_: Any, count: int) -> list[Record]:
+                return self._range(spec, gsi, pk, sort_range, forward, after_, count)
 
-        def position_of(item: Item) -> Any:
-            return position(spec, gsi, item, within_partition=True)
+            def position_of(item: Item) -> Any:
+                return position(spec, gsi, item, within_partition=True)
 
-        return self._page(
-            spec, gsi, read, position_of, after, limit, parsed_filter, parsed_projection, env
-        )
+            return self._page(
+                spec, gsi, read, position_of, after, limit, shape.filter, paths, env, first
+            )
 
     def scan(
         self,
@@ -398,9 +401,11 @@ class Engine(ABC):
         def position_of(item: Item) -> Any:
             return position(spec, gsi, item, within_partition=False)
 
-        return self._page(
-            spec, gsi, read, position_of, after, limit, parsed_filter, parsed_projection, env
-        )
+        paths = projection_paths(parsed_projection, env.names) if parsed_projection else None
+        with self._lock:
+            return self._page(
+                spec, gsi, read, position_of, after, limit, parsed_filter, paths, env, None
+            )
 
     def _page(
         self,
@@ -411,33 +416,41 @@ class Engine(ABC):
         after: Any,
         limit: int | None,
         parsed_filter: Parsed | None,
-        parsed_projection: Parsed | None,
+        paths: list[Any] | None,
         env: Any,
+        first: list[Record] | None,
     ) -> Page:
-        paths = projection_paths(parsed_projection, env.names) if parsed_projection else None
+        """One page, read with the lock held (``first``: the first batch, already read)."""
         items: list[Item] = []
         scanned = 0
         read_bytes = 0
         last: Item | None = None
-        with self._lock:
-            while True:
-                want = _BATCH if limit is None else min(_BATCH, limit - scanned)
-                records = read(after, want)
-                for item, size in records:
-                    after = position_of(item)
-                    if size < 0:
-                        continue  # another segment's
-                    scanned += 1
-                    read_bytes += size
-                    if parsed_filter is None or parsed_filter.root.test(item, env):
-                        chosen = item if paths is None else project(item, paths)
-                        items.append(copy_item(chosen) if self.shares_items else chosen)
-                    if scanned == limit or read_bytes >= PAGE_BYTES:
-                        last = last_key(spec, gsi, item)
-                        break
-                if last is not None or len(records) < want:
+        while True:
+            want = _BATCH if limit is None else min(_BATCH, limit - scanned)
+            records = read(after, want) if first is None else first
+            first = None
+            for item, size in records:
+                if size < 0:
+                    continue  # another segment's
+                scanned += 1
+                read_bytes += size
+                if parsed_filter is None or parsed_filter.root.test(item, env):
+                    chosen = item if paths is None else project(item, paths)
+                    items.append(copy_item(chosen) if self.shares_items else chosen)
+                if scanned == limit or read_bytes >= PAGE_BYTES:
+                    last = last_key(spec, gsi, item)
                     break
+            if last is not None or len(records) < want:
+                break
+            # Only the next read needs a position: that of the batch's last record.
+            after = position_of(records[-1][0])
         return Page(items, scanned, last)
+
+    def _copies(self, records: list[Record]) -> list[Item]:
+        """The records' items, for the caller to keep (copies, if the backend keeps them)."""
+        if self.shares_items:
+            return [copy_item(item) for item, _ in records]
+        return [item for item, _ in records]
 
     # -- TTL ------------------------------------------------------------------------------------
 

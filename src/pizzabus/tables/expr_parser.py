@@ -239,7 +239,8 @@ class _Parser:
         if token.kind == "op" and token.text in _COMPARATORS:
             self.take()
             node = Compare(token.text, subject, self.operand())
-            self.checks.append(node)
+            if token.text not in ("=", "<>"):  # equality takes values of any type
+                self.checks.append(node)
             return node
         if self.keyword("BETWEEN"):
             low = self.operand()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pizzabus.tables.conditions import Env
+from pizzabus.tables.conditions import Checked, Env
 from pizzabus.tables.errors import TableValidationError
 from pizzabus.tables.expr_parser import (
     CONDITION,
@@ -32,7 +32,10 @@ __all__ = [
     "UPDATE",
     "Parsed",
     "bind",
+    "checks_of",
     "parse_optional",
+    "rebind",
+    "values_of",
 ]
 
 _EMPTY: Mapping[str, Any] = {}
@@ -54,7 +57,7 @@ def bind(
     *expressions: Parsed | None,
 ) -> Env:
     """The request's placeholders, checked against its expressions, values normalized."""
-    used = [e for e in expressions if e is not None]
+    used = list(filter(None, expressions))  # a Parsed is never false
     if names is None and values is None:
         for expression in used:
             if expression.names or expression.values:
@@ -67,33 +70,73 @@ def bind(
         raise TableValidationError(
             f"{which} can only be specified when using expressions (this request has none)"
         )
-    names = _empty_check("ExpressionAttributeNames", names)
-    values = _empty_check("ExpressionAttributeValues", values)
+    if names is None:
+        names = _EMPTY
+    elif not names:
+        raise TableValidationError("ExpressionAttributeNames must not be empty")
+    if values is None:
+        values = _EMPTY
+    elif not values:
+        raise TableValidationError("ExpressionAttributeValues must not be empty")
+    # Subset tests on the key views allocate nothing; once each expression's placeholders are
+    # known to be defined, a mapping holds an unused one exactly when it is longer than the
+    # union of what the expressions use.
+    names_keys, values_keys = names.keys(), values.keys()
     for expression in used:
-        if expression.names - names.keys() or expression.values - values.keys():
+        if not (names_keys >= expression.names and values_keys >= expression.values):
             _undefined(expression, names, values)
     if len(used) == 1:
         used_names, used_values = used[0].names, used[0].values
     else:
         used_names = frozenset().union(*(e.names for e in used))
         used_values = frozenset().union(*(e.values for e in used))
-    if names.keys() - used_names:
+    if len(names) > len(used_names):
         _unused("ExpressionAttributeNames", names, used_names)
-    if values.keys() - used_values:
+    if len(values) > len(used_values):
         _unused("ExpressionAttributeValues", values, used_values)
-    env = Env(names, {k: normalize_value(v) for k, v in values.items()})
+    bound = {}
+    for key, value in values.items():
+        bound[key] = normalize_value(value)
+    env = Env(names, bound)
     for expression in used:
         for node in expression.checks:
             node.check(env, expression.kind)
     return env
 
 
-def _empty_check(which: str, given: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if given is None:
-        return _EMPTY
-    if not given:
-        raise TableValidationError(f"{which} must not be empty")
-    return given
+def values_of(*expressions: Parsed | None) -> frozenset[str]:
+    """The ``:values`` the expressions use: what ``ExpressionAttributeValues`` must define."""
+    return frozenset().union(*(e.values for e in expressions if e is not None))
+
+
+def checks_of(*expressions: Parsed | None) -> tuple[tuple[Checked, str], ...]:
+    """The nodes :func:`bind` checks, each with its expression's kind, in the order it checks
+    them."""
+    return tuple((node, e.kind) for e in expressions if e is not None for node in e.checks)
+
+
+def rebind(
+    names: Mapping[str, str] | None,
+    values: Mapping[str, Any] | None,
+    used_values: frozenset[str],
+    checks: tuple[tuple[Checked, str], ...],
+) -> Env | None:
+    """:func:`bind` again, for a request whose expressions :func:`bind` accepted before with
+    these same ``names``; ``None`` unless ``values`` define exactly ``used_values``.
+
+    Then each placeholder used is defined and each one defined is used, so what is left of
+    :func:`bind` is what depends on the values: normalizing them and the checks, in the same
+    order. Any other request must go through :func:`bind`, which finds what is wrong.
+    """
+    if not values or values.keys() != used_values:
+        return None
+    bound = {}
+    for key, value in values.items():
+        bound[key] = normalize_value(value)
+    env = Env(_EMPTY if names is None else names, bound)
+    for node, kind in checks:
+        node.check(env, kind)
+    return env
 
 
 def _undefined(expression: Parsed, names: Mapping[str, Any], values: Mapping[str, Any]) -> None:

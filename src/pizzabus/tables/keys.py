@@ -85,14 +85,17 @@ def _item_key_value(attribute: KeyAttribute, item: Item, limit: int) -> KeyValue
             f"One or more parameter values were invalid: Missing the key {attribute.name} in "
             "the item"
         )
-    if type(value) is not _PYTHON_TYPES[attribute.type]:
+    kind = type(value)
+    if kind is not _PYTHON_TYPES[attribute.type]:
         raise TableValidationError(
             f"One or more parameter values were invalid: Type mismatch for key {attribute.name} "
             f"expected: {attribute.type} actual: {type_name(value)}"
         )
-    if not value and attribute.type != "N":
+    if kind is Decimal:
+        return cast(KeyValue, value)
+    if not value:
         raise _empty_key(attribute.name)
-    if isinstance(value, str | bytes) and len(value) > limit // 4 and _byte_size(value) > limit:
+    if len(value) > limit // 4 and _byte_size(value) > limit:
         what = (
             f"Size of hashkey has exceeded the maximum size limit of{limit} bytes"
             if limit == PARTITION_KEY_BYTES
@@ -182,11 +185,20 @@ def _given_type(value: Any) -> str:
         return type(value).__name__
 
 
-def key_condition(
-    condition: Condition, env: Env, partition: KeyAttribute, sort: KeyAttribute | None
-) -> tuple[KeyValue, SortRange | None]:
+#: The partition key's ``=``, and the sort key's condition if there is one.
+KeyParts = tuple[Compare, Condition | None]
+
+
+def key_parts(
+    condition: Condition,
+    names: Mapping[str, str],
+    partition: KeyAttribute,
+    sort: KeyAttribute | None,
+) -> KeyParts:
     """Read a KeyConditionExpression as DynamoDB does: ``pk = :v``, optionally AND one
-    condition on the sort key."""
+    condition on the sort key. Which parts name the partition key and the sort key depends on
+    the expression and the names alone; :func:`key_values` reads the values."""
+    env = Env(names, {})
     parts = [condition]
     while any(isinstance(p, And) for p in parts):
         parts = [q for p in parts for q in ((p.left, p.right) if isinstance(p, And) else (p,))]
@@ -208,10 +220,22 @@ def key_condition(
     pk_part = by_name[partition.name]
     if not isinstance(pk_part, Compare) or pk_part.op != "=":
         raise TableValidationError("Query key condition not supported")
+    return pk_part, None if sort is None else by_name.get(sort.name)
+
+
+def key_values(
+    pk_part: Compare,
+    sort_part: Condition | None,
+    env: Env,
+    partition: KeyAttribute,
+    sort: KeyAttribute | None,
+) -> tuple[KeyValue, SortRange | None]:
+    """The partition value and the sort range that the parts of a key condition give with this
+    request's values, which must match the key schema's types."""
     pk = _key_operand(pk_part.right, env, partition)
-    if sort is None or sort.name not in by_name:
+    if sort is None or sort_part is None:
         return pk, None
-    return pk, _sort_range(by_name[sort.name], env, sort)
+    return pk, _sort_range(sort_part, env, sort)
 
 
 def _subject_name(part: Condition, env: Env) -> str:

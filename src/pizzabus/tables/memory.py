@@ -104,11 +104,15 @@ class MemoryTableStore(Engine):
             if partition is None:
                 return []
             keys = partition.sort_keys
-            chosen = _window(keys, sort, forward, after, key=None)
-            return [partition.records[k] for k in _take(keys, chosen, forward, limit)]
+            if sort is None and after is None and forward:
+                taken = keys[:limit]  # the common read: a whole partition from its start
+            else:
+                taken = _take(keys, _window(keys, sort, forward, after, key=None), forward, limit)
+            return list(map(partition.records.__getitem__, taken))
         entries = table.indexes[index.name].get(pk, [])
         chosen = _window(entries, sort, forward, after, key=_first)
-        return [self._lookup(table, e) for e in _take(entries, chosen, forward, limit)]
+        partitions = table.partitions
+        return [partitions[e[1]].records[e[2]] for e in _take(entries, chosen, forward, limit)]
 
     def _scan(self, spec: Table, index: GlobalIndex | None, after: Any, limit: int) -> list[Record]:
         table = self._tables[spec.name]

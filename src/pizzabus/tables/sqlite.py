@@ -128,9 +128,12 @@ class SqliteTableStore(Engine):
                 "DELETE FROM pb_items WHERE tbl = ? AND pk = ? AND sk = ?", (spec.name, pk, sk)
             )
         else:
+            # An upsert changes the row in place, where INSERT OR REPLACE would delete it and
+            # insert it again (with its TTL index entry): the same row, fewer pages written.
             db.execute(
-                "INSERT OR REPLACE INTO pb_items (tbl, pk, sk, item, size, ttl) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO pb_items (tbl, pk, sk, item, size, ttl) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tbl, pk, sk) DO UPDATE SET "
+                "item = excluded.item, size = excluded.size, ttl = excluded.ttl",
                 (
                     spec.name,
                     pk,

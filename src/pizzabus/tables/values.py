@@ -38,13 +38,16 @@ _WIDE = Context(prec=400, Emax=999_999, Emin=-999_999)
 _LIMIT = 10**38
 _ONE = Decimal(1)
 _SCALARS = (str, Decimal, bool, bytes, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def normalize_item(item: Mapping[str, Any]) -> tuple[Item, int]:
     """A private, canonical copy of ``item`` and its size in DynamoDB's accounting."""
-    if not isinstance(item, Mapping):
+    if type(item) is not dict and not isinstance(item, Mapping):
         raise TypeError(f"an item is a mapping of attribute names to values, got {item!r}")
-    out: Item = {}
+    # Strings and canonical numbers, most of every item, are kept as they are: copy the whole
+    # item at once, then replace what is not kept. A number takes (digits + 1) // 2 + 1 bytes.
+    out: Item = dict(item)
     size = 0
     for name, value in item.items():
         if type(name) is not str:
@@ -52,9 +55,22 @@ def normalize_item(item: Mapping[str, Any]) -> tuple[Item, int]:
                 f"One or more parameter values were invalid: attribute names must be strings, "
                 f"got {name!r}"
             )
-        copy, value_size = _normalize(value, 1)
-        out[name] = copy
-        size += len(name) + value_size
+        kind = type(value)
+        if kind is str:
+            size += len(name) + (len(value) if value.isascii() else _utf8_len(value))
+        elif kind is int and -_LIMIT < value < _LIMIT:
+            out[name] = number = Decimal(value)
+            size += len(name) + (number.adjusted() + 2) // 2 + 1
+        elif (
+            kind is Decimal
+            and value.same_quantum(_ONE)
+            and (value or not value.is_signed())
+            and (magnitude := value.adjusted()) < 38
+        ):
+            size += len(name) + (magnitude + 2) // 2 + 1  # see _canonical_integer
+        else:
+            out[name], value_size = _normalize(value, 1)
+            size += len(name) + value_size
     if size > MAX_ITEM_BYTES:
         raise TableValidationError(
             f"Item size has exceeded the maximum allowed size ({size} bytes > "
@@ -65,6 +81,11 @@ def normalize_item(item: Mapping[str, Any]) -> tuple[Item, int]:
 
 def normalize_value(value: Any) -> Any:
     """A private, canonical copy of one attribute value (for keys and expression values)."""
+    kind = type(value)
+    if kind is str and value.isascii():
+        return value
+    if kind is int and -_LIMIT < value < _LIMIT:
+        return Decimal(value)
     return _normalize(value, 1)[0]
 
 
@@ -72,7 +93,9 @@ def _normalize(value: Any, depth: int) -> tuple[Any, int]:
     kind = type(value)
     if kind is str:
         return value, _utf8_len(value)
-    if kind is Decimal or (kind is not bool and isinstance(value, int)):
+    if kind is Decimal:
+        return _decimal(value)
+    if kind is not bool and isinstance(value, int):
         number = canonical_number(value)
         return number, _number_size(number)
     if kind is bool or value is None:
@@ -108,6 +131,37 @@ def _normalize(value: Any, depth: int) -> tuple[Any, int]:
             size += member_size + 1
         return items, size
     raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
+
+
+def _canonical_integer(value: Decimal) -> bool:
+    """Whether ``value`` is an integer as DynamoDB stores it, without ``as_tuple`` (which builds
+    a named tuple): exponent 0, no negative zero, at most 38 digits (a coefficient has no
+    leading zeros, so it has ``adjusted() + 1`` digits)."""
+    return bool(
+        value.same_quantum(_ONE) and (value or not value.is_signed()) and value.adjusted() < 38
+    )
+
+
+def _decimal(value: Decimal) -> tuple[Decimal, int]:
+    """:func:`canonical_number` of a ``Decimal`` and its size, reading its digits once: a
+    number that is already canonical (every number read back from a table) is kept as is."""
+    if _canonical_integer(value):
+        return value, (value.adjusted() + 2) // 2 + 1
+    _, digits, exponent = value.as_tuple()
+    count = len(digits)
+    # A fraction without trailing zeros is canonical too. A str exponent is infinity or NaN;
+    # ``adjusted()`` of a finite number is exponent + count - 1.
+    if (
+        type(exponent) is int
+        and exponent < 0
+        and count <= 38
+        and -130 <= exponent + count - 1 <= 125
+        and digits[0]
+        and digits[-1]
+    ):
+        return value, (count + 1) // 2 + 1
+    number = canonical_number(value)
+    return number, _number_size(number)
 
 
 def _normalize_set(value: AbstractSet[Any]) -> tuple[set[Any], int]:
@@ -241,4 +295,9 @@ def copy_value(value: Any) -> Any:
 
 def copy_item(item: Item) -> Item:
     """A copy of a stored item that the caller may change freely."""
-    return {k: v if type(v) in _SCALARS else copy_value(v) for k, v in item.items()}
+    # Most values are immutable leaves: a C-level copy, then only containers copied again.
+    out = item.copy()
+    for name, value in item.items():
+        if type(value) not in _SCALAR_TYPES:
+            out[name] = copy_value(value)
+    return out
