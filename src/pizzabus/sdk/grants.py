@@ -33,6 +33,9 @@ class Authorizer:
         )
 
     def table(self, table: str, access: str) -> None:
+        kind = "dynamodb:read" if access == "read" else f"dynamodb:{access}"
+        if (kind, table) in self._granted:
+            return  # every table operation asks: the refusal's text is built only when refused
         arn = f"arn:aws:dynamodb:{self.identity.region}:{self.identity.account}:table/{table}"
         action = "dynamodb:GetItem" if access == "read" else "dynamodb:PutItem"
-        self.require(action, f"dynamodb:{access}", table, arn)
+        self.require(action, kind, table, arn)
