@@ -6,12 +6,19 @@ byte encoding of :mod:`~pizzabus.tables.ordering`, so a query is a range scan of
 (or of the index-entry table for a global index) already in sort-key order. Each write (the item
 and its index entries) is one transaction; WAL mode with ``synchronous=NORMAL`` keeps commits
 cheap and never leaves half a write behind after a crash.
+
+Checkpoints (copying the write-ahead log back into the database, and flushing it to disk) run
+on a thread of their own, not inside whichever write crosses SQLite's threshold: writes come
+from handlers, which may run on the server's event loop, and a checkpoint's flush there would
+stall every request for tens of milliseconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +30,9 @@ from pizzabus.tables.engine import TTL_HORIZON_SECONDS, Engine, Record, Write, t
 from pizzabus.tables.keys import KeyValue, SortRange
 from pizzabus.tables.ordering import encode, prefix_end
 from pizzabus.tables.values import Item
+
+#: How often the write-ahead log is checkpointed into the database.
+CHECKPOINT_SECONDS = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pb_tables (
@@ -66,7 +76,13 @@ class SqliteTableStore(Engine):
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="pizzabus-tables-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
         for name, spec in self._db.execute("SELECT name, spec FROM pb_tables"):
             self._specs[name] = _spec_from_json(spec)
 
@@ -220,7 +236,21 @@ class SqliteTableStore(Engine):
         )
         return [loads(text) for (text,) in rows]
 
+    def _checkpoint_loop(self) -> None:
+        # PASSIVE: copies what no reader still needs, never waits for or blocks a writer.
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            while not self._closing.wait(CHECKPOINT_SECONDS):
+                with contextlib.suppress(sqlite3.Error):  # busy now: the next round will do
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
+
     def _close(self) -> None:
+        self._closing.set()
+        self._checkpointer.join(timeout=10)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
 
