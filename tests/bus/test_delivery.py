@@ -12,6 +12,7 @@ from pizzabus.bus.delivery import Backoff, Deliverer, Delivery
 from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
+from pizzabus.functions.runtime import NOT_NOW
 from pizzabus.system import RetryPolicy, Target
 
 
@@ -124,3 +125,64 @@ async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() ->
 def test_a_retry_policy_outside_awss_limits_is_refused(attempts: int, age: int) -> None:
     with pytest.raises(Exception, match="must be between"):
         RetryPolicy(maximum_retry_attempts=attempts, maximum_event_age=timedelta(seconds=age))
+
+
+class RunNow:
+    """An ``invoke_now`` whose attempt succeeds, fails, cannot run now (``NOT_NOW``), or
+    breaks with an error of pizzabus's own."""
+
+    def __init__(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.calls = 0
+
+    def __call__(self, name: str, payload: bytes) -> object:
+        self.calls += 1
+        if self.outcome == "ok":
+            return {"statusCode": 200}
+        if self.outcome == "fail":
+            raise FunctionError("PizzaBurnt", "too hot")
+        if self.outcome == "later":
+            return NOT_NOW
+        raise RuntimeError("a bug in the runtime")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "now_calls", "task_calls", "succeeded", "failed_attempts"),
+    [
+        ("ok", 1, 0, 1, 0),  # done in the callback, no task
+        ("fail", 1, 1, 1, 1),  # the retry runs in a task after the backoff
+        ("later", 1, 1, 1, 0),  # the function cannot run now: a task does it
+    ],
+)
+async def test_a_first_attempt_runs_at_once_when_the_function_can(
+    outcome: str, now_calls: int, task_calls: int, succeeded: int, failed_attempts: int
+) -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    later = FlakyFunction(clock, failures=0)
+    now = RunNow(outcome)
+    deliverer = Deliverer(later, clock=clock, store=store, invoke_now=now)
+    deliverer.admit(1)
+    deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=3))])
+    await run_until_idle(deliverer, clock, step=0.5)
+    assert (now.calls, len(later.calls)) == (now_calls, task_calls)
+    assert deliverer.stats.succeeded == succeeded
+    assert deliverer.stats.failed_attempts == failed_attempts
+
+
+async def test_a_fault_of_pizzabus_in_the_first_attempt_is_logged_and_frees_the_slot(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    deliverer = Deliverer(
+        FlakyFunction(clock, failures=0),
+        clock=clock,
+        store=MemoryEventStore(),
+        invoke_now=RunNow("bug"),
+        max_in_flight=1,
+    )
+    assert deliverer.admit(1)
+    deliverer.submit([delivery(clock, RetryPolicy())])
+    await run_until_idle(deliverer, clock)
+    assert "a bug in the runtime" in caplog.text
+    assert deliverer.admit(1)  # the room it held is free again

@@ -185,6 +185,12 @@ class Deliverer:
             else:
                 self._spawn(delivery, delay)
             return
+        except Exception:
+            # A fault of pizzabus's own, not the handler's: as when a delivery's task dies,
+            # the delivery stays in the store, to resume on restart, and is said here.
+            log.exception("delivering event %s to %s failed", delivery.event_id, delivery.rule)
+            self._finished()
+            return
         if result is NOT_NOW:
             delivery.attempts -= 1
             self._spawn(delivery, None)

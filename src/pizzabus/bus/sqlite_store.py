@@ -326,7 +326,8 @@ class SqliteEventStore:
         future.result()
 
     def close(self) -> None:
-        self.flush()
+        if self.failure is None:  # after a failed write there is nothing more to flush
+            self.flush()
         self._pending.append(None)
         self._wake.set()
         self._writer.join(timeout=10)
