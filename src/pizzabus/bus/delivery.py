@@ -12,22 +12,18 @@ import asyncio
 import logging
 import random
 import threading
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.clock import Clock
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import NOT_NOW
+from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
 from pizzabus.system import Target
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
 
-Invoke = Callable[[str, bytes], Awaitable[Any]]
-#: Runs an invocation at once if it can (returning its result), or returns ``NOT_NOW``.
-InvokeNow = Callable[[str, bytes], Any]
 
 log = logging.getLogger("pizzabus.delivery")
 

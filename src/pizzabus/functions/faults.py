@@ -98,6 +98,10 @@ class FaultInjector:
         with self._lock:
             return self._rng.random() < rate
 
+    def names(self, function: str) -> bool:
+        """Whether the current plan injects faults into ``function`` at all."""
+        return function in self.plan.functions
+
     def invocation(self, function: str) -> str | None:
         """``"error"``, ``"timeout"`` or None for the next invocation of ``function``."""
         fault = self.plan.functions.get(function)

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
@@ -38,6 +38,11 @@ class RuntimeIdentity:
     account: str = "000000000000"
     region: str = "us-east-1"
 
+
+#: Invokes a function by name on an event (JSON bytes): :meth:`FunctionRuntime.invoke`.
+Invoke = Callable[[str, bytes], Awaitable[Any]]
+#: Invokes it at once if it can, or answers :data:`NOT_NOW`: :meth:`FunctionRuntime.invoke_now`.
+InvokeNow = Callable[[str, bytes], Any]
 
 #: Gives an environment of a function the modules that replace real ones (``boto3``).
 OverridesFactory = Callable[[Function], Mapping[str, ModuleType]]
@@ -176,7 +181,7 @@ class FunctionRuntime:
             or not pool.placement.inline
             or not pool.idle
             or self._inline is None
-            or name in self.faults.plan.functions
+            or self.faults.names(name)
             or not pool.slots.try_take()
         ):
             return NOT_NOW
@@ -357,5 +362,7 @@ __all__ = [
     "NOT_NOW",
     "FunctionError",
     "FunctionRuntime",
+    "Invoke",
+    "InvokeNow",
     "RuntimeIdentity",
 ]

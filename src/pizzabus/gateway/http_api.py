@@ -26,13 +26,11 @@ from starlette.routing import Route
 from pizzabus.bus.bus import EventRouter
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.functions.runtime import Invoke, RuntimeIdentity
 from pizzabus.gateway.events import http_event
 from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
 
 log = logging.getLogger("pizzabus.gateway")
-
-Invoke = Callable[[str, bytes], Awaitable[Any]]
 
 
 class BadRequest(Exception):

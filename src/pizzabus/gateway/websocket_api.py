@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import NOT_NOW
+from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
 from pizzabus.gateway.connections import (
     Connection,
     ConnectionRegistry,
@@ -31,9 +31,6 @@ from pizzabus.system import WebSocketApi
 
 log = logging.getLogger("pizzabus.gateway")
 
-Invoke = Callable[[str, bytes], Awaitable[Any]]
-#: Runs an invocation at once if it can, or returns ``NOT_NOW`` (see ``FunctionRuntime``).
-InvokeNow = Callable[[str, bytes], Any]
 
 #: Close code API Gateway uses for a message over the size limit.
 MESSAGE_TOO_BIG = 1009

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from pizzabus.errors import DefinitionError
 from pizzabus.system import GlobalIndex, Table
+from pizzabus.tables.conditions import Env
 from pizzabus.tables.errors import ConditionalCheckFailed, TableNotFound, TableValidationError
 from pizzabus.tables.expressions import (
     CONDITION,
@@ -182,6 +183,17 @@ class Engine(ABC):
 
     # -- single items ---------------------------------------------------------------------------
 
+    def _current(
+        self, spec: Table, pk: KeyValue, sk: KeyValue | None, condition: Parsed | None, env: Env
+    ) -> Item | None:
+        """The item a write replaces (None if there is none), once ``condition`` holds on it;
+        :class:`ConditionalCheckFailed` with the item otherwise. Call under the lock."""
+        found = self._get(spec, pk, sk)
+        old = found[0] if found is not None else None
+        if condition is not None and not condition.root.test(old or {}, env):
+            raise ConditionalCheckFailed(self._out(old))
+        return old
+
     def put_item(
         self,
         table: str,
@@ -200,10 +212,7 @@ class Engine(ABC):
         new_index = self._index_entries(spec, new) if spec.indexes else []
         parsed, env = self._condition_shapes.bind(condition, names, values)
         with self._lock, self._transaction():
-            found = self._get(spec, pk, sk)
-            old = found[0] if found is not None else None
-            if parsed is not None and not parsed.root.test(old or {}, env):
-                raise ConditionalCheckFailed(self._out(old))
+            old = self._current(spec, pk, sk, parsed, env)
             old_index = self._index_entries(spec, old) if old is not None and spec.indexes else []
             if old_index == new_index:
                 old_index = new_index = []  # the entries stay as they are
@@ -246,10 +255,7 @@ class Engine(ABC):
         _, pk, sk = request_key(spec, key)
         parsed, env = self._condition_shapes.bind(condition, names, values)
         with self._lock, self._transaction():
-            found = self._get(spec, pk, sk)
-            old = found[0] if found is not None else None
-            if parsed is not None and not parsed.root.test(old or {}, env):
-                raise ConditionalCheckFailed(self._out(old))
+            old = self._current(spec, pk, sk, parsed, env)
             if old is None:
                 return None
             old_index = self._index_entries(spec, old)
@@ -275,10 +281,7 @@ class Engine(ABC):
         parsed_condition = parse_optional(CONDITION, condition)
         env = bind(names, values, parsed_update, parsed_condition)
         with self._lock, self._transaction():
-            found = self._get(spec, pk, sk)
-            old = found[0] if found is not None else None
-            if parsed_condition is not None and not parsed_condition.root.test(old or {}, env):
-                raise ConditionalCheckFailed(self._out(old))
+            old = self._current(spec, pk, sk, parsed_condition, env)
             base = old if old is not None else key_item
             if parsed_update is None:
                 changed, paths = copy_item(base), []
