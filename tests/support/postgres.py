@@ -96,6 +96,7 @@ def postgres_schema_dsn(postgres_database: str) -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield f"{postgres_database}?schema={schema}"
     with psycopg.connect(postgres_database, autocommit=True, connect_timeout=10) as admin:
+        admin.execute("SET synchronous_commit = off")
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 

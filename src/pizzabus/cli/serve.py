@@ -79,6 +79,15 @@ def bind(host: str, port: int) -> socket.socket:
 )
 @click.option("--memory", is_flag=True, help="Keep everything in memory (nothing on disk).")
 @click.option(
+    "--tables",
+    "tables_dsn",
+    envvar="PIZZABUS_TABLES",
+    default=None,
+    metavar="postgresql://USER@HOST:PORT/DB",
+    help="Keep the tables in this PostgreSQL database instead (also PIZZABUS_TABLES); "
+    "add ?schema=NAME for a schema other than public.",
+)
+@click.option(
     "--system",
     "system_ref",
     default=DEFAULT_SYSTEM,
@@ -116,6 +125,7 @@ def serve(
     port: int,
     data_dir: Path,
     memory: bool,
+    tables_dsn: str | None,
     system_ref: str,
     faults_file: Path | None,
     max_in_flight: int,
@@ -141,6 +151,7 @@ def serve(
     base_url = f"http://{shown_host}:{actual_port}"
     settings = Settings(
         data_dir=None if memory else data_dir,
+        tables=tables_dsn or None,
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
@@ -211,6 +222,8 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
+    if settings.tables:
+        where = f"PostgreSQL {system.tables_location}"
     console.print(f"  tables         {where}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print("Press Ctrl+C to stop.")

@@ -22,6 +22,7 @@ from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.embedded.operations import Operations
+from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
@@ -50,6 +51,8 @@ class Settings:
 
     #: Where tables live; ``None`` keeps everything in memory.
     data_dir: Path | None = Path(".pizzabus")
+    #: A PostgreSQL DSN to keep the tables in instead (shared with other processes).
+    tables: str | None = None
     #: The base URL the server is reached at (used for ``APIGW_ENDPOINT``).
     base_url: str = "http://127.0.0.1:8000"
     identity: RuntimeIdentity = field(default_factory=RuntimeIdentity)
@@ -95,7 +98,9 @@ class EmbeddedSystem:
             clock=self.clock,
             default_concurrency=self.settings.default_concurrency,
             faults=self.faults,
-            inline=InlinePolicy() if self.settings.inline else None,
+            # A table call to a server blocks for a round trip: on the loop's thread it would
+            # stall every request, so with PostgreSQL tables every invocation has its thread.
+            inline=InlinePolicy() if self.settings.inline and not self.settings.tables else None,
         )
         self.deliverer = Deliverer(
             self.runtime.invoke,
@@ -220,17 +225,29 @@ class EmbeddedSystem:
             },
         }
 
+    @property
+    def tables_location(self) -> str:
+        """Where the tables are, for people (never a password)."""
+        return str(getattr(self.tables, "location", "here"))
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _open_tables(self) -> TableStore:
         store: TableStore
-        if self.settings.data_dir is None:
+        if self.settings.data_dir is not None:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.tables is not None:
+            store = _postgres_tables(self.settings.tables)
+        elif self.settings.data_dir is None:
             store = MemoryTableStore()
         else:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             store = SqliteTableStore(self.settings.data_dir / "tables.sqlite3")
-        for table in self.definition.tables:
-            store.create_table(table)
+        try:
+            for table in self.definition.tables:
+                store.create_table(table)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def _open_store(self) -> EventStore:
@@ -305,3 +322,11 @@ class EmbeddedSystem:
             if bus.archive is not None and bus.archive.retention is not None:
                 before = self.clock.now() - bus.archive.retention.total_seconds()
                 await asyncio.to_thread(self.store.expire, bus.name, before)
+
+
+def _postgres_tables(dsn: str) -> TableStore:
+    try:
+        from pizzabus.tables.postgres import PostgresTableStore
+    except ImportError as error:
+        raise PizzabusError(str(error)) from None
+    return PostgresTableStore(dsn)

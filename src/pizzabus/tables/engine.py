@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 
 from pizzabus.errors import DefinitionError
 from pizzabus.system import GlobalIndex, Table
-from pizzabus.tables.conditions import Env
 from pizzabus.tables.errors import ConditionalCheckFailed, TableNotFound, TableValidationError
 from pizzabus.tables.expressions import (
     CONDITION,
@@ -213,11 +212,6 @@ class Engine(ABC):
 
     # -- single items ---------------------------------------------------------------------------
 
-    def _check(self, old: Item | None, condition: Parsed | None, env: Env) -> None:
-        """:class:`ConditionalCheckFailed` with the item unless ``condition`` holds on it."""
-        if condition is not None and not condition.root.test(old or {}, env):
-            raise ConditionalCheckFailed(self._out(old))
-
     def put_item(
         self,
         table: str,
@@ -289,7 +283,8 @@ class Engine(ABC):
         parsed, env = self._condition_shapes.bind(condition, names, values)
 
         def decide(old: Item | None) -> tuple[Write | None, Item | None]:
-            self._check(old, parsed, env)
+            if parsed is not None and not parsed.root.test(old or {}, env):
+                raise ConditionalCheckFailed(self._out(old))
             if old is None:
                 return None, None
             return Write(pk, sk, None, 0, None, self._index_entries(spec, old), []), old
@@ -320,7 +315,8 @@ class Engine(ABC):
         env = bind(names, values, parsed_update, parsed_condition)
 
         def decide(old: Item | None) -> tuple[Write | None, Item | None]:
-            self._check(old, parsed_condition, env)
+            if parsed_condition is not None and not parsed_condition.root.test(old or {}, env):
+                raise ConditionalCheckFailed(self._out(old))
             base = old if old is not None else key_item
             if parsed_update is None:
                 changed, paths = copy_item(base), []

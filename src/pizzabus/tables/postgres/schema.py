@@ -161,6 +161,9 @@ def ensure_table(
     """Create the table (and its index tables) if missing, or bring its indexes and TTL to
     ``spec``; answers the definition it had before (None if new). One transaction, under the
     advisory lock; the caller then backfills (see :func:`rebuild`) in the same transaction."""
+    # Lost with a crash in the next fraction of a second at worst, and then made again at the
+    # next start: not worth waiting for a flush of the catalog (it is most of a table's cost).
+    connection.execute("SET LOCAL synchronous_commit = off")
     connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
     connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     catalog = sql.Identifier(schema, CATALOG)

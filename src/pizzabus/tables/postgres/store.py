@@ -85,8 +85,13 @@ class PostgresTableStore(Engine):
             open=True,
         )
 
+    @property
+    def location(self) -> str:
+        """``USER@HOST:PORT/DB (schema NAME)``: where the tables are, without the password."""
+        return f"{self.address.describe()} (schema {self.schema})"
+
     def _unreachable(self, error: BaseException) -> str:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1].strip()
+        reason = " ".join(str(error).split()) or type(error).__name__
         return (
             f"cannot use PostgreSQL at {self.address.describe()}: {reason} "
             f"(check that the server runs and accepts connections there, that database "
