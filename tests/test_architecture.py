@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
     "loop": set(),
+    "access": {"errors", "clock"},
     "system": {"errors"},
     "patterns": {"errors"},
     "tables": {"errors", "system"},
@@ -26,8 +27,9 @@ ALLOWED: dict[str, set[str]] = {
     "functions": {"errors", "clock", "system"},
     "bus": {"errors", "clock", "loop", "system", "patterns", "functions"},
     "sdk": {"errors", "clock", "system", "functions", "tables"},
-    "gateway": {"errors", "clock", "loop", "system", "functions", "bus"},
+    "gateway": {"errors", "clock", "loop", "system", "functions", "bus", "access"},
     "embedded": {
+        "access",
         "errors",
         "clock",
         "loop",
@@ -42,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "pizza": {"system"},
     "aws": {"errors", "system", "pizza"},
     "cli": {
+        "access",
         "errors",
         "clock",
         "loop",
