@@ -77,6 +77,10 @@ async def test_the_lab_on_postgresql_survives_kill_9_into_a_server_with_an_empty
             assert len(orders) == ORDERS
             timelines = await _await_delivered(first, client, orders, 60)
             assert all(timelines[o] == STAGES for o in orders), timelines
+            # Table calls wait for PostgreSQL: no handler ran inline on the server's loop.
+            functions = first.stats()["functions"]
+            assert isinstance(functions, dict)
+            assert all(f["inline_invocations"] == 0 for f in functions.values()), functions
         finally:
             # WHEN it is killed (kill -9)
             first.stop(signal.SIGKILL)

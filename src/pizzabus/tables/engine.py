@@ -100,8 +100,10 @@ class Engine(ABC):
 
     #: Whether items the hooks answer are the backend's own (so must be copied for callers).
     shares_items: ClassVar[bool] = True
-    #: Whether the backend can use a write decided without reading (see :meth:`_apply`).
-    writes_blind: ClassVar[bool] = False
+    #: Whether the store is shared with other processes: then every write is a decision the
+    #: backend applies in :meth:`_apply` (and may take again); otherwise puts and deletes are
+    #: decided and written here, under the lock, with no closure to build.
+    shared: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._lock: AbstractContextManager[Any] = threading.Lock()
@@ -162,7 +164,7 @@ class Engine(ABC):
         """Apply ``decide``'s write atomically over the item at the key; answers its answer.
 
         ``decide`` is pure (a shared store may call it again when the item changed under it).
-        ``blind`` (only for a backend that ``writes_blind``) is the write when it does not
+        ``blind`` (only for a ``shared`` backend) is the write when it does not
         depend on the item (an unconditional put or delete answering nothing), with no old
         index entries: a store may apply it without reading. This default reads and writes
         under the lock and in one transaction."""
@@ -229,22 +231,35 @@ class Engine(ABC):
         pk, sk = item_key(spec, new)
         new_index = self._index_entries(spec, new) if spec.indexes else []
         parsed, env = self._condition_shapes.bind(condition, names, values)
-        ttl = _ttl(spec, new)
+        write = Write(pk, sk, new, size, _ttl(spec, new), [], new_index)
+        if self.shared:
 
-        def decide(old: Item | None) -> tuple[Write | None, Item | None]:
-            if parsed is not None and not parsed.root.test(old or {}, env):
-                raise ConditionalCheckFailed(self._out(old))
-            old_index = self._index_entries(spec, old) if old is not None and spec.indexes else []
-            if old_index == new_index:
-                # the entries stay as they are
-                return Write(pk, sk, new, size, ttl, [], []), old
-            return Write(pk, sk, new, size, ttl, old_index, new_index), old
+            def decide(old: Item | None) -> tuple[Write | None, Item | None]:
+                return self._put_write(spec, write, parsed, env, old), old
 
-        blind = None
-        if self.writes_blind and parsed is None and returns == "NONE":
-            blind = Write(pk, sk, new, size, ttl, [], new_index)
-        old = self._apply(spec, pk, sk, decide, blind)
+            blind = write if parsed is None and returns == "NONE" else None
+            old = self._apply(spec, pk, sk, decide, blind)
+        else:
+            with self._lock, self._transaction():
+                found = self._get(spec, pk, sk)
+                old = found[0] if found is not None else None
+                self._write(spec, self._put_write(spec, write, parsed, env, old))
         return old if returns == "ALL_OLD" else None
+
+    def _put_write(
+        self, spec: Table, write: Write, condition: Parsed | None, env: Any, old: Item | None
+    ) -> Write:
+        """The write a put makes over ``old`` (``write`` has no old index entries)."""
+        if condition is not None and not condition.root.test(old or {}, env):
+            raise ConditionalCheckFailed(self._out(old))
+        if old is None or not spec.indexes:
+            return write
+        old_index = self._index_entries(spec, old)
+        if old_index == write.new_index:  # the entries stay as they are
+            return Write(write.pk, write.sk, write.item, write.size, write.ttl, [], [])
+        return Write(
+            write.pk, write.sk, write.item, write.size, write.ttl, old_index, write.new_index
+        )
 
     def get_item(
         self,
@@ -290,7 +305,7 @@ class Engine(ABC):
             return Write(pk, sk, None, 0, None, self._index_entries(spec, old), []), old
 
         blind = None
-        if self.writes_blind and parsed is None and returns == "NONE":
+        if self.shared and parsed is None and returns == "NONE":
             blind = Write(pk, sk, None, 0, None, [], [])
         old = self._apply(spec, pk, sk, decide, blind)
         return old if returns == "ALL_OLD" else None
@@ -313,32 +328,65 @@ class Engine(ABC):
         parsed_update = parse_optional(UPDATE, update)
         parsed_condition = parse_optional(CONDITION, condition)
         env = bind(names, values, parsed_update, parsed_condition)
+        if self.shared:
+            return self._apply(
+                spec,
+                pk,
+                sk,
+                lambda old: self._update_write(
+                    spec, key_item, pk, sk, parsed_update, parsed_condition, env, returns, old
+                ),
+                None,
+            )
+        with self._lock, self._transaction():
+            found = self._get(spec, pk, sk)
+            write, answer = self._update_write(
+                spec,
+                key_item,
+                pk,
+                sk,
+                parsed_update,
+                parsed_condition,
+                env,
+                returns,
+                found[0] if found is not None else None,
+            )
+            self._write(spec, write)
+            return answer
 
-        def decide(old: Item | None) -> tuple[Write | None, Item | None]:
-            if parsed_condition is not None and not parsed_condition.root.test(old or {}, env):
-                raise ConditionalCheckFailed(self._out(old))
-            base = old if old is not None else key_item
-            if parsed_update is None:
-                changed, paths = copy_item(base), []
-            else:
-                changed, paths = parsed_update.root.apply(base, env, key_names(spec))
-            try:
-                new, size = normalize_item(changed)
-            except TableValidationError as error:
-                if error.message.startswith("Item size has exceeded"):
-                    error.message = error.message.replace(
-                        "Item size has", "Item size to update has"
-                    )
-                    error.args = (error.message,)
-                raise
-            new_index = self._index_entries(spec, new)
-            old_index = self._index_entries(spec, old) if old is not None else []
-            if old_index == new_index:
-                old_index = new_index = []  # the entries stay as they are
-            write = Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index)
-            return write, self._returned(returns, old, new, paths)
-
-        return self._apply(spec, pk, sk, decide, None)
+    def _update_write(
+        self,
+        spec: Table,
+        key_item: Item,
+        pk: KeyValue,
+        sk: KeyValue | None,
+        update: Parsed | None,
+        condition: Parsed | None,
+        env: Any,
+        returns: str,
+        old: Item | None,
+    ) -> tuple[Write, Item | None]:
+        """The write an update makes over ``old``, and what it answers."""
+        if condition is not None and not condition.root.test(old or {}, env):
+            raise ConditionalCheckFailed(self._out(old))
+        base = old if old is not None else key_item
+        if update is None:
+            changed, paths = copy_item(base), []
+        else:
+            changed, paths = update.root.apply(base, env, key_names(spec))
+        try:
+            new, size = normalize_item(changed)
+        except TableValidationError as error:
+            if error.message.startswith("Item size has exceeded"):
+                error.message = error.message.replace("Item size has", "Item size to update has")
+                error.args = (error.message,)
+            raise
+        new_index = self._index_entries(spec, new)
+        old_index = self._index_entries(spec, old) if old is not None else []
+        if old_index == new_index:
+            old_index = new_index = []  # the entries stay as they are
+        write = Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index)
+        return write, self._returned(returns, old, new, paths)
 
     def _returned(self, returns: str, old: Item | None, new: Item, paths: list[Any]) -> Item | None:
         if returns == "ALL_OLD":

@@ -52,7 +52,7 @@ class PostgresTableStore(Engine):
     password) if it cannot connect."""
 
     shares_items = False
-    writes_blind = True
+    shared = True
 
     def __init__(self, dsn: str, *, max_connections: int = 20) -> None:
         super().__init__()
