@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from pizzabus.access import RUNTIME_DIR_ENV
-
 from tests.e2e.server import Server, start_server
 
 
