@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import importlib
@@ -12,6 +13,7 @@ import socket
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,17 +227,32 @@ def serve(
     sys.stdout.flush()
     _tune_garbage_collector()
     limits = HttpLimits(max_header_bytes, header_timeout, body_timeout, max_connections)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn_config(
             system.app,
             log_level="warning" if log_level == "info" else log_level,
             limits=limits,
-        )
+        ),
+        on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        remove_server_record(actual_port, pid=os.getpid())
+    server.run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, running ``on_stop`` once it has stopped serving: before it re-raises
+    the signal that stopped it (which ends the process at once)."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._on_stop()
 
 
 def _is_loopback(host: str) -> bool:
