@@ -277,14 +277,21 @@ def exposure_warning(host: str, port: int) -> str:
 
 def data_dir_problem(data_dir: Path, error: BaseException) -> str:
     """One line saying why ``data_dir`` cannot be used and what to do."""
-    text = str(error).lower()
     number = getattr(error, "errno", None)
-    if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "full" in text:
+    sqlite_error = getattr(error, "sqlite_errorname", "")
+    if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or sqlite_error == "SQLITE_FULL":
         return (
             f"the disk holding the data directory {data_dir} is full; free some space, or pass "
             "--data-dir on another disk (or --memory to keep nothing on disk)"
         )
-    if number in (errno.EACCES, errno.EPERM, errno.EROFS) or "readonly" in text.replace("-", ""):
+    if sqlite_error.startswith("SQLITE_IOERR"):
+        return (
+            f"cannot write in the data directory {data_dir} ({error}): is its disk full or "
+            "failing? Free some space, or pass --data-dir on another disk (or --memory)"
+        )
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS) or sqlite_error.startswith(
+        ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")
+    ):
         return (
             f"the data directory {data_dir} is not writable ({error}); fix its permissions, or "
             "pass --data-dir to a directory you can write (or --memory)"
