@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "system": {"errors"},
     "patterns": {"errors"},
     "tables": {"errors", "system"},
+    "devservers": {"errors"},
     "functions": {"errors", "clock", "system"},
     "bus": {"errors", "clock", "loop", "system", "patterns", "functions"},
     "sdk": {"errors", "clock", "system", "functions", "tables"},
