@@ -32,6 +32,10 @@ def _serve(
         timeout=60,
         cwd=REPO,
         preexec_fn=preexec,
+        # Coverage's own data file could not be written either, and would say so.
+        env={k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS")}
+        if preexec
+        else None,
     )
 
 
