@@ -8,11 +8,12 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
-from pizzabus.access import ADMIN_COOKIE, ADMIN_TOKEN_ENV, find_server
+from pizzabus.access import ADMIN_COOKIE, ADMIN_TOKEN_ENV, RUNTIME_DIR_ENV, find_server
 from tests.e2e.server import REPO, Server, start_server
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +131,20 @@ def test_a_weak_given_token_is_refused_in_one_line() -> None:
     assert refused.returncode != 0
     assert "at least 16" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_without_a_runtime_directory_the_server_shows_its_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv(RUNTIME_DIR_ENV, str(not_a_directory))
+    shown = start_server(("--memory",))
+    try:
+        line = next(line for line in shown.output if "admin token" in line)
+        assert "could not be written" in line
+        token = line.split()[2]
+        headers = {"X-Pizzabus-Token": token}
+        assert httpx.get(f"{shown.url}/_pizzabus/stats", headers=headers).status_code == 200
+    finally:
+        shown.stop()

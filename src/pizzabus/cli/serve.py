@@ -220,8 +220,13 @@ def serve(
         data_dir=None if memory else str(data_dir.resolve()),
         started_at=time.time(),
     )
-    record_path = write_server_record(record)
-    _announce(system, base_url, settings, record_path)
+    try:
+        where = f"in {write_server_record(record)} (pizzabus commands find it; or --token)"
+    except (OSError, PizzabusError) as error:
+        # Without a record, the token must be shown, or nobody could use the admin API.
+        reason = error.message if isinstance(error, PizzabusError) else str(error)
+        where = f"{token} (the server record could not be written: {reason})"
+    _announce(system, base_url, settings, where)
     if not _is_loopback(host):
         click.secho(exposure_warning(host, actual_port), fg="yellow", err=True)
     sys.stdout.flush()
@@ -341,7 +346,7 @@ def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None
     )
 
 
-def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, record_path: Path) -> None:
+def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_where: str) -> None:
     console = Console(stderr=False, highlight=False)
     definition = system.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
@@ -358,5 +363,5 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, record_
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
     console.print(f"  tables         {where}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
-    console.print(f"  admin token    in {record_path} (pizzabus commands find it; or --token)")
+    console.print(f"  admin token    {token_where}", soft_wrap=True)
     console.print("Press Ctrl+C to stop.")
