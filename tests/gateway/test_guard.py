@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from pizzabus.gateway.app import Gateway
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts, json_refusal
 
 TOKEN = "the-admin-token-of-this-server"
@@ -84,3 +90,50 @@ def test_a_refusal_is_json_and_a_401_says_how_to_authenticate() -> None:
     assert body == b'{"message": "no"}'
     start, _ = json_refusal(421, {"message": "no"})
     assert b"www-authenticate" not in dict(start["headers"])  # type: ignore[arg-type]
+
+
+def _console_gateway() -> Gateway:
+    async def live(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("live")
+        await websocket.close()
+
+    app = Starlette(routes=[WebSocketRoute("/_pizzabus/live", live)])
+    guard = ControlGuard(TOKEN, allowed_hosts("http://127.0.0.1:8123"))
+    return Gateway(app, "/ws", None, guard=guard)
+
+
+async def _handshake(query: str = "", host: str = "127.0.0.1:8123") -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"type": "websocket.connect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/_pizzabus/live",
+        "raw_path": b"/_pizzabus/live",
+        "query_string": query.encode(),
+        "headers": [(b"host", host.encode())],
+        "scheme": "ws",
+        "server": ("127.0.0.1", 8123),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
+    await _console_gateway()(scope, receive, send)
+    return sent
+
+
+async def test_a_console_socket_needs_the_token_and_a_host_of_the_server() -> None:
+    refused = [{"type": "websocket.close", "code": 1008}]
+    assert await _handshake() == refused
+    assert await _handshake(f"token={TOKEN}", host="evil.example:8123") == refused
+    admitted = await _handshake(f"token={TOKEN}")
+    assert admitted[0]["type"] == "websocket.accept"
+    assert admitted[1] == {"type": "websocket.send", "text": "live"}

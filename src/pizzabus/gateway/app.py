@@ -60,6 +60,14 @@ class Gateway:
             if self._websocket is not None and scope["path"] == self._websocket_path:
                 await self._websocket(scope, receive, send)
                 return
+            if (
+                self._guard is not None
+                and scope["path"].startswith(ADMIN_PREFIX)
+                and _refusal(self._guard, scope) is not None
+            ):
+                # A console's live socket: refused before the handshake (the client sees 403).
+                await send({"type": "websocket.close", "code": 1008})
+                return
         elif scope["type"] == "http":
             path: str = scope["path"]
             # The control routes (admin, console, @connections) never answer cross-origin
@@ -118,10 +126,15 @@ def build_app(
     )
 
 
-async def _admitted(guard: ControlGuard, scope: Scope, send: Send) -> bool:
+def _refusal(guard: ControlGuard, scope: Scope) -> tuple[int, dict[str, str]] | None:
     refusal = guard.host_refusal(scope)
     if refusal is None and scope["path"].startswith(ADMIN_PREFIX):
         refusal = guard.token_refusal(scope)
+    return refusal
+
+
+async def _admitted(guard: ControlGuard, scope: Scope, send: Send) -> bool:
+    refusal = _refusal(guard, scope)
     if refusal is None:
         return True
     start, body = json_refusal(*refusal)
