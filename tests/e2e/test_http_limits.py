@@ -27,8 +27,9 @@ def strict() -> Iterator[Server]:
             "--memory",
             "--header-timeout",
             "1",
+            # Longer than the pauses of the body sent in pieces, even on a loaded machine.
             "--body-timeout",
-            "1",
+            "3",
             "--max-header-bytes",
             "4096",
         )
