@@ -8,6 +8,13 @@ the disk with the next durable commit, since WAL frames are appended in order an
 the log keeps everything before it. Under load many PutEvents share each fsync, so durability
 does not cost one fsync per event, and finishing a delivery costs none. Reads use their own
 connection (WAL lets them run beside the writer).
+
+The log stays bounded: the writer thread checkpoints after its own commits (no other write can
+slip in between, so the log is fully copied and starts over), and if a reader ever held the
+log long enough for it to pass :data:`WAL_CHECKPOINT_BYTES`, the writer empties it with a
+TRUNCATE checkpoint that waits at most :data:`CHECKPOINT_WAIT_SECONDS` for readers. Deleted
+rows' pages are reused by later writes; a new file is created with incremental auto-vacuum,
+so pages freed by the archive's retention are handed back to the file system too.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sqlite3
 import threading
 import uuid
@@ -34,6 +42,16 @@ log = logging.getLogger("pizzabus.store")
 
 #: The longest a lazy write (a delivery finished or attempted) waits for the writer.
 LAZY_WRITE_DELAY = 0.05
+#: Past this size, the writer empties the write-ahead log (TRUNCATE) after its commit.
+WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024
+#: The longest that TRUNCATE checkpoint waits for readers (then a later commit retries).
+CHECKPOINT_WAIT_SECONDS = 0.1
+#: Commits to let pass after a TRUNCATE checkpoint found the log held by a reader.
+RETRY_AFTER_COMMITS = 64
+#: Free pages handed back to the file system at most per commit (incremental vacuum).
+_VACUUM_PAGES = 256
+#: Vacuum steps at most after one commit (4,096 pages: 16 MB).
+_VACUUM_STEPS = 16
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -84,26 +102,65 @@ class SqliteEventStore:
     def __init__(self, path: Path, targets: Callable[[str, str, int], Target]) -> None:
         """``targets(bus, rule, index)`` gives the current target (and retry policy) of a
         stored delivery when it is resumed."""
-        self.path = path
+        self.path = Path(path)
+        self.wal_path = self.path.with_name(self.path.name + "-wal")
         self._targets = targets
         self._reader = self._connect()
         self._reader.executescript(SCHEMA)
+        #: Checkpoints that emptied the log.
+        self.truncations = 0
         self._read_lock = threading.Lock()
         # Writes in the order they were made; only a write someone waits on wakes the writer.
         self._pending: deque[tuple[Write, Future[None] | None] | None] = deque()
         self._wake = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="pizzabus-log", daemon=True)
         self.commits = 0
+        self._truncate_after = 0
+        self._freed = False  # rows were deleted in bulk: free pages to hand back
         #: Why the log stopped accepting writes, if it has (see ``_commit``).
         self.failure: BaseException | None = None
         self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Only takes effect on a new file (before its first page is written): an existing one
+        # keeps its mode, and its free pages are reused but not handed back.
+        connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_BYTES}")
         return connection
+
+    def wal_size(self) -> int:
+        """The write-ahead log's size on disk now, in bytes."""
+        try:
+            return os.stat(self.wal_path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def _keep_small(self, connection: sqlite3.Connection) -> None:
+        """After a commit, on the writer thread: bound the log, hand free pages back."""
+        if self.commits >= self._truncate_after and self.wal_size() > WAL_CHECKPOINT_BYTES:
+            connection.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_SECONDS * 1000)}")
+            try:
+                busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                connection.execute("PRAGMA busy_timeout=5000")
+            if busy:  # a reader still holds the log: let some commits pass before waiting again
+                self._truncate_after = self.commits + RETRY_AFTER_COMMITS
+            else:
+                self.truncations += 1
+        steps = 0
+        while self._freed and steps < _VACUUM_STEPS:
+            # Each step is a short transaction of its own; more than the steps allow is left
+            # for after the next commit, so queued writes do not wait long.
+            # Each page freed is one step of the statement, and execute() steps a statement
+            # without result columns only once: executescript() runs it to the end.
+            connection.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES});")
+            (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+            self._freed = free > 0
+            steps += 1
 
     # --- the writer thread -------------------------------------------------------------------
 
@@ -140,6 +197,13 @@ class SqliteEventStore:
                     connection.execute(f"PRAGMA synchronous={'FULL' if waited_on else 'NORMAL'}")
                     durable = waited_on
                 self._commit(connection, batch)
+                if self.failure is None:
+                    try:
+                        self._keep_small(connection)
+                    except sqlite3.Error as error:  # only housekeeping: the next commit retries
+                        log.warning(
+                            "the event log %s could not be checkpointed: %s", self.path, error
+                        )
             if stop:
                 connection.close()
                 return
@@ -280,6 +344,8 @@ class SqliteEventStore:
                 (bus, archived_before),
             )
             removed.append(cursor.rowcount)
+            if cursor.rowcount > 0:
+                self._freed = True
 
         future = self._submit(write, durable=True)
         assert future is not None
