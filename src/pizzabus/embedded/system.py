@@ -207,6 +207,8 @@ class EmbeddedSystem:
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
+            "asyncio_tasks": len(asyncio.all_tasks()),
             # Where each function's invocations run now (inline on the loop, or on threads),
             # and how many ran where.
             "functions": {
