@@ -347,10 +347,48 @@ class SqliteEventStore:
             if cursor.rowcount > 0:
                 self._freed = True
 
+        self._submit_and_vacuum(write)
+        return removed[0] if removed else 0
+
+    def trim(self, max_bytes: int) -> int:
+        """The archive's size is its events' payloads (the file is about a third larger, with
+        ids and indexes): the oldest go until the rest fit in ``max_bytes``."""
+        removed: list[int] = []
+
+        def write(connection: sqlite3.Connection) -> None:
+            # length() of a BLOB reads its size from the row's header, not the payload.
+            (total,) = connection.execute(
+                "SELECT coalesce(sum(length(payload)), 0) FROM events WHERE archived = 1"
+            ).fetchone()
+            excess = total - max_bytes
+            if excess <= 0:
+                return
+            doomed: list[tuple[str, str]] = []
+            rows = connection.execute(
+                "SELECT id, replay, length(payload) FROM events WHERE archived = 1 "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) "
+                "ORDER BY time"
+            )
+            for event_id, replay, size in rows:
+                doomed.append((event_id, replay))
+                excess -= size
+                if excess <= 0:
+                    break
+            rows.close()
+            connection.executemany("DELETE FROM events WHERE id = ? AND replay = ?", doomed)
+            removed.append(len(doomed))
+            self._freed = bool(doomed)
+
+        self._submit_and_vacuum(write)
+        return sum(removed)
+
+    def _submit_and_vacuum(self, write: Write) -> None:
+        """Commit a bulk delete, and return once its freed pages are handed back: they are
+        vacuumed after the commit, before the writer takes the next batch (the flush)."""
         future = self._submit(write, durable=True)
         assert future is not None
         future.result()
-        return removed[0] if removed else 0
+        self.flush()
 
     def put(self, letter: DeadLetter) -> DeadLetter:
         stored = replace(letter, id=letter.id or _letter_id())

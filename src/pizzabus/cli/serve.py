@@ -106,6 +106,13 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--max-archive-bytes",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep the archive's events (their payloads) under this many bytes: the oldest go "
+    "first, checked every minute. Default: only the retention (a week) bounds it.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -120,6 +127,7 @@ def serve(
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
+    max_archive_bytes: int | None,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -145,6 +153,7 @@ def serve(
         faults=faults,
         max_in_flight=max_in_flight,
         inline=not isolate,
+        max_archive_bytes=max_archive_bytes,
     )
     try:
         system = EmbeddedSystem(definition, settings)

@@ -63,6 +63,9 @@ class Settings:
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: At most this many bytes of archive (the event log's file, or the payloads in memory):
+    #: the oldest archived events go first, at each sweep. None: only the retention bounds it.
+    max_archive_bytes: int | None = None
 
 
 def _api_id(name: str) -> str:
@@ -293,17 +296,30 @@ class EmbeddedSystem:
     async def _sweep_expired(self) -> None:
         while True:
             await self.clock.sleep(TTL_SWEEP_SECONDS)
-            try:
-                removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
-            except Exception:  # a sweep failing must not stop the server; the next one retries
-                log.exception("TTL sweep failed")
-                continue
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Delete expired items (TTL) and archived events past their retention or over
+        ``max_archive_bytes`` (every ``TTL_SWEEP_SECONDS``, on threads, off the loop)."""
+        # Each step failing must not stop the server or the other steps; the next sweep retries.
+        try:
+            removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
             if removed:
                 log.info("TTL: removed %d expired items", removed)
+        except Exception:
+            log.exception("TTL sweep failed")
+        try:
             await self._expire_archives()
+        except Exception:
+            log.exception("archive sweep failed")
 
     async def _expire_archives(self) -> None:
         for bus in self.definition.buses:
             if bus.archive is not None and bus.archive.retention is not None:
                 before = self.clock.now() - bus.archive.retention.total_seconds()
                 await asyncio.to_thread(self.store.expire, bus.name, before)
+        limit = self.settings.max_archive_bytes
+        if limit is not None:
+            dropped = await asyncio.to_thread(self.store.trim, limit)
+            if dropped:
+                log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)
