@@ -15,16 +15,25 @@ log long enough for it to pass :data:`WAL_CHECKPOINT_BYTES`, the writer empties 
 TRUNCATE checkpoint that waits at most :data:`CHECKPOINT_WAIT_SECONDS` for readers. Deleted
 rows' pages are reused by later writes; a new file is created with incremental auto-vacuum,
 so pages freed by the archive's retention are handed back to the file system too.
+
+A write that fails (the disk is full) puts the log in an outage: what is submitted meanwhile is
+refused (each waiting caller gets the error), and every :data:`PROBE_SECONDS` the writer tries
+a small write. Once one commits, the log takes writes again, by itself. Deliveries that
+finished while their "finished" record could not be written are handed to ``on_recovered``
+to run again (at least once, as after a restart): an invocation's own "finished" record is
+what keeps the events it put, so the events it put during the outage are put again too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -42,6 +51,10 @@ log = logging.getLogger("pizzabus.store")
 
 #: The longest a lazy write (a delivery finished or attempted) waits for the writer.
 LAZY_WRITE_DELAY = 0.05
+#: How often, while a write has failed, the writer tries whether the log can be written again.
+PROBE_SECONDS = 1.0
+#: What the probe writes (and deletes at once): room for a batch of a few orders.
+_PROBE_BYTES = 64 * 1024
 #: Past this size, the writer empties the write-ahead log (TRUNCATE) after its commit.
 WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024
 #: The longest that TRUNCATE checkpoint waits for readers (then a later commit retries).
@@ -78,6 +91,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     error_type TEXT,
     error_message TEXT
 );
+CREATE TABLE IF NOT EXISTS probe (filler BLOB);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -99,9 +113,16 @@ Write = Callable[[sqlite3.Connection], None]
 class SqliteEventStore:
     """Events, deliveries, dead letters and the archive in one SQLite file."""
 
-    def __init__(self, path: Path, targets: Callable[[str, str, int], Target]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        targets: Callable[[str, str, int], Target],
+        *,
+        on_recovered: Callable[[list[Delivery]], None] | None = None,
+    ) -> None:
         """``targets(bus, rule, index)`` gives the current target (and retry policy) of a
-        stored delivery when it is resumed."""
+        stored delivery when it is resumed; ``on_recovered(deliveries)`` is called (on the
+        writer's thread) after an outage with the deliveries to run again."""
         self.path = Path(path)
         self.wal_path = self.path.with_name(self.path.name + "-wal")
         self._targets = targets
@@ -117,8 +138,13 @@ class SqliteEventStore:
         self.commits = 0
         self._truncate_after = 0
         self._freed = False  # rows were deleted in bulk: free pages to hand back
-        #: Why the log stopped accepting writes, if it has (see ``_commit``).
+        #: Why the log refuses writes now, if it does (see ``_commit``); None once it recovered.
         self.failure: BaseException | None = None
+        self.outages = 0
+        self._on_recovered = on_recovered
+        # Deliveries that finished while their record could not be written (see _commit).
+        self._unfinished: set[str] = set()
+        self._next_probe = 0.0
         self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
@@ -181,6 +207,8 @@ class SqliteEventStore:
         while True:
             self._wake.wait(LAZY_WRITE_DELAY)
             self._wake.clear()  # before taking the writes: a later set() is not lost
+            if self.failure is not None and time.monotonic() >= self._next_probe:
+                self._probe(connection)
             batch: list[tuple[Write, Future[None] | None]] = []
             stop = False
             while self._pending and len(batch) < 5000:
@@ -214,6 +242,8 @@ class SqliteEventStore:
         # After a failed commit nothing more is written: a later write may depend on one that
         # was lost (an invocation's "delivered" record on the events it put, which were
         # answered before they were flushed), and must not be kept without it.
+        # Until the log is written again (see _probe) the same holds for everything submitted
+        # meanwhile: refused, and the deliveries it would have finished run again afterwards.
         error: BaseException | None = self.failure
         if error is None:
             try:
@@ -224,15 +254,19 @@ class SqliteEventStore:
                 self.commits += 1
             except BaseException as failure:
                 error = self.failure = failure
+                self.outages += 1
+                self._next_probe = time.monotonic() + PROBE_SECONDS
                 log.error(
-                    "the event log %s could not be written (%s): it accepts nothing more; "
-                    "restart the server once the cause is fixed (what it had accepted "
-                    "resumes then)",
+                    "the event log %s could not be written (%s): it refuses writes until it "
+                    "can write again (tried every %g s; free some disk space)",
                     self.path,
                     failure,
+                    PROBE_SECONDS,
                 )
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
+        if error is not None:
+            self._unfinished.update(w.key for w, _ in batch if isinstance(w, _Finish))
         for _, future in batch:
             if future is None:
                 continue
@@ -240,6 +274,26 @@ class SqliteEventStore:
                 future.set_result(None)
             else:
                 future.set_exception(error)
+
+    def _probe(self, connection: sqlite3.Connection) -> None:
+        """While in an outage: try a small write; if it commits, take writes again."""
+        self._next_probe = time.monotonic() + PROBE_SECONDS
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO probe VALUES (zeroblob(?))", (_PROBE_BYTES,))
+            connection.execute("DELETE FROM probe")
+            connection.execute("COMMIT")
+        except sqlite3.Error:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            return
+        log.warning("the event log %s is written again: it takes writes again", self.path)
+        keys, self._unfinished = self._unfinished, set()
+        self.failure = None
+        if keys and self._on_recovered is not None:
+            again = [d for d in self._stored_deliveries() if d.key in keys]
+            self._on_recovered(again)
 
     # --- EventStore --------------------------------------------------------------------------
 
@@ -284,22 +338,18 @@ class SqliteEventStore:
         self._submit(write)
 
     def delivered(self, delivery: Delivery) -> None:
-        key = delivery.key
-        self._submit(lambda c: _finish(c, key))
+        self._submit(_Finish(delivery.key))
 
     def dead_lettered(self, delivery: Delivery, letter: DeadLetter) -> DeadLetter:
         stored = replace(letter, id=_letter_id())
-        key = delivery.key
-
-        def write(connection: sqlite3.Connection) -> None:
-            _insert_letter(connection, stored)
-            _finish(connection, key)
-
-        self._submit(write)
+        self._submit(_Finish(delivery.key, stored))
         return stored
 
     def pending(self) -> list[Delivery]:
-        self.flush()
+        self._flush_for_reading()
+        return self._stored_deliveries()
+
+    def _stored_deliveries(self) -> list[Delivery]:
         with self._read_lock:
             rows = self._reader.execute(
                 "SELECT d.event_id, d.replay, d.bus, d.rule, d.idx, d.published_at, d.attempts, "
@@ -398,13 +448,13 @@ class SqliteEventStore:
         return stored
 
     def list(self) -> list[DeadLetter]:
-        self.flush()
+        self._flush_for_reading()
         with self._read_lock:
             rows = self._reader.execute("SELECT * FROM dead_letters ORDER BY at").fetchall()
         return [_letter(row) for row in rows]
 
     def get(self, letter_id: str) -> DeadLetter | None:
-        self.flush()
+        self._flush_for_reading()
         with self._read_lock:
             row = self._reader.execute(
                 "SELECT * FROM dead_letters WHERE id = ?", (letter_id,)
@@ -423,6 +473,12 @@ class SqliteEventStore:
         future.result()
         return bool(removed and removed[0])
 
+    def _flush_for_reading(self) -> None:
+        """Reads see every write queued before them; in an outage, what is on disk."""
+        if self.failure is None:
+            with contextlib.suppress(sqlite3.Error):
+                self.flush()
+
     def flush(self) -> None:
         """Wait until every write queued so far is committed."""
         future = self._submit(lambda c: None, durable=True)
@@ -430,8 +486,9 @@ class SqliteEventStore:
         future.result()
 
     def close(self) -> None:
-        if self.failure is None:  # after a failed write there is nothing more to flush
-            self.flush()
+        if self.failure is None:  # in an outage there is nothing more to flush
+            with contextlib.suppress(sqlite3.Error):
+                self.flush()
         self._pending.append(None)
         self._wake.set()
         self._writer.join(timeout=10)
@@ -466,6 +523,21 @@ def _delivery_row(d: Delivery) -> tuple[object, ...]:
         error.error_type if error else None,
         error.message if error else None,
     )
+
+
+class _Finish:
+    """The write that a delivery finished (with its dead letter, if it failed): named, so an
+    outage knows which deliveries to run again (see ``SqliteEventStore._commit``)."""
+
+    __slots__ = ("key", "letter")
+
+    def __init__(self, key: str, letter: DeadLetter | None = None) -> None:
+        self.key, self.letter = key, letter
+
+    def __call__(self, connection: sqlite3.Connection) -> None:
+        if self.letter is not None:
+            _insert_letter(connection, self.letter)
+        _finish(connection, self.key)
 
 
 def _finish(connection: sqlite3.Connection, key: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer, Delivery
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
@@ -66,6 +66,11 @@ class Settings:
     #: At most this many bytes of archive (the event log's file, or the payloads in memory):
     #: the oldest archived events go first, at each sweep. None: only the retention bounds it.
     max_archive_bytes: int | None = None
+
+
+def _failure_of(store: EventStore) -> str | None:
+    failure = getattr(store, "failure", None)  # only a store on disk has outages
+    return None if failure is None else str(failure)
 
 
 def _api_id(name: str) -> str:
@@ -127,6 +132,7 @@ class EmbeddedSystem:
         )
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
 
@@ -170,11 +176,11 @@ class EmbeddedSystem:
         self.runtime.bind()
         if self.connections is not None:
             self.connections.bind(loop)
+        self._loop = loop
         resumed = await asyncio.to_thread(self.store.pending)
         if resumed:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
-            self.deliverer.admit(len(resumed), force=True)
-            self.deliverer.submit(resumed)
+            self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
 
     async def stop(self) -> None:
@@ -212,6 +218,8 @@ class EmbeddedSystem:
             "connections": len(self.connections) if self.connections is not None else 0,
             # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
             "asyncio_tasks": len(asyncio.all_tasks()),
+            # Why the event log refuses writes now (a full disk), or None.
+            "event_log_failure": _failure_of(self.store),
             # Where each function's invocations run now (inline on the loop, or on threads),
             # and how many ran where.
             "functions": {
@@ -245,7 +253,20 @@ class EmbeddedSystem:
             self.settings.data_dir / "events.sqlite3",
             # The router is built after the store, so look it up when a delivery resumes.
             targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
+            on_recovered=self._run_again,
         )
+
+    def _run_again(self, deliveries: list[Delivery]) -> None:
+        """After the event log's outage (from its thread): deliveries whose end could not be
+        recorded run again, as they would after a restart."""
+        loop = self._loop
+        if deliveries and loop is not None and not loop.is_closed():
+            log.info("the event log is back: running %d deliveries again", len(deliveries))
+            loop.call_soon_threadsafe(self._resume, deliveries)
+
+    def _resume(self, deliveries: list[Delivery]) -> None:
+        self.deliverer.admit(len(deliveries), force=True)
+        self.deliverer.submit(deliveries)
 
     def _build_app(self) -> Gateway:
         definition = self.definition
