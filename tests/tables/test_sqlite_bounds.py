@@ -84,7 +84,10 @@ def test_a_log_held_past_its_limit_by_a_reader_is_emptied_once_the_reader_lets_g
     assert store.wal_size() < LIMIT_BYTES
 
 
-def test_expired_items_are_swept_and_their_pages_handed_back(store: SqliteTableStore) -> None:
+def test_expired_items_are_swept_in_batches_and_their_pages_handed_back(
+    store: SqliteTableStore,
+) -> None:
+    assert sqlite_tables.SWEEP_BATCH < 1500  # several transactions
     for n in range(1500):
         store.put_item("items", {"id": f"i{n}", "expires_at": 1000 + n, "pad": PADDING})
     pages = _page_count(store)

@@ -50,6 +50,8 @@ WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024
 WAL_LIMIT_BYTES = 32 * 1024 * 1024
 #: The longest a TRUNCATE checkpoint waits for readers and writers (then the next one retries).
 CHECKPOINT_WAIT_SECONDS = 0.1
+#: Expired items deleted per transaction (per table) by a TTL sweep.
+SWEEP_BATCH = 500
 #: Free pages handed back to the file system per step after a TTL sweep.
 _VACUUM_PAGES = 256
 #: Writes to let pass after a TRUNCATE found the log held by a reader.
@@ -304,14 +306,22 @@ class SqliteTableStore(Engine):
 
     def _expiring(self, spec: Table, now: float) -> list[Item]:
         # ttl is a float copy of the exact number: look a second wider, the engine checks exactly.
+        # At most a batch, oldest first: see delete_expired.
         rows = self._db.execute(
-            "SELECT item FROM pb_items WHERE tbl = ? AND ttl BETWEEN ? AND ?",
-            (spec.name, now - TTL_HORIZON_SECONDS - 1, now + 1),
+            "SELECT item FROM pb_items WHERE tbl = ? AND ttl BETWEEN ? AND ? ORDER BY ttl LIMIT ?",
+            (spec.name, now - TTL_HORIZON_SECONDS - 1, now + 1, SWEEP_BATCH),
         )
         return [loads(text) for (text,) in rows]
 
     def delete_expired(self, now: float) -> int:
-        removed = super().delete_expired(now)
+        # A batch per transaction, the lock let go in between: a minute of expired orders is
+        # thousands of items, and handlers' writes on the event loop wait for the lock.
+        removed = 0
+        while True:
+            batch = super().delete_expired(now)
+            removed += batch
+            if batch == 0 or self._closed:
+                break
         # Hand the freed pages back in bounded steps, letting writes in between.
         while removed:
             with self._lock:
