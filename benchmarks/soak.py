@@ -73,6 +73,8 @@ class Row:
     failures: int
     rss_mb: float
     data_dir_mb: float
+    tables_db_mb: float
+    events_db_mb: float
     tables_wal_mb: float
     events_wal_mb: float
     open_fds: int
@@ -184,6 +186,8 @@ class Soak:
             failures=new_failures,
             rss_mb=round(self.server.rss_kib() / 1024, 1),
             data_dir_mb=round(_dir_mb(data), 1),
+            tables_db_mb=round(_size_mb(data / "tables.sqlite3"), 2) if data else 0.0,
+            events_db_mb=round(_size_mb(data / "events.sqlite3"), 2) if data else 0.0,
             tables_wal_mb=round(_size_mb(data / "tables.sqlite3-wal"), 2) if data else 0.0,
             events_wal_mb=round(_size_mb(data / "events.sqlite3-wal"), 2) if data else 0.0,
             open_fds=_open_fds(self.server.pid),
@@ -244,10 +248,14 @@ def verdict(rows: list[Row], minutes: float, memory: bool) -> dict[str, Any]:
             max((r.tasks for r in settled if r.tasks is not None), default=None),
         ],
         "orders": rows[-1].orders,
-        "data_dir_bytes_per_order": round(rows[-1].data_dir_mb * MB / rows[-1].orders)
-        if rows[-1].orders
-        else None,
+        "data_dir_bytes_per_order": _per_order(rows[-1].data_dir_mb, rows[-1].orders),
+        "tables_bytes_per_order": _per_order(rows[-1].tables_db_mb, rows[-1].orders),
+        "event_log_bytes_per_order": _per_order(rows[-1].events_db_mb, rows[-1].orders),
     }
+
+
+def _per_order(mb: float, orders: int) -> int | None:
+    return round(mb * MB / orders) if orders else None
 
 
 def _check(value: float, bound: float) -> dict[str, Any]:
@@ -395,7 +403,8 @@ def _print_verdict(console: Console, judged: dict[str, Any], stem: Path, charted
         console.print(f"  {mark}  {name}: {check['value']} (bound {check['bound']})")
     console.print(
         f"  RSS slope after minute 1: {judged['rss_slope_mb_per_min']} MB/min; "
-        f"{judged['data_dir_bytes_per_order']} bytes on disk per order; "
+        f"{judged['data_dir_bytes_per_order']} bytes on disk per order (tables "
+        f"{judged['tables_bytes_per_order']}, event log {judged['event_log_bytes_per_order']}); "
         f"fds {judged['open_fds']}, tasks {judged['tasks']}"
     )
     console.print(
