@@ -52,6 +52,10 @@ from benchmarks.common import (
     start_server,
 )
 from benchmarks.loadgen import ORDER_TIMEOUT, Browser, Tally
+from pizzabus.access import TOKEN_HEADER, generate_token
+
+#: The admin token the soak's servers are started with (their stats need it).
+ADMIN_TOKEN = generate_token()
 
 MB = 1024 * 1024
 WAL_BOUND_MB = 64.0
@@ -173,7 +177,9 @@ class Soak:
         new_failures, self._failed = failed - self._failed, failed
         tasks: int | None = None
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-            response = await admin.get(f"{self.server.url}/_pizzabus/stats")
+            response = await admin.get(
+                f"{self.server.url}/_pizzabus/stats", headers={TOKEN_HEADER: ADMIN_TOKEN}
+            )
             tasks = int(response.json()["asyncio_tasks"])
         lifecycles = [s.lifecycle for s in fresh]
         data = self.data_dir
@@ -319,6 +325,7 @@ def chart(path: Path, rows: list[Row], title: str) -> bool:
 
 def serve_args(args: argparse.Namespace, data_dir: Path | None) -> list[str]:
     extra = ["--memory"] if args.memory else ["--data-dir", str(data_dir)]
+    extra += ["--admin-token", ADMIN_TOKEN]
     if args.tables:
         extra += ["--tables", args.tables]
     return pizzabus_command(*extra)

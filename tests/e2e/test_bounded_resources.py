@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import httpx
 import pytest
 from benchmarks.loadgen import Browser, Tally, closed_loop
 
@@ -45,8 +44,8 @@ def _fds(server: Server) -> int:
 
 
 def _held(server: Server) -> tuple[int, int, int]:
-    stats = httpx.get(f"{server.url}/_pizzabus/stats", timeout=5).json()
-    return int(stats["asyncio_tasks"]), int(stats["connections"]), _fds(server)
+    stats = server.stats()
+    return int(str(stats["asyncio_tasks"])), int(str(stats["connections"])), _fds(server)
 
 
 async def _settled(server: Server, baseline: tuple[int, int, int]) -> tuple[int, int, int]:
