@@ -1,45 +1,21 @@
 """pizzabus's own HTTP API under ``/_pizzabus/``: what happened, and the controls the CLI uses
-(dead letters, replays, injected faults). The embedded runtime implements :class:`Operations`.
+(dead letters, replays, injected faults). Each runtime implements
+:class:`~pizzabus.contracts.Operations`.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.contracts.operations import Operations
 from pizzabus.errors import PizzabusError, ValidationError
-
-
-class Operations(Protocol):
-    """What the admin API can ask of a running system."""
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def dead_letters(self) -> list[dict[str, Any]]: ...
-
-    def dead_letter(self, letter_id: str) -> dict[str, Any]: ...
-
-    async def redrive(self, letter_ids: list[str] | None) -> dict[str, Any]: ...
-
-    def purge(self) -> dict[str, Any]: ...
-
-    def replays(self) -> list[dict[str, Any]]: ...
-
-    def replay(self, name: str) -> dict[str, Any]: ...
-
-    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]: ...
-
-    def cancel_replay(self, name: str) -> dict[str, Any]: ...
-
-    def faults(self) -> dict[str, Any]: ...
-
-    def set_faults(self, plan: Any) -> dict[str, Any]: ...
-
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -47,7 +23,10 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
-            return JSONResponse(await action(request))
+            result = await action(request)
+            if inspect.isawaitable(result):  # a runtime whose answers come from the network
+                result = await result
+            return JSONResponse(result)
         except PizzabusError as error:
             return JSONResponse(
                 {"message": error.message, "code": error.code}, status_code=error.status

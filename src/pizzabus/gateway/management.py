@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.errors import PizzabusError
-from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.http_api import BadRequest, read_body
 
 
-def management_routes(registry: ConnectionRegistry, stage: str) -> list[Route]:
+def management_routes(registry: ConnectionDirectory, stage: str) -> list[Route]:
     async def endpoint(request: Request) -> Response:
         connection_id = request.path_params["connection_id"]
         try:
