@@ -16,7 +16,9 @@ import uvicorn
 from rich.console import Console
 
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
-from pizzabus.embedded import EmbeddedSystem, Settings
+from pizzabus.compose import Distribution, open_runtime
+from pizzabus.contracts.runtime import Runtime
+from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.system import SystemDefinition
@@ -106,6 +108,21 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--nats",
+    "nats_url",
+    default=None,
+    envvar="PIZZABUS_NATS",
+    help="Serve as a gateway node of a distributed system on this NATS server (see "
+    "`pizzabus worker`); the functions then run on workers.",
+)
+@click.option(
+    "--tables",
+    "tables_url",
+    default=None,
+    envvar="PIZZABUS_TABLES",
+    help="With --nats: the tables the workers share (postgresql://…).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -120,6 +137,8 @@ def serve(
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
+    nats_url: str | None,
+    tables_url: str | None,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -135,6 +154,8 @@ def serve(
         )
     except PizzabusError as error:
         raise click.ClickException(error.message) from error
+    if nats_url:
+        _check_broker(nats_url)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
@@ -147,16 +168,34 @@ def serve(
         inline=not isolate,
     )
     try:
-        system = EmbeddedSystem(definition, settings)
+        runtime = open_runtime(
+            definition,
+            settings,
+            Distribution(nats_url, tables_url or "(on the workers)", max_backlog=max_in_flight)
+            if nats_url
+            else None,
+        )
     except PizzabusError as error:
         sock.close()
         raise click.ClickException(error.message) from error
-    _announce(system, base_url, settings)
+    _announce(runtime, base_url)
     _tune_garbage_collector()
     server = uvicorn.Server(
-        uvicorn_config(system.app, log_level="warning" if log_level == "info" else log_level)
+        uvicorn_config(runtime.app, log_level="warning" if log_level == "info" else log_level)
     )
     server.run(sockets=[sock])
+
+
+def _check_broker(url: str) -> None:
+    """Fail at once, in one line, when the broker of a gateway node is unreachable."""
+    import asyncio
+
+    from pizzabus.distributed.broker import probe
+
+    try:
+        asyncio.run(probe(url))
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
 
 
 def _tune_garbage_collector() -> None:
@@ -196,9 +235,9 @@ def uvicorn_config(app: Any, *, log_level: str) -> uvicorn.Config:
     )
 
 
-def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None:
+def _announce(runtime: Runtime, base_url: str) -> None:
     console = Console(stderr=False, highlight=False)
-    definition = system.definition
+    definition = runtime.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
     console.print(f"  web client     {base_url}/")
@@ -210,8 +249,7 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
         console.print(
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
-    where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
-    console.print(f"  tables         {where}")
+    console.print(f"  tables         {runtime.describe_tables()}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print("Press Ctrl+C to stop.")
     sys.stdout.flush()
