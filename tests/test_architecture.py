@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
     "loop": set(),
+    "access": {"errors", "clock"},
     "system": {"errors"},
     # The seams: records and Protocols the layers above share (no I/O, no backend).
     "contracts": {"errors", "system"},
@@ -27,8 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "functions": {"errors", "clock", "system", "contracts"},
     "bus": {"errors", "clock", "loop", "system", "contracts", "patterns", "functions"},
     "sdk": {"errors", "clock", "system", "contracts", "functions", "tables"},
-    "gateway": {"errors", "clock", "loop", "system", "contracts", "functions", "bus"},
+    "gateway": {"errors", "clock", "loop", "system", "contracts", "functions", "bus", "access"},
     "embedded": {
+        "access",
         "errors",
         "clock",
         "loop",
@@ -64,6 +66,7 @@ ALLOWED: dict[str, set[str]] = {
     "pizza": {"system"},
     "aws": {"errors", "system", "pizza"},
     "cli": {
+        "access",
         "errors",
         "clock",
         "loop",

@@ -58,9 +58,11 @@ def start_workers(
 ) -> Workers:
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
     process = subprocess.Popen(
-        [sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url, "--tables", tables]
-        + ["--processes", str(processes), "--base-url", base_url, "--log-level", "warning"]
-        + list(extra),
+        [
+            *(sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url, "--tables", tables),
+            *("--processes", str(processes), "--base-url", base_url, "--log-level", "warning"),
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -8,6 +8,7 @@ the URLs, and stops everything on Ctrl+C.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 import signal
 import subprocess
@@ -29,15 +30,19 @@ ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 
 @contextlib.contextmanager
 def throwaway_tables(data_dir: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL when the ``postgres`` extra is installed; otherwise an SQLite
-    file in ``data_dir`` (the processes of one machine share it)."""
+    """A throwaway PostgreSQL when PostgreSQL tables are installed (``pizzabus[postgres]``);
+    otherwise an SQLite file in ``data_dir``, which the processes of one machine share."""
     try:
-        from pizzabus.devservers.postgres import throwaway_database  # type: ignore[import-untyped,unused-ignore]
+        importlib.import_module("pizzabus.tables.postgres")
+        from pizzabus.devservers.postgres import start_postgres
     except ImportError:
         yield f"sqlite:///{data_dir / 'tables.sqlite3'}"
         return
-    with throwaway_database() as dsn:
-        yield str(dsn)
+    server = start_postgres()
+    try:
+        yield server.dsn
+    finally:
+        server.close()
 
 
 class _Child:
