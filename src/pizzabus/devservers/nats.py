@@ -67,6 +67,7 @@ class NatsServer:
     store_dir: Path
     process: subprocess.Popen[bytes]
     log_file: Path
+    command: list[str] = field(default_factory=list)
     _tempdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     @property
@@ -85,6 +86,16 @@ class NatsServer:
             self.process.kill()
             self.process.wait()
 
+    def start_again(self) -> None:
+        """Start the server again on the same port and store (after :meth:`kill`)."""
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        _wait_ready(self, 15.0)
+
     def stop(self) -> None:
         """Stop the server (gracefully, then by force) and remove its temp store."""
         if self.process.poll() is None:
@@ -93,6 +104,8 @@ class NatsServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
@@ -129,7 +142,7 @@ def start_nats(
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    server = NatsServer(name, port, cluster_port, store_dir, process, log_file, tempdir)
+    server = NatsServer(name, port, cluster_port, store_dir, process, log_file, command, tempdir)
     try:
         _wait_ready(server, timeout)
     except BaseException:

@@ -1,0 +1,40 @@
+"""Orders as browsers place them, against a cluster: sockets on one gateway, posts to another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import websockets
+
+from tests.e2e.orders import collect, new_order
+from tests.e2e.server import Server
+
+
+async def follow_on_a_post_to_b(
+    a: Server, b: Server, client: httpx.AsyncClient, timeout: float = 60.0
+) -> list[str]:
+    """Open the order's socket on ``a``, post the order to ``b``; the stages the socket saw."""
+    order = new_order()
+    order_id = order["item"]["order_id"]
+    async with websockets.connect(f"{a.ws_url}?order_id={order_id}") as socket:
+        await socket.send(json.dumps({"action": "sync"}))
+        response = await client.post(b.url + "/", json=order)
+        assert response.status_code == 200, response.text
+        assert response.json()["FailedEntryCount"] == 0, response.text
+        return await collect(socket, timeout=timeout)
+
+
+async def many(
+    a: Server, b: Server, count: int, concurrency: int = 20, timeout: float = 90.0
+) -> list[list[str]]:
+    """``count`` orders, ``concurrency`` at a time; each one's stages."""
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def one() -> list[str]:
+            async with gate:
+                return await follow_on_a_post_to_b(a, b, client, timeout)
+
+        return await asyncio.gather(*(one() for _ in range(count)))
