@@ -53,6 +53,8 @@ class _Child:
         )
         self.url: str | None = None
         self.ready = threading.Event()
+        #: Worker processes that said they are ready.
+        self.workers_ready = 0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -63,7 +65,8 @@ class _Child:
             if match and self.url is None:
                 self.url = match.group(1)
                 self.ready.set()
-            elif "ready" in line or "supervising" in line:
+            elif line.startswith("worker process") and line.rstrip().endswith("ready"):
+                self.workers_ready += 1
                 self.ready.set()
             if "ERROR" in line or "Error" in line or "exited" in line:
                 sys.stderr.write(f"[{self.name}] {line}")
@@ -170,6 +173,14 @@ def cluster(
                 ],
             )
         )
+        workers_child = children[-1]
+        deadline = time.monotonic() + 60
+        while workers_child.workers_ready < workers and time.monotonic() < deadline:
+            if workers_child.process.poll() is not None or stopping.is_set():
+                break
+            time.sleep(0.1)
+        if workers_child.workers_ready < workers:
+            raise click.ClickException("the workers did not start (see above)")
         for child in children:
             if child.url:
                 click.echo(
