@@ -167,3 +167,27 @@ def test_pizzabus_cluster_runs_everything_and_ctrl_c_stops_it() -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+async def test_nats_lost_while_serving_gives_a_retryable_503_then_recovers_by_itself(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    with running_cluster(nats_server.url, tmp_path, 1, 1) as cluster:
+        (gateway,) = cluster.gateways
+        async with httpx.AsyncClient(timeout=30) as client:
+            assert await follow_on_a_post_to_b(gateway, gateway, client) == STAGES
+            nats_server.kill()
+            started = time.monotonic()
+            response = await client.post(gateway.url + "/", json=new_order())
+            assert response.status_code == 503, response.text
+            assert "retry" in response.json()["message"]
+            assert time.monotonic() - started < 5  # answered, not hung
+            nats_server.start_again()
+            deadline = time.monotonic() + 30
+            while True:  # the gateway and the workers reconnect by themselves
+                response = await client.post(gateway.url + "/", json=new_order())
+                if response.status_code == 200 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert response.status_code == 200, response.text
+            assert await follow_on_a_post_to_b(gateway, gateway, client) == STAGES

@@ -85,6 +85,8 @@ class NatsServer:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
     def start_again(self) -> None:
         """Start the server again on the same port and store (after :meth:`kill`)."""
