@@ -20,10 +20,27 @@ async def follow_on_a_post_to_b(
     order_id = order["item"]["order_id"]
     async with websockets.connect(f"{a.ws_url}?order_id={order_id}") as socket:
         await socket.send(json.dumps({"action": "sync"}))
-        response = await client.post(b.url + "/", json=order)
-        assert response.status_code == 200, response.text
-        assert response.json()["FailedEntryCount"] == 0, response.text
+        await post_until_accepted(b, client, order)
         return await collect(socket, timeout=timeout)
+
+
+async def post_until_accepted(
+    gateway: Server, client: httpx.AsyncClient, order: dict[str, object], attempts: int = 8
+) -> None:
+    """POST the order, retrying what the gateway answers as retryable (a 503, or an entry
+    failed with InternalException), as an AWS SDK retries PutEvents."""
+    for attempt in range(attempts):
+        response = await client.post(gateway.url + "/", json=order)
+        retryable = response.status_code == 503 or (
+            response.status_code == 200
+            and any(e.get("ErrorCode") == "InternalException" for e in response.json()["Entries"])
+        )
+        if not retryable:
+            assert response.status_code == 200, response.text
+            assert response.json()["FailedEntryCount"] == 0, response.text
+            return
+        await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError(f"the order was never accepted: {response.text}")
 
 
 async def many(

@@ -123,6 +123,13 @@ def bind(host: str, port: int) -> socket.socket:
     help="With --nats: the tables the workers share (postgresql://…).",
 )
 @click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="With --nats: copies JetStream keeps of each stream (3 on a 3-node NATS cluster).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -139,6 +146,7 @@ def serve(
     isolate: bool,
     nats_url: str | None,
     tables_url: str | None,
+    replicas: int,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -171,7 +179,12 @@ def serve(
         runtime = open_runtime(
             definition,
             settings,
-            Distribution(nats_url, tables_url or "(on the workers)", max_backlog=max_in_flight)
+            Distribution(
+                nats_url,
+                tables_url or "(on the workers)",
+                replicas=replicas,
+                max_backlog=max_in_flight,
+            )
             if nats_url
             else None,
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -60,8 +61,26 @@ class Broker:
     dead_letters: KeyValue | None = None
     config: KeyValue | None = None
 
-    async def ensure(self, definition: SystemDefinition, *, replicas: int = 1) -> None:
-        """Create the streams, consumers and buckets ``definition`` needs (idempotent)."""
+    async def ensure(
+        self, definition: SystemDefinition, *, replicas: int = 1, timeout: float = 60.0
+    ) -> None:
+        """Create the streams, consumers and buckets ``definition`` needs (idempotent),
+        waiting for a JetStream cluster that is still electing its leaders."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                await self._ensure(definition, replicas)
+                return
+            except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as error:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise BrokerUnavailable(
+                        f"JetStream did not become ready in {timeout:.0f} s ({error}); check "
+                        "the nats-server logs (a cluster needs a majority of its nodes up)"
+                    ) from error
+                log.info("JetStream not ready yet (%s); retrying", error)
+                await asyncio.sleep(0.5)
+
+    async def _ensure(self, definition: SystemDefinition, replicas: int) -> None:
         names = self.names
         await self._stream(
             StreamConfig(

@@ -37,7 +37,9 @@ from pizzabus.system import EventBus as BusSpec
 #: Events and deliveries waiting before PutEvents answers ThrottlingException.
 DEFAULT_MAX_BACKLOG = 100_000
 #: How long a publish may wait for JetStream's acknowledgement.
-PUBLISH_TIMEOUT = 5.0
+PUBLISH_TIMEOUT = 2.0
+#: Publishes of one event before its entry is answered InternalException.
+PUBLISH_ATTEMPTS = 4
 
 
 class NatsPublisher:
@@ -130,17 +132,30 @@ class NatsPublisher:
         return {"Entries": final, "FailedEntryCount": failed}
 
     async def _publish(self, event_id: str, payload: bytes, bus: str) -> dict[str, str] | None:
-        """Store one event; None when stored, else the entry's error."""
+        """Store one event; None when stored, else the entry's error.
+
+        A publish that got no answer (a JetStream cluster electing a new leader, a node lost)
+        is sent again with the same ``Nats-Msg-Id``: if the first one was stored after all,
+        JetStream drops the copy, so the event is stored once either way.
+        """
         subject = self.broker.names.event_subject(bus)
         headers = {"Nats-Msg-Id": event_id}
-        try:
-            await self.broker.js.publish(subject, payload, timeout=PUBLISH_TIMEOUT, headers=headers)
-        except (nats.errors.Error, APIError, TimeoutError) as error:
-            self.failed += 1
-            return {
-                "ErrorCode": "InternalException",
-                "ErrorMessage": f"The event could not be stored ({error or 'NATS timed out'}); "
-                "retry it.",
-            }
-        self.published += 1
-        return None
+        error: Exception | None = None
+        for attempt in range(PUBLISH_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(0.25 * 2**attempt)
+            try:
+                await self.broker.js.publish(
+                    subject, payload, timeout=PUBLISH_TIMEOUT, headers=headers
+                )
+            except (nats.errors.Error, APIError, TimeoutError) as failure:
+                error = failure
+                continue
+            self.published += 1
+            return None
+        self.failed += 1
+        return {
+            "ErrorCode": "InternalException",
+            "ErrorMessage": f"The event could not be stored ({error or 'NATS timed out'}); "
+            "retry it.",
+        }
