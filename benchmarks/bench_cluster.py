@@ -55,17 +55,38 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of ``root`` and every process below it (as they are now)."""
+def tree_cpu_by_role(root: int) -> dict[str, float]:
+    """User + system CPU of ``root`` and every process below it (as they are now), by role:
+    nats-server, gateway, worker, postgres, other."""
     tree = _children()
-    total, todo = 0.0, [root]
+    roles: dict[str, float] = {}
+    todo = [root]
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            role = next(
+                (
+                    name
+                    for key, name in (
+                        ("nats-server", "nats"),
+                        (" serve ", "gateway"),
+                        (" worker ", "worker"),
+                        ("postgres", "postgres"),
+                    )
+                    if key in command
+                ),
+                "other",
+            )
+            roles[role] = roles.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return roles
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of ``root`` and every process below it (as they are now)."""
+    return sum(tree_cpu_by_role(root).values())
 
 
 class TreeServer(Server):
@@ -125,15 +146,23 @@ def embedded(system: str | None = None) -> Iterator[Server]:
 
 
 def _saturate(server: Server, args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
-    return run_loadgen(
+    before = tree_cpu_by_role(server.pid)
+    result = run_loadgen(
         server,
         *("--mode", "saturate", "--duration", str(args.duration), "--warmup", "2"),
         *("--concurrency", str(concurrency)),
     )
+    after = tree_cpu_by_role(server.pid)
+    started = result.get("started_all_steps") or result.get("started") or 0
+    if started:
+        result["cpu_us_per_order_by_role"] = {
+            role: round((after[role] - before.get(role, 0.0)) / started * 1e6) for role in after
+        }
+    return result
 
 
 def _cpu_us(result: dict[str, Any]) -> float | None:
-    started = result.get("started")
+    started = result.get("started_all_steps") or result.get("started")
     return round(result["server_cpu_s"] / started * 1e6) if started else None
 
 
@@ -203,6 +232,12 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "embedded_cpu_us_per_order": of("embedded", _cpu_us),
         "cluster_orders_per_s": of("cluster", lambda r: r["orders_per_s"]),
         "cluster_cpu_us_per_order": of("cluster", _cpu_us),
+        "cluster_cpu_us_per_order_by_role": {
+            role: median(
+                [r["cluster"].get("cpu_us_per_order_by_role", {}).get(role) for r in rounds]
+            )
+            for role in ("gateway", "worker", "nats", "postgres", "other")
+        },
         "cluster_x_embedded": ratio,
         "slow_1_worker_orders_per_s": of("slow_1", lambda r: r["orders_per_s"]),
         "slow_2_workers_orders_per_s": of("slow_2", lambda r: r["orders_per_s"]),
