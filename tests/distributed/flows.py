@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import websockets
@@ -18,10 +19,23 @@ async def follow_on_a_post_to_b(
     """Open the order's socket on ``a``, post the order to ``b``; the stages the socket saw."""
     order = new_order()
     order_id = order["item"]["order_id"]
-    async with websockets.connect(f"{a.ws_url}?order_id={order_id}") as socket:
+    async with await connect_retrying(f"{a.ws_url}?order_id={order_id}") as socket:
         await socket.send(json.dumps({"action": "sync"}))
         await post_until_accepted(b, client, order)
         return await collect(socket, timeout=timeout)
+
+
+async def connect_retrying(url: str, attempts: int = 6) -> Any:
+    """Open a socket, trying again when the handshake is refused with a 5xx (its $connect
+    failed: the web client reconnects the same way)."""
+    for attempt in range(attempts):
+        try:
+            return await websockets.connect(url)
+        except websockets.InvalidStatus as refused:
+            if refused.response.status_code < 500 or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 async def post_until_accepted(
