@@ -91,3 +91,16 @@ def test_names_on_the_broker_are_valid_subject_tokens() -> None:
     assert token("lab.event bus>*") == "lab_event_bus__"
     assert names.delivery_subject("make_pizza") == "pizzabus.deliver.make_pizza"
     assert names.event_subject("a.b") == "pizzabus.events.a_b"
+
+
+def test_a_frame_repeated_byte_for_byte_soon_after_is_sent_once() -> None:
+    from pizzabus.distributed.pushes import RECENT_SECONDS, RecentFrames
+
+    now = [0.0]
+    recent = RecentFrames(clock=lambda: now[0])
+    assert not recent.seen("c1", b"cook_pizza")
+    assert recent.seen("c1", b"cook_pizza")  # the retried push of a worker that died
+    assert not recent.seen("c2", b"cook_pizza")  # another socket gets its own copy
+    assert not recent.seen("c1", b"deliver_pizza")
+    now[0] += RECENT_SECONDS + 1
+    assert not recent.seen("c1", b"cook_pizza")  # long after, it is a new message

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +32,47 @@ _ERRORS: dict[str, type[PizzabusError]] = {
 }
 
 
+#: Recent frames per connection a repeated push is checked against, and for how long.
+RECENT_FRAMES = 16
+RECENT_SECONDS = 30.0
+
+
+class RecentFrames:
+    """What each connection was sent lately, to send a frame repeated byte for byte only once.
+
+    A worker that dies after its handler pushed a frame, and before the handler recorded that
+    it did, has its invocation run again, which pushes the same frame again; on one process
+    that cannot happen (the socket dies with the server). Suppressing an identical frame within
+    a short window keeps "each frame once" across that crash; a client that really sends the
+    same bytes twice within it gets them once.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._sent: dict[str, deque[tuple[float, int]]] = {}
+        self._calls = 0
+
+    def seen(self, connection: str, data: bytes) -> bool:
+        """Whether ``data`` was sent to ``connection`` lately; remembers it if not."""
+        now = self._clock()
+        self._calls += 1
+        if self._calls % 1024 == 0:  # forget connections that have gone quiet
+            self._sent = {
+                c: r for c, r in self._sent.items() if r and now - r[-1][0] <= RECENT_SECONDS
+            }
+        digest = hash(data)
+        recent = self._sent.setdefault(connection, deque(maxlen=RECENT_FRAMES))
+        while recent and now - recent[0][0] > RECENT_SECONDS:
+            recent.popleft()
+        if any(d == digest for _, d in recent):
+            return True
+        recent.append((now, digest))
+        return False
+
+    def forget(self, connection: str) -> None:
+        self._sent.pop(connection, None)
+
+
 class PushService:
     """A gateway's side: applies pushes to the sockets it holds."""
 
@@ -36,6 +80,8 @@ class PushService:
         self.broker = broker
         self.gateway = gateway
         self.local = local
+        self.recent = RecentFrames()
+        self.suppressed = 0
 
     async def start(self) -> None:
         await self.broker.nc.subscribe(
@@ -49,7 +95,15 @@ class PushService:
         answer: dict[str, Any] = {}
         try:
             if operation == "post":
-                self.local.post(connection, message.data)
+                if self.recent.seen(connection, message.data):
+                    self.local.get(connection)  # still 410 if it is gone
+                    self.suppressed += 1
+                else:
+                    try:
+                        self.local.post(connection, message.data)
+                    except PizzabusError:
+                        self.recent.forget(connection)
+                        raise
             elif operation == "get":
                 info = self.local.get(connection)
                 answer["info"] = {
