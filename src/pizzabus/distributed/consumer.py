@@ -34,6 +34,9 @@ from pizzabus.system import RetryPolicy, SystemDefinition
 
 log = logging.getLogger("pizzabus.distributed.worker")
 
+#: The longest a fetch may take, its own timeout included.
+FETCH_DEADLINE = 5.0
+
 
 @dataclass
 class ConsumerStats:
@@ -85,10 +88,14 @@ class DeliveryConsumer:
         while True:
             await self._room.wait()
             try:
-                messages = await subscription.fetch(self._free, timeout=1.0)
-            except nats.errors.TimeoutError:
+                # Bounded from outside too: a pull request lost with a connection (a worker
+                # or NATS node gone) must not leave this loop waiting for ever.
+                messages = await asyncio.wait_for(
+                    subscription.fetch(self._free, timeout=1.0), FETCH_DEADLINE
+                )
+            except (nats.errors.TimeoutError, TimeoutError):
                 continue
-            except nats.errors.Error as error:
+            except Exception as error:
                 log.warning("%s: fetching deliveries failed (%s); retrying", self.function, error)
                 await asyncio.sleep(0.5)
                 continue

@@ -85,10 +85,10 @@ class Router:
         subjects = {names.event_subject(b): b for b in self.buses}
         while not self._stopping:
             try:
-                messages = await subscription.fetch(BATCH, timeout=1.0)
-            except nats.errors.TimeoutError:
+                messages = await asyncio.wait_for(subscription.fetch(BATCH, timeout=1.0), 5.0)
+            except (nats.errors.TimeoutError, TimeoutError):
                 continue
-            except nats.errors.Error as error:
+            except Exception as error:
                 log.warning("router: fetching events failed (%s); retrying", error)
                 await asyncio.sleep(0.5)
                 continue
