@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from nats.js.errors import NoKeysError
 from starlette.applications import Starlette
 
 from pizzabus.clock import SystemClock
@@ -19,12 +20,13 @@ from pizzabus.contracts.operations import Operations
 from pizzabus.contracts.runtime import Distribution
 from pizzabus.distributed.broker import Broker, connect
 from pizzabus.distributed.invoker import NatsInvoker
-from pizzabus.distributed.operations import ClusterOperations
+from pizzabus.distributed.operations import ClusterOperations, publish_faults
 from pizzabus.distributed.publisher import NatsPublisher
 from pizzabus.distributed.pushes import PushService
 from pizzabus.distributed.subjects import connection_id, new_gateway_tag
 from pizzabus.embedded.system import Settings
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
@@ -65,6 +67,7 @@ class GatewayNode:
         self._operations: ClusterOperations | None = None
         self._poller: asyncio.Task[None] | None = None
         self._backlog = 0
+        self._dead_letters = 0
         self._consumers: dict[str, dict[str, int]] = {}
         ws = definition.websocket_api
         self.connections = (
@@ -123,6 +126,8 @@ class GatewayNode:
         if self.connections is not None:
             self.connections.bind(loop)
             await PushService(broker, self.tag, self.connections).start()
+        if self.settings.faults.to_json() != FaultPlan().to_json():
+            await publish_faults(broker, self.settings.faults)  # serve --faults plan.json
         self._poller = asyncio.create_task(self._poll_backlog())
 
     async def stop(self) -> None:
@@ -156,7 +161,18 @@ class GatewayNode:
                 self._consumers[consumer] = pending
                 total += pending["pending"] + pending["in_flight"]
             self._backlog = total
+            self._dead_letters = await self._count_dead_letters()
             await asyncio.sleep(BACKLOG_POLL)
+
+    async def _count_dead_letters(self) -> int:
+        assert self.broker is not None
+        assert self.broker.dead_letters is not None
+        try:
+            return len(await self.broker.dead_letters.keys())
+        except NoKeysError:
+            return 0
+        except Exception:
+            return self._dead_letters
 
     def stats(self) -> dict[str, Any]:
         publisher = self._publisher
@@ -167,6 +183,7 @@ class GatewayNode:
             "entries_throttled": publisher.throttled if publisher else 0,
             "entries_failed": publisher.failed if publisher else 0,
             "backlog": self._backlog,
+            "dead_letters": self._dead_letters,
             "consumers": dict(self._consumers),
             "connections": len(self.connections) if self.connections is not None else 0,
         }

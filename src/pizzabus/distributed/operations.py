@@ -155,9 +155,17 @@ class ClusterOperations:
     async def set_faults(self, plan: Any) -> dict[str, Any]:
         known = {f.name for f in self.definition.functions}
         parsed = FaultPlan.parse(plan, known)
-        assert self.broker.config is not None
-        await self.broker.config.put(FAULTS_KEY, json.dumps(parsed.to_json()).encode())
+        await publish_faults(self.broker, parsed)
         return parsed.to_json()
+
+
+async def publish_faults(broker: Broker, plan: FaultPlan) -> None:
+    """Keep the plan (for workers that start later) and announce it (to those running)."""
+    assert broker.config is not None
+    data = json.dumps(plan.to_json()).encode()
+    await broker.config.put(FAULTS_KEY, data)
+    await broker.nc.publish(broker.names.faults_subject, data)
+    await broker.nc.flush()
 
 
 def _now() -> float:

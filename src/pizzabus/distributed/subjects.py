@@ -68,6 +68,11 @@ class Names:
         return f"{self.prefix}.push.{gateway}"
 
     @property
+    def faults_subject(self) -> str:
+        """Where a new fault plan is announced (workers apply it at once)."""
+        return f"{self.prefix}.config.faults"
+
+    @property
     def dead_letters_bucket(self) -> str:
         return f"{self.prefix}_dead_letters"
 

@@ -169,11 +169,19 @@ class Worker:
         return {"boto3": boto3_module(self._platform, function)}
 
     async def _follow_faults(self) -> None:
-        """Keep the fault plan the gateways were given (``pizzabus faults``)."""
+        """Keep the fault plan the gateways were given (``pizzabus faults``): applied at once
+        when announced, and read back now and then (an announcement missed while
+        reconnecting)."""
         assert self.broker is not None
         assert self.broker.config is not None
         known = {f.name for f in self.definition.functions}
         seen: bytes | None = None
+
+        async def announced(message: Any) -> None:
+            with contextlib.suppress(Exception):
+                self.faults.plan = FaultPlan.parse(json.loads(message.data), known)
+
+        await self.broker.nc.subscribe(self.broker.names.faults_subject, cb=announced)
         while True:
             try:
                 entry = await self.broker.config.get(FAULTS_KEY)

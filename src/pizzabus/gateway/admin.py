@@ -17,16 +17,20 @@ from starlette.routing import Route
 from pizzabus.contracts.operations import Operations
 from pizzabus.errors import PizzabusError, ValidationError
 
+
+async def _settled(answer: Any) -> Any:
+    """An operation's answer: as it is, or awaited (a runtime whose answers come from the
+    network answers with awaitables)."""
+    return await answer if inspect.isawaitable(answer) else answer
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
-            result = await action(request)
-            if inspect.isawaitable(result):  # a runtime whose answers come from the network
-                result = await result
-            return JSONResponse(result)
+            return JSONResponse(await _settled(await action(request)))
         except PizzabusError as error:
             return JSONResponse(
                 {"message": error.message, "code": error.code}, status_code=error.status
@@ -50,7 +54,7 @@ def admin_routes(ops: Operations) -> list[Route]:
         return ops.stats()
 
     async def letters(request: Request) -> Any:
-        return {"DeadLetters": ops.dead_letters()}
+        return {"DeadLetters": await _settled(ops.dead_letters())}
 
     async def letter(request: Request) -> Any:
         return ops.dead_letter(request.path_params["letter_id"])
@@ -66,7 +70,7 @@ def admin_routes(ops: Operations) -> list[Route]:
     async def replays(request: Request) -> Any:
         if request.method == "POST":
             return ops.start_replay(await _json(request))
-        return {"Replays": ops.replays()}
+        return {"Replays": await _settled(ops.replays())}
 
     async def replay(request: Request) -> Any:
         return ops.replay(request.path_params["name"])
