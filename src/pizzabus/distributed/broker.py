@@ -7,6 +7,7 @@ no-op, so gateways and workers can start in any order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ log = logging.getLogger("pizzabus.distributed")
 #: Extra time past a function's timeout before JetStream hands an unacknowledged delivery to
 #: another worker (the worker that had it died).
 ACK_MARGIN = 2.0
+#: How long closing the connection may take.
+CLOSE_TIMEOUT = 3.0
 #: How long the router may hold an event before another router gets it.
 ROUTER_ACK_WAIT = 10.0
 
@@ -156,8 +159,11 @@ class Broker:
             )
 
     async def close(self) -> None:
+        """Close the connection (unacknowledged messages go to others after their ack wait);
+        a drain could wait on a request that will never be answered."""
         if not self.nc.is_closed:
-            await self.nc.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.nc.close(), CLOSE_TIMEOUT)
 
 
 async def connect(url: str, *, name: str, prefix: str = "pizzabus", timeout: float = 5.0) -> Broker:
