@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pizzabus.access import TOKEN_HEADER
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.contracts.runtime import Distribution
 from pizzabus.devservers.nats import NatsServer
@@ -24,6 +25,8 @@ from pizzabus.gateway.connections import Gone, PayloadTooLarge
 from pizzabus.pizza.system import SYSTEM
 from tests.e2e.orders import new_order
 
+TOKEN = "a-test-token-of-the-admin-api"
+
 
 @contextlib.asynccontextmanager
 async def running(
@@ -32,13 +35,15 @@ async def running(
     """A started gateway node and a client of its app (inside the test's own task)."""
     node = GatewayNode(
         SYSTEM,
-        Settings(data_dir=None),
+        Settings(data_dir=None, base_url="http://gateway", admin_token=TOKEN),
         Distribution(nats_server.url, f"sqlite:///{tmp_path / 't.sqlite3'}"),
     )
     await node.start()
     try:
         transport = httpx.ASGITransport(app=node.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway", headers={TOKEN_HEADER: TOKEN}
+        ) as client:
             yield node, client
     finally:
         await node.stop()

@@ -30,6 +30,7 @@ from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
+from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.websocket_api import WebSocketGateway
@@ -216,7 +217,9 @@ class GatewayNode:
             else None
         )
         management = (
-            management_routes(self.connections, ws.stage)
+            management_routes(
+                self.connections, ws.stage, secret=self.settings.admin_token, clock=self.clock
+            )
             if ws and self.connections is not None
             else []
         )
@@ -237,6 +240,7 @@ class GatewayNode:
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
+            guard=ControlGuard(self.settings.admin_token, allowed_hosts(self.settings.base_url)),
         )
 
 

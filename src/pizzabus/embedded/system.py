@@ -14,9 +14,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.bus.bus import EventRouter
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
@@ -30,6 +32,7 @@ from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
+from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.websocket_api import WebSocketGateway
@@ -64,6 +67,16 @@ class Settings:
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: The admin API's token, and the secret of the local SigV4 credentials (``pizzabus``).
+    admin_token: str = field(default_factory=generate_token, repr=False)
+    #: At most this many bytes of archived payloads: the oldest archived events go first, at
+    #: each sweep. None: only the retention bounds the archive.
+    max_archive_bytes: int | None = None
+
+
+def _failure_of(store: EventStore) -> str | None:
+    failure = getattr(store, "failure", None)  # only a store on disk has outages
+    return None if failure is None else str(failure)
 
 
 def _api_id(name: str) -> str:
@@ -125,6 +138,7 @@ class EmbeddedSystem:
         self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
 
@@ -168,11 +182,11 @@ class EmbeddedSystem:
         self.runtime.bind()
         if self.connections is not None:
             self.connections.bind(loop)
+        self._loop = loop
         resumed = await asyncio.to_thread(self.store.pending)
         if resumed:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
-            self.deliverer.admit(len(resumed), force=True)
-            self.deliverer.submit(resumed)
+            self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
 
     async def stop(self) -> None:
@@ -214,6 +228,10 @@ class EmbeddedSystem:
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            # Why the event log refuses writes now (a full disk), or None.
+            "event_log_failure": _failure_of(self.store),
             # Where each function's invocations run now (inline on the loop, or on threads),
             # and how many ran where.
             "functions": {
@@ -234,8 +252,8 @@ class EmbeddedSystem:
         if self.settings.data_dir is None:
             store = MemoryTableStore()
         else:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            store = SqliteTableStore(self.settings.data_dir / "tables.sqlite3")
+            ensure_private_dir(self.settings.data_dir)
+            store = SqliteTableStore(ensure_private_file(self.settings.data_dir / "tables.sqlite3"))
         for table in self.definition.tables:
             store.create_table(table)
         return store
@@ -244,10 +262,23 @@ class EmbeddedSystem:
         if self.settings.data_dir is None:
             return MemoryEventStore()
         return SqliteEventStore(
-            self.settings.data_dir / "events.sqlite3",
+            ensure_private_file(self.settings.data_dir / "events.sqlite3"),
             # The router is built after the store, so look it up when a delivery resumes.
             targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
+            on_recovered=self._run_again,
         )
+
+    def _run_again(self, deliveries: list[Delivery]) -> None:
+        """After the event log's outage (from its thread): deliveries whose end could not be
+        recorded run again, as they would after a restart."""
+        loop = self._loop
+        if deliveries and loop is not None and not loop.is_closed():
+            log.info("the event log is back: running %d deliveries again", len(deliveries))
+            loop.call_soon_threadsafe(self._resume, deliveries)
+
+    def _resume(self, deliveries: list[Delivery]) -> None:
+        self.deliverer.admit(len(deliveries), force=True)
+        self.deliverer.submit(deliveries)
 
     def _build_app(self) -> Gateway:
         definition = self.definition
@@ -274,7 +305,9 @@ class EmbeddedSystem:
             else None
         )
         management = (
-            management_routes(self.connections, ws.stage)
+            management_routes(
+                self.connections, ws.stage, secret=self.settings.admin_token, clock=self.clock
+            )
             if ws and self.connections is not None
             else []
         )
@@ -292,22 +325,36 @@ class EmbeddedSystem:
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
+            guard=ControlGuard(self.settings.admin_token, allowed_hosts(self.settings.base_url)),
         )
 
     async def _sweep_expired(self) -> None:
         while True:
             await self.clock.sleep(TTL_SWEEP_SECONDS)
-            try:
-                removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
-            except Exception:  # a sweep failing must not stop the server; the next one retries
-                log.exception("TTL sweep failed")
-                continue
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Delete expired items (TTL) and archived events past their retention or over
+        ``max_archive_bytes`` (every ``TTL_SWEEP_SECONDS``, on threads, off the loop)."""
+        # Each step failing must not stop the server or the other steps; the next sweep retries.
+        try:
+            removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
             if removed:
                 log.info("TTL: removed %d expired items", removed)
+        except Exception:
+            log.exception("TTL sweep failed")
+        try:
             await self._expire_archives()
+        except Exception:
+            log.exception("archive sweep failed")
 
     async def _expire_archives(self) -> None:
         for bus in self.definition.buses:
             if bus.archive is not None and bus.archive.retention is not None:
                 before = self.clock.now() - bus.archive.retention.total_seconds()
                 await asyncio.to_thread(self.store.expire, bus.name, before)
+        limit = self.settings.max_archive_bytes
+        if limit is not None:
+            dropped = await asyncio.to_thread(self.store.trim, limit)
+            if dropped:
+                log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)
