@@ -23,6 +23,7 @@ from types import FrameType
 import click
 
 from pizzabus.cli.serve import DEFAULT_SYSTEM, load_definition
+from pizzabus.devservers.nats import die_with_parent
 from pizzabus.errors import PizzabusError
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
@@ -49,7 +50,11 @@ class _Child:
     def __init__(self, name: str, command: list[str]) -> None:
         self.name = name
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
         self.url: str | None = None
         self.ready = threading.Event()

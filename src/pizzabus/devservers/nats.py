@@ -49,6 +49,18 @@ def find_binary() -> str:
     )
 
 
+def die_with_parent() -> None:
+    """In a child, before exec: be sent SIGTERM when the process that started it dies (Linux),
+    so a server is never left running by a parent killed with ``kill -9``."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's own cleanup must do
+        pass
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on now (the OS's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -142,7 +154,11 @@ def start_nats(
         if routes:
             command += ["--routes", ",".join(f"nats://127.0.0.1:{p}" for p in routes)]
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, before exec
     )
     server = NatsServer(name, port, cluster_port, store_dir, process, log_file, command, tempdir)
     try:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
+from pizzabus.devservers.nats import die_with_parent
+
 log = logging.getLogger("pizzabus.distributed.supervisor")
 
 #: Restarts of one slot within a minute before the supervisor waits longer between them.
@@ -42,7 +44,10 @@ class Supervisor:
         self._stopping = False
 
     def _start(self, slot: Slot) -> None:
-        slot.process = subprocess.Popen([*self.command, "--slot", str(slot.index)])
+        slot.process = subprocess.Popen(
+            [*self.command, "--slot", str(slot.index)],
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+        )
 
     def run(self) -> int:
         """Supervise until stopped by a signal; the exit status."""
