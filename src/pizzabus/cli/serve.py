@@ -101,7 +101,8 @@ def bind(host: str, port: int) -> socket.socket:
     default=None,
     metavar="postgresql://USER@HOST:PORT/DB",
     help="Keep the tables in this PostgreSQL database instead (also PIZZABUS_TABLES); "
-    "add ?schema=NAME for a schema other than public.",
+    "add ?schema=NAME for a schema other than public. With --nats: the tables the workers "
+    "share.",
 )
 @click.option(
     "--system",
@@ -137,13 +138,6 @@ def bind(host: str, port: int) -> socket.socket:
     envvar="PIZZABUS_NATS",
     help="Serve as a gateway node of a distributed system on this NATS server (see "
     "`pizzabus worker`); the functions then run on workers.",
-)
-@click.option(
-    "--tables",
-    "tables_url",
-    default=None,
-    envvar="PIZZABUS_TABLES",
-    help="With --nats: the tables the workers share (postgresql://…).",
 )
 @click.option(
     "--replicas",
@@ -212,7 +206,6 @@ def serve(
     max_in_flight: int,
     isolate: bool,
     nats_url: str | None,
-    tables_url: str | None,
     replicas: int,
     admin_token: str | None,
     max_header_bytes: int,
@@ -258,7 +251,7 @@ def serve(
             settings,
             Distribution(
                 nats_url,
-                tables_url or "(on the workers)",
+                tables_dsn or "(on the workers)",
                 replicas=replicas,
                 max_backlog=max_in_flight,
             )
