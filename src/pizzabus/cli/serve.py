@@ -237,7 +237,8 @@ def serve(
     base_url = f"http://{shown_host}:{actual_port}"
     settings = Settings(
         data_dir=None if memory else data_dir,
-        tables=tables_dsn or None,
+        # With --nats the workers hold the tables; the gateway keeps none.
+        tables=None if nats_url else (tables_dsn or None),
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
