@@ -1,5 +1,6 @@
 """A distributed system as a user runs it: gateways (``pizzabus serve --nats``) and workers
-(``pizzabus worker``) in subprocesses, on a private nats-server and shared tables."""
+(``pizzabus worker``) in subprocesses, on a private nats-server and the tables of a fresh
+PostgreSQL database (the ``postgres_dsn`` fixtures)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tests.e2e.server import REPO, Server, start_server
 
@@ -96,10 +96,10 @@ class Cluster:
 
 @contextmanager
 def running_cluster(
-    nats_url: str, tables_dir: Path, gateways: int = 2, processes: int = 2, *extra: str
+    nats_url: str, tables: str, gateways: int = 2, processes: int = 2, *extra: str
 ) -> Iterator[Cluster]:
-    """Gateways and a worker supervisor; stopped afterwards whatever happens."""
-    tables = f"sqlite:///{tables_dir / 'tables.sqlite3'}"
+    """Gateways and a worker supervisor on ``tables`` (a ``postgresql://`` DSN); stopped
+    afterwards whatever happens."""
     started: list[Server] = []
     workers = None
     try:

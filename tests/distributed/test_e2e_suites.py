@@ -1,6 +1,6 @@
 """The end-to-end suites of the embedded runtime, run unchanged against the distributed one:
 the same test bodies, with ``server`` a gateway of a cluster (two gateways, two worker
-processes, a private nats-server, shared tables).
+processes, a private nats-server, a fresh PostgreSQL database).
 
 The dead-letter suite runs too (faults set through the admin API reach every worker; ``pizzabus
 dlq`` lists and redrives through any gateway). Only what is specific to embedded is left out:
@@ -11,7 +11,6 @@ no handler; replays, which the distributed runtime does not offer yet.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -54,17 +53,15 @@ __all__ = [
 
 
 @pytest.fixture(scope="module")
-def server(
-    module_nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+def server(module_nats_server: NatsServer, module_postgres_dsn: str) -> Iterator[Server]:
     """The gateway the suites talk to (the other gateway and both workers run beside it)."""
-    with running_cluster(module_nats_server.url, tmp_path_factory.mktemp("tables")) as cluster:
+    with running_cluster(module_nats_server.url, module_postgres_dsn) as cluster:
         yield cluster.gateways[1]
 
 
 @pytest.fixture
-def quick_dlq(nats_server: NatsServer, tmp_path: Path) -> Iterator[Server]:
+def quick_dlq(nats_server: NatsServer, postgres_dsn: str) -> Iterator[Server]:
     """A cluster of the lab whose deliveries give up after two retries."""
     system = ("--system", "tests.e2e.test_systems:QUICK_DLQ")
-    with running_cluster(nats_server.url, tmp_path, 1, 2, *system) as cluster:
+    with running_cluster(nats_server.url, postgres_dsn, 1, 2, *system) as cluster:
         yield cluster.gateways[0]

@@ -39,10 +39,10 @@ def three_nodes(tmp_path: Path) -> Iterator[list[NatsServer]]:
 
 
 async def test_kill_9_of_one_nats_node_under_load_loses_no_accepted_order(
-    three_nodes: list[NatsServer], tmp_path: Path
+    three_nodes: list[NatsServer], postgres_dsn: str
 ) -> None:
     urls = ",".join(node.url for node in three_nodes)
-    with running_cluster(urls, tmp_path, 2, 2, "--replicas", "3") as cluster:
+    with running_cluster(urls, postgres_dsn, 2, 2, "--replicas", "3") as cluster:
         a, b = cluster.gateways
         load = asyncio.create_task(many(a, b, 40, concurrency=8, timeout=120))
         await asyncio.sleep(2.0)

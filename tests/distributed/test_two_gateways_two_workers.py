@@ -1,4 +1,5 @@
-"""Two gateways and two worker processes on a private nats-server and shared tables: the
+"""Two gateways and two worker processes on a private nats-server and a fresh PostgreSQL
+database: the
 lab's flow across processes, as the issue's "Done when" states it."""
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module")
-def cluster(
-    module_nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    with running_cluster(module_nats_server.url, tmp_path_factory.mktemp("tables")) as running:
+def cluster(module_nats_server: NatsServer, module_postgres_dsn: str) -> Iterator[Cluster]:
+    with running_cluster(module_nats_server.url, module_postgres_dsn) as running:
         yield running
 
 

@@ -108,3 +108,14 @@ def postgres_dsn(postgres_server: str) -> Iterator[str]:
         yield dsn
     finally:
         drop_database(postgres_server, dsn)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_dsn(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database for a module's tests (e.g. one cluster they share), dropped
+    afterwards."""
+    dsn = create_database(postgres_server)
+    try:
+        yield dsn
+    finally:
+        drop_database(postgres_server, dsn)
