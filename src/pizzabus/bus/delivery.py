@@ -20,6 +20,7 @@ from pizzabus.clock import Clock
 from pizzabus.functions.errors import FunctionError
 from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
 from pizzabus.system import Target
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
@@ -44,6 +45,8 @@ class Delivery:
     index: int = 0
     #: The replay this delivery belongs to, if it is one.
     replay_name: str | None = None
+    #: The X-Ray trace header of the rule's match (the invocation's parent), if traced.
+    trace: str | None = None
 
     @property
     def key(self) -> str:
@@ -107,8 +110,10 @@ class Deliverer:
         rng: random.Random | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         invoke_now: InvokeNow | None = None,
+        telemetry: Recorder | None = None,
     ) -> None:
         self._invoke = invoke
+        self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self._invoke_now = invoke_now
         self.clock = clock
         self.store = store
@@ -123,6 +128,8 @@ class Deliverer:
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = DeliveryStats()
+        #: Deliveries waiting to be retried, by key, with when they are due.
+        self.waiting: dict[str, tuple[Delivery, float]] = {}
 
     def admit(self, count: int, *, force: bool = False) -> bool:
         """Reserve room for ``count`` deliveries (any thread); False when the bus is full.
@@ -172,6 +179,7 @@ class Deliverer:
             return  # stopping: what was accepted is in the store, and resumes on restart
         assert self._invoke_now is not None
         delivery.attempts += 1
+        traceid.current.set(delivery.trace)  # this callback's own context: the invocation's parent
         try:
             result = self._invoke_now(delivery.target.function, delivery.payload)
         except FunctionError as error:
@@ -216,7 +224,9 @@ class Deliverer:
 
     async def _attempt_until_done(self, delivery: Delivery) -> None:
         while True:
+            self.waiting.pop(delivery.key, None)
             delivery.attempts += 1
+            traceid.current.set(delivery.trace)
             try:
                 await self._invoke(delivery.target.function, delivery.payload)
             except FunctionError as error:
@@ -233,6 +243,7 @@ class Deliverer:
         self.stats.succeeded += 1
         name = delivery.target.function
         self.stats.by_target[name] = self.stats.by_target.get(name, 0) + 1
+        self.telemetry.delivered(delivery.rule, name)
 
     def _failed(self, delivery: Delivery, error: FunctionError) -> float | None:
         """Record a failed attempt; the delay before the next one, or None when the
@@ -249,6 +260,10 @@ class Deliverer:
         if age_then > policy.maximum_event_age.total_seconds():
             self._dead_letter(delivery, "MaximumEventAgeExceeded")
             return None
+        self.telemetry.retrying(
+            delivery.rule, delivery.target.function, delivery.trace, delivery.attempts, error, delay
+        )
+        self.waiting[delivery.key] = (delivery, self.clock.now() + delay)
         log.info(
             "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
             delivery.rule,
@@ -263,6 +278,14 @@ class Deliverer:
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         error = delivery.last_error
         self.stats.dead_lettered += 1
+        self.telemetry.dead_lettered(
+            delivery.rule,
+            delivery.target.function,
+            delivery.trace,
+            delivery.attempts,
+            reason,
+            error,
+        )
         log.warning(
             "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
             delivery.rule,

@@ -106,6 +106,17 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="No START / END / REPORT lines per invocation (handler output still shows).",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Reload a function's code when a file in its code folder is saved.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -120,6 +131,8 @@ def serve(
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
+    quiet: bool,
+    reload: bool,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -145,6 +158,8 @@ def serve(
         faults=faults,
         max_in_flight=max_in_flight,
         inline=not isolate,
+        invocation_logs=not quiet,
+        reload=reload,
     )
     try:
         system = EmbeddedSystem(definition, settings)
@@ -213,5 +228,9 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
     console.print(f"  tables         {where}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
+    console.print(f"  metrics        {base_url}/metrics")
+    console.print(f"  console        {base_url}/_pizzabus/")
+    if settings.reload:
+        console.print("  reload         on: saved handlers take effect on the next invocation")
     console.print("Press Ctrl+C to stop.")
     sys.stdout.flush()

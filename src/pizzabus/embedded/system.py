@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,10 @@ from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
+from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.operations import Operations
+from pizzabus.embedded.reload import CodeWatcher
+from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
@@ -30,6 +34,8 @@ from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
+from pizzabus.gateway.observe import observe_routes
+from pizzabus.gateway.tracing import RequestTracing
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.sdk.platform import ConnectionManager
@@ -37,11 +43,16 @@ from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import Telemetry
+from pizzabus.telemetry.invocation_log import InvocationLog
+from pizzabus.telemetry.spans import TraceStore
 
 log = logging.getLogger("pizzabus")
 
 #: How often expired items (TTL) are swept from the tables.
 TTL_SWEEP_SECONDS = 60.0
+#: How often queued invocation log lines are written.
+TELEMETRY_TICK_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,12 @@ class Settings:
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: Write Lambda's START / END / REPORT lines for each invocation (``serve --quiet``: no).
+    invocation_logs: bool = True
+    #: Record journey traces (``/_pizzabus/traces``, ``pizzabus trace``).
+    tracing: bool = True
+    #: Watch the functions' code folders and reload changed code (``serve``; ``--no-reload``).
+    reload: bool = False
 
 
 def _api_id(name: str) -> str:
@@ -87,6 +104,11 @@ class EmbeddedSystem:
         self.tables = self._open_tables()
         self.store = self._open_store()
         self.faults = FaultInjector(self.settings.faults)
+        self.telemetry = Telemetry(
+            log=InvocationLog() if self.settings.invocation_logs else None,
+            traces=TraceStore() if self.settings.tracing else None,
+            now=self.clock.now,
+        )
         self.runtime = FunctionRuntime(
             definition.functions,
             overrides=self._sdk_for,
@@ -96,6 +118,7 @@ class EmbeddedSystem:
             default_concurrency=self.settings.default_concurrency,
             faults=self.faults,
             inline=InlinePolicy() if self.settings.inline else None,
+            telemetry=self.telemetry,
         )
         self.deliverer = Deliverer(
             self.runtime.invoke,
@@ -104,6 +127,7 @@ class EmbeddedSystem:
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
             invoke_now=self.runtime.invoke_now,
+            telemetry=self.telemetry,
         )
         self.router = EventRouter(
             definition.buses,
@@ -112,6 +136,7 @@ class EmbeddedSystem:
             store=self.store,
             deliverer=self.deliverer,
             max_request_bytes=self.settings.max_request_bytes,
+            telemetry=self.telemetry,
         )
         self.replayer = Replayer(self.router, self.store, self.clock)
         ws = definition.websocket_api
@@ -122,8 +147,17 @@ class EmbeddedSystem:
             if ws
             else None
         )
+        self.telemetry.metrics.concurrency = self.runtime.concurrency
+        self.telemetry.metrics.connections = lambda: len(self.connections or ())
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.watcher = (
+            CodeWatcher(definition.functions, self.runtime.discard)
+            if self.settings.reload
+            else None
+        )
+        self._watching: asyncio.Task[None] | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
 
@@ -173,15 +207,28 @@ class EmbeddedSystem:
             self.deliverer.admit(len(resumed), force=True)
             self.deliverer.submit(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
+        if self.telemetry.log is not None:
+            logs.announce_with(self.telemetry.log.announce)
+        self._ticker = asyncio.create_task(self._tick_telemetry())
+        if self.watcher is not None:
+            self._watching = asyncio.create_task(self.watcher.run())
 
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self.watcher is not None and self._watching is not None:
+            self.watcher.stop()
+            await asyncio.wait([self._watching], timeout=5)
         await self.replayer.close()
         await self.deliverer.close()
         self.runtime.close()
         self.tables.close()
         self.store.close()
+        if self.telemetry.log is not None:
+            self.telemetry.log.flush(None)
+            logs.announce_with(None)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[EmbeddedSystem]:
@@ -219,6 +266,38 @@ class EmbeddedSystem:
                 for name, placement in self.runtime.placements().items()
             },
         }
+
+    def console_state(self) -> dict[str, Any]:
+        """What the operator console shows (``/_pizzabus/console/state``)."""
+        operations = Operations(self)
+        now = self.clock.now()
+        return console_state(
+            self.telemetry,
+            self._map,
+            self.stats,
+            operations.dead_letters,
+            lambda: [
+                {
+                    "event_id": d.event_id,
+                    "rule": d.rule,
+                    "target": d.target.function,
+                    "attempts": d.attempts,
+                    "due_in_s": round(max(0.0, due - now), 3),
+                    "error": str(d.last_error) if d.last_error else "",
+                }
+                for d, due in list(self.deliverer.waiting.values())
+            ],
+            operations.faults,
+        )
+
+    async def _tick_telemetry(self) -> None:
+        # Invocation lines are written a few times a second (buffered); charts sample each second.
+        while True:
+            await self.clock.sleep(TELEMETRY_TICK_SECONDS)
+            try:
+                self.telemetry.tick(time.monotonic())
+            except Exception:  # a broken stdout must not stop the server
+                log.exception("writing the invocation log failed")
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -263,6 +342,7 @@ class EmbeddedSystem:
                 self.runtime.invoke,
                 _api_id(ws.name),
                 invoke_now=self.runtime.invoke_now,
+                telemetry=self.telemetry,
             )
             if ws and self.connections is not None
             else None
@@ -278,7 +358,16 @@ class EmbeddedSystem:
             async with self.running():
                 yield
 
+        self._map = system_map(definition)
+        http_api = definition.http_api
         return build_app(
+            observe=observe_routes(self.telemetry, self.console_state),
+            wrap_http=lambda app: RequestTracing(
+                app,
+                self.telemetry,
+                http_api.name if http_api else "",
+                [(r.method, r.path, r.route_key) for r in http_api.routes] if http_api else [],
+            ),
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,

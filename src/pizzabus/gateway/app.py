@@ -31,7 +31,7 @@ class Gateway:
     that tries every route first.
     """
 
-    def __init__(self, app: Starlette, websocket_path: str, websocket: ASGIApp | None) -> None:
+    def __init__(self, app: ASGIApp, websocket_path: str, websocket: ASGIApp | None) -> None:
         self.starlette = app
         self._websocket_path = websocket_path
         self._websocket = websocket
@@ -56,9 +56,14 @@ def build_app(
     cors: Any | None,
     lifespan: Lifespan,
     web_client: Path | None = None,
+    observe: list[BaseRoute] | None = None,
+    wrap_http: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Gateway:
-    """Compose the gateway's pieces into one ASGI application."""
-    routes: list[BaseRoute] = [*admin, *api_routes, *management]
+    """Compose the gateway's pieces into one ASGI application.
+
+    ``observe``: ``/metrics``, the traces and the console; ``wrap_http`` wraps what serves
+    HTTP (request tracing)."""
+    routes: list[BaseRoute] = [*admin, *(observe or []), *api_routes, *management]
     if web_client is not None:
         index_file = web_client / "index.html"
 
@@ -78,7 +83,7 @@ def build_app(
             )
         )
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    return Gateway(app, WEBSOCKET_PATH, websocket)
+    return Gateway(app if wrap_http is None else wrap_http(app), WEBSOCKET_PATH, websocket)
 
 
 @asynccontextmanager

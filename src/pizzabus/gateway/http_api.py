@@ -29,6 +29,7 @@ from pizzabus.functions.errors import FunctionError
 from pizzabus.functions.runtime import Invoke, RuntimeIdentity
 from pizzabus.gateway.events import http_event
 from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -178,6 +179,9 @@ def _put_events_endpoint(
             "Detail": body.decode(),
             "EventBusName": integration.bus,
         }
+        trace = traceid.current.get()  # the request's (gateway/tracing.py)
+        if trace is not None:
+            entry["TraceHeader"] = trace
         try:
             result = await router.put_events_async([entry])
         except PizzabusError as error:

@@ -28,6 +28,7 @@ from pizzabus.gateway.connections import (
 )
 from pizzabus.gateway.events import websocket_event
 from pizzabus.system import WebSocketApi
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -46,6 +47,7 @@ class WebSocketGateway:
         invoke: Invoke,
         api_id: str,
         invoke_now: InvokeNow | None = None,
+        telemetry: Recorder = NO_TELEMETRY,
     ) -> None:
         """``invoke_now``, when given, runs a message's or ``$disconnect``'s invocation
         straight from the socket's task when it can run at once, instead of in a task."""
@@ -54,6 +56,7 @@ class WebSocketGateway:
         self.invoke = invoke
         self.invoke_now = invoke_now
         self.api_id = api_id
+        self.telemetry = telemetry
         self._selection = _selection_path(api.route_selection_expression)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -125,6 +128,7 @@ class WebSocketGateway:
                 await websocket.close(MESSAGE_TOO_BIG, "Message too big")
                 return MESSAGE_TOO_BIG, "Message too big"
             connection.last_active_at = time.time()
+            self.telemetry.message_received()
             self._route_message(connection, base, body)
 
     def _route_message(

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from pizzabus.functions.runtime import RuntimeIdentity
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import Recorder
 
 
 class ConnectionManager(Protocol):
@@ -27,6 +28,10 @@ class Platform(Protocol):
 
     identity: RuntimeIdentity
     tables: TableStore
+
+    @property
+    def telemetry(self) -> Recorder:
+        """Hears of each push (a span in the caller's trace, a counted message)."""
 
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         """PutEvents across the system's buses (entries name their bus)."""

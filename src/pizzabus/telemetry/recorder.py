@@ -1,0 +1,363 @@
+"""The seam: what the runtime reports, in one call per thing that happened.
+
+:class:`Recorder` is the Protocol every part of a runtime reports to; :class:`Telemetry` is the
+one that logs, counts and traces; :data:`NO_TELEMETRY` does nothing (the default, so the parts
+work alone and in tests). A distributed gateway or worker passes its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pizzabus.telemetry import traceid
+from pizzabus.telemetry.invocation_log import InvocationLog
+from pizzabus.telemetry.metrics import Metrics
+from pizzabus.telemetry.spans import MAX_DETAIL_CHARS, Span, TraceStore
+
+#: Seconds of per-second samples kept for the console's charts.
+SERIES_SECONDS = 300
+
+
+@dataclass(slots=True)
+class OpenInvocation:
+    """An invocation under way in a trace: its span id and the header its handler sees."""
+
+    root: str
+    parent: str | None
+    span_id: str
+    header: str
+    start: float
+
+
+class Recorder(Protocol):
+    """What the runtime tells its telemetry."""
+
+    def begin_invocation(self) -> OpenInvocation | None:
+        """An invocation starts, in the trace of the caller (:data:`traceid.current`)."""
+
+    def invoked(
+        self,
+        function: str,
+        request_id: str,
+        memory_mb: int,
+        duration: float,
+        init: float | None,
+        error: Any | None,
+        trace: OpenInvocation | None,
+    ) -> None:
+        """An invocation finished; ``error`` is a ``FunctionError`` when it failed."""
+
+    def invocation_throttled(self, function: str) -> None:
+        """An invocation had to wait for a free execution environment."""
+
+    def published(
+        self,
+        bus: str,
+        event: dict[str, Any],
+        detail_text: str,
+        rules: Sequence[str],
+        trace_header: str | None,
+    ) -> dict[str, str] | None:
+        """An event was put on ``bus`` and matched ``rules``: the trace header of each rule's
+        deliveries, or None when not tracing."""
+
+    def event_throttled(self, bus: str) -> None:
+        """A PutEvents entry was refused: the bus was full."""
+
+    def delivered(self, rule: str, target: str) -> None:
+        """A delivery's attempt succeeded."""
+
+    def retrying(
+        self, rule: str, target: str, trace: str | None, attempt: int, error: Any, delay: float
+    ) -> None:
+        """A delivery's attempt failed; it is retried after ``delay`` seconds."""
+
+    def dead_lettered(
+        self, rule: str, target: str, trace: str | None, attempts: int, reason: str, error: Any
+    ) -> None:
+        """A delivery ran out of retries and went to the dead-letter queue."""
+
+    def pushed(self, connection_id: str, size: int, outcome: str, trace: str | None) -> None:
+        """A handler posted ``size`` bytes to a connection (``ok``, ``gone``, …)."""
+
+    def request(
+        self,
+        api: str,
+        route: str,
+        status: int,
+        trace: tuple[str, str, str | None],
+        start: float,
+        duration: float,
+    ) -> None:
+        """An HTTP API request was answered; ``trace`` is (root, span id, parent)."""
+
+    def message_received(self) -> None:
+        """A WebSocket message arrived from a client."""
+
+
+class NullRecorder:
+    """Records nothing."""
+
+    def begin_invocation(self) -> OpenInvocation | None:
+        return None
+
+    def invoked(self, *args: Any) -> None:
+        pass
+
+    def invocation_throttled(self, function: str) -> None:
+        pass
+
+    def published(self, *args: Any) -> dict[str, str] | None:
+        return None
+
+    def event_throttled(self, bus: str) -> None:
+        pass
+
+    def delivered(self, rule: str, target: str) -> None:
+        pass
+
+    def retrying(self, *args: Any) -> None:
+        pass
+
+    def dead_lettered(self, *args: Any) -> None:
+        pass
+
+    def pushed(self, *args: Any) -> None:
+        pass
+
+    def request(self, *args: Any) -> None:
+        pass
+
+    def message_received(self) -> None:
+        pass
+
+
+NO_TELEMETRY = NullRecorder()
+
+
+def _error_text(error: Any) -> str:
+    return str(error)
+
+
+class Telemetry:
+    """Invocation logs, metrics and traces of one server."""
+
+    def __init__(
+        self,
+        *,
+        log: InvocationLog | None = None,
+        traces: TraceStore | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """``log``: None writes no invocation lines (``--quiet``); ``traces``: None keeps
+        no traces."""
+        self.log = log
+        self.traces = traces
+        self.metrics = Metrics()
+        self.now = now
+        #: Per-second samples of the totals, newest last: (epoch second, totals).
+        self.series: deque[tuple[float, dict[str, int]]] = deque(maxlen=SERIES_SECONDS)
+        self._last_totals: dict[str, int] | None = None
+
+    # --- functions -----------------------------------------------------------------------
+
+    def begin_invocation(self) -> OpenInvocation | None:
+        if self.traces is None:
+            return None
+        caller = traceid.current.get()
+        if caller is None:
+            return None
+        parsed = traceid.parse(caller)
+        if parsed is None:
+            return None
+        root, parent = parsed
+        span_id = traceid.new_span_id()
+        return OpenInvocation(root, parent, span_id, traceid.header(root, span_id), self.now())
+
+    def invoked(
+        self,
+        function: str,
+        request_id: str,
+        memory_mb: int,
+        duration: float,
+        init: float | None,
+        error: Any | None,
+        trace: OpenInvocation | None,
+    ) -> None:
+        failed = error is not None
+        self.metrics.invoked(function, duration, failed)
+        error_type = getattr(error, "error_type", None)
+        if self.log is not None:
+            self.log.record(
+                function,
+                request_id,
+                duration,
+                memory_mb,
+                init,
+                _error_text(error) if failed else None,
+                error_type == "Sandbox.Timedout",
+            )
+        if trace is not None and self.traces is not None:
+            attributes: dict[str, Any] = {"request_id": request_id}
+            if init is not None:
+                attributes["init_ms"] = round(init * 1000, 3)
+            if failed:
+                attributes["error_type"] = error_type or type(error).__name__
+                attributes["error"] = getattr(error, "message", str(error))
+            self.traces.add(
+                Span(
+                    trace.root,
+                    trace.span_id,
+                    trace.parent,
+                    "invocation",
+                    function,
+                    trace.start,
+                    duration * 1000,
+                    ("timeout" if error_type == "Sandbox.Timedout" else "error")
+                    if failed
+                    else "ok",
+                    attributes,
+                )
+            )
+
+    def invocation_throttled(self, function: str) -> None:
+        self.metrics.throttled_invocation(function)
+
+    # --- the bus -------------------------------------------------------------------------
+
+    def published(
+        self,
+        bus: str,
+        event: dict[str, Any],
+        detail_text: str,
+        rules: Sequence[str],
+        trace_header: str | None,
+    ) -> dict[str, str] | None:
+        self.metrics.put(bus, [(bus, rule) for rule in rules])
+        if self.traces is None:
+            return None
+        parsed = traceid.parse(trace_header) if trace_header is not None else None
+        now = self.now()
+        root, parent = parsed if parsed is not None else (traceid.new_trace_id(now), None)
+        event_span = traceid.new_span_id()
+        self.traces.add(
+            Span(
+                root,
+                event_span,
+                parent,
+                "event",
+                event["detail-type"],
+                now,
+                0.0,
+                "ok",
+                {
+                    "bus": bus,
+                    "source": event["source"],
+                    "detail_type": event["detail-type"],
+                    "event_id": event["id"],
+                    "detail": detail_text[:MAX_DETAIL_CHARS],
+                },
+            )
+        )
+        headers = {}
+        for rule in rules:
+            match_span = traceid.new_span_id()
+            self.traces.add(Span(root, match_span, event_span, "match", rule, now, 0.0, "ok"))
+            headers[rule] = traceid.header(root, match_span)
+        return headers
+
+    def event_throttled(self, bus: str) -> None:
+        self.metrics.event_throttled(bus)
+
+    def delivered(self, rule: str, target: str) -> None:
+        self.metrics.target_attempt(rule, target, "ok")
+
+    def retrying(
+        self, rule: str, target: str, trace: str | None, attempt: int, error: Any, delay: float
+    ) -> None:
+        self.metrics.target_attempt(rule, target, "retry")
+        self._step(
+            trace,
+            "retry",
+            target,
+            "retry",
+            {"rule": rule, "attempt": attempt, "delay_s": round(delay, 3), "error": str(error)},
+        )
+
+    def dead_lettered(
+        self, rule: str, target: str, trace: str | None, attempts: int, reason: str, error: Any
+    ) -> None:
+        self.metrics.target_attempt(rule, target, "dead_letter")
+        self._step(
+            trace,
+            "dead_letter",
+            target,
+            reason,
+            {"rule": rule, "attempts": attempts, "error": str(error)},
+        )
+
+    def _step(
+        self, trace: str | None, kind: str, name: str, outcome: str, attributes: dict[str, Any]
+    ) -> None:
+        if self.traces is None or trace is None:
+            return
+        parsed = traceid.parse(trace)
+        if parsed is not None:
+            root, parent = parsed
+            span = Span(root, traceid.new_span_id(), parent, kind, name, self.now(), 0.0, outcome)
+            span.attributes = attributes
+            self.traces.add(span)
+
+    # --- the APIs ------------------------------------------------------------------------
+
+    def pushed(self, connection_id: str, size: int, outcome: str, trace: str | None) -> None:
+        if outcome == "ok":
+            self.metrics.message("out")
+        self._step(trace, "push", connection_id, outcome, {"bytes": size})
+
+    def request(
+        self,
+        api: str,
+        route: str,
+        status: int,
+        trace: tuple[str, str, str | None],
+        start: float,
+        duration: float,
+    ) -> None:
+        self.metrics.request(api, route, status)
+        if self.traces is not None:
+            root, span_id, parent = trace
+            self.traces.add(
+                Span(
+                    root,
+                    span_id,
+                    parent,
+                    "request",
+                    route,
+                    start,
+                    duration * 1000,
+                    "ok" if status < 400 else "error",
+                    {"api": api, "status": status},
+                )
+            )
+
+    def message_received(self) -> None:
+        self.metrics.message("in")
+
+    # --- periodic work -------------------------------------------------------------------
+
+    def tick(self, monotonic: float) -> None:
+        """Write queued invocation lines; once a second, sample the totals for the charts."""
+        if self.log is not None:
+            self.log.flush(monotonic)
+        second = float(int(self.now()))
+        if self.series and self.series[-1][0] == second:
+            return
+        totals = self.metrics.totals()
+        previous = self._last_totals or totals
+        self._last_totals = totals
+        self.series.append((second, {k: totals[k] - previous.get(k, 0) for k in totals}))
