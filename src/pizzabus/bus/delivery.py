@@ -45,8 +45,8 @@ class Delivery:
     index: int = 0
     #: The replay this delivery belongs to, if it is one.
     replay_name: str | None = None
-    #: The X-Ray trace header of the rule's match (the invocation's parent), if traced.
-    trace: str | None = None
+    #: Where in its trace the rule's match is (the invocation's parent), if traced.
+    trace: traceid.Position | None = None
 
     @property
     def key(self) -> str:

@@ -111,6 +111,11 @@ def bind(host: str, port: int) -> socket.socket:
     help="No START / END / REPORT lines per invocation (handler output still shows).",
 )
 @click.option(
+    "--no-traces",
+    is_flag=True,
+    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
+)
+@click.option(
     "--reload/--no-reload",
     default=True,
     show_default=True,
@@ -132,6 +137,7 @@ def serve(
     max_in_flight: int,
     isolate: bool,
     quiet: bool,
+    no_traces: bool,
     reload: bool,
     log_level: str,
 ) -> None:
@@ -159,6 +165,7 @@ def serve(
         max_in_flight=max_in_flight,
         inline=not isolate,
         invocation_logs=not quiet,
+        tracing=not no_traces,
         reload=reload,
     )
     try:

@@ -181,7 +181,7 @@ def _put_events_endpoint(
         }
         trace = traceid.current.get()  # the request's (gateway/tracing.py)
         if trace is not None:
-            entry["TraceHeader"] = trace
+            entry["TraceHeader"] = traceid.header(*trace)
         try:
             result = await router.put_events_async([entry])
         except PizzabusError as error:

@@ -68,7 +68,7 @@ class RequestTracing:
                 ]
             await send(message)
 
-        token = traceid.current.set(traceid.header(root, span_id))
+        token = traceid.current.set((root, span_id))
         try:
             await self.app(scope, receive, send_with_trace)
         finally:

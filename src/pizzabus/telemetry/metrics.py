@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client.core import (
@@ -118,12 +118,14 @@ class Metrics:
         with self._lock:
             self.throttles[function] = self.throttles.get(function, 0) + 1
 
-    def put(self, bus: str, matches: list[tuple[str, str]]) -> None:
-        """An event was put on ``bus`` and matched these ``(bus, rule)`` pairs."""
+    def put(self, bus: str, rules: Sequence[str]) -> None:
+        """An event was put on ``bus`` and matched these rules."""
         with self._lock:
             self.events_put[bus] = self.events_put.get(bus, 0) + 1
-            for key in matches:
-                self.matched[key] = self.matched.get(key, 0) + 1
+            matched = self.matched
+            for rule in rules:
+                key = (bus, rule)
+                matched[key] = matched.get(key, 0) + 1
 
     def event_throttled(self, bus: str) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pizzabus.telemetry import traceid
 from pizzabus.telemetry.invocation_log import InvocationLog
 from pizzabus.telemetry.metrics import Metrics
-from pizzabus.telemetry.spans import MAX_DETAIL_CHARS, Span, TraceStore
+from pizzabus.telemetry.spans import MAX_DETAIL_CHARS, SPAN_BYTES, Span, TraceStore
 
 #: Seconds of per-second samples kept for the console's charts.
 SERIES_SECONDS = 300
@@ -61,9 +61,9 @@ class Recorder(Protocol):
         detail_text: str,
         rules: Sequence[str],
         trace_header: str | None,
-    ) -> dict[str, str] | None:
-        """An event was put on ``bus`` and matched ``rules``: the trace header of each rule's
-        deliveries, or None when not tracing."""
+    ) -> dict[str, traceid.Position] | None:
+        """An event was put on ``bus`` and matched ``rules``: where in the trace each rule's
+        deliveries are, or None when not tracing."""
 
     def event_throttled(self, bus: str) -> None:
         """A PutEvents entry was refused: the bus was full."""
@@ -72,17 +72,30 @@ class Recorder(Protocol):
         """A delivery's attempt succeeded."""
 
     def retrying(
-        self, rule: str, target: str, trace: str | None, attempt: int, error: Any, delay: float
+        self,
+        rule: str,
+        target: str,
+        trace: traceid.Position | None,
+        attempt: int,
+        error: Any,
+        delay: float,
     ) -> None:
         """A delivery's attempt failed; it is retried after ``delay`` seconds."""
 
     def dead_lettered(
-        self, rule: str, target: str, trace: str | None, attempts: int, reason: str, error: Any
+        self,
+        rule: str,
+        target: str,
+        trace: traceid.Position | None,
+        attempts: int,
+        reason: str,
+        error: Any,
     ) -> None:
         """A delivery ran out of retries and went to the dead-letter queue."""
 
     def pushed(self, connection_id: str, size: int, outcome: str, trace: str | None) -> None:
-        """A handler posted ``size`` bytes to a connection (``ok``, ``gone``, …)."""
+        """A handler posted ``size`` bytes to a connection (``ok``, ``GoneException``, …);
+        ``trace`` is the trace header the call carried."""
 
     def request(
         self,
@@ -111,7 +124,7 @@ class NullRecorder:
     def invocation_throttled(self, function: str) -> None:
         pass
 
-    def published(self, *args: Any) -> dict[str, str] | None:
+    def published(self, *args: Any) -> dict[str, traceid.Position] | None:
         return None
 
     def event_throttled(self, bus: str) -> None:
@@ -137,10 +150,6 @@ class NullRecorder:
 
 
 NO_TELEMETRY = NullRecorder()
-
-
-def _error_text(error: Any) -> str:
-    return str(error)
 
 
 class Telemetry:
@@ -171,10 +180,7 @@ class Telemetry:
         caller = traceid.current.get()
         if caller is None:
             return None
-        parsed = traceid.parse(caller)
-        if parsed is None:
-            return None
-        root, parent = parsed
+        root, parent = caller
         span_id = traceid.new_span_id()
         return OpenInvocation(root, parent, span_id, traceid.header(root, span_id), self.now())
 
@@ -198,31 +204,31 @@ class Telemetry:
                 duration,
                 memory_mb,
                 init,
-                _error_text(error) if failed else None,
+                str(error) if failed else None,
                 error_type == "Sandbox.Timedout",
             )
-        if trace is not None and self.traces is not None:
-            attributes: dict[str, Any] = {"request_id": request_id}
-            if init is not None:
-                attributes["init_ms"] = round(init * 1000, 3)
-            if failed:
-                attributes["error_type"] = error_type or type(error).__name__
-                attributes["error"] = getattr(error, "message", str(error))
-            self.traces.add(
-                Span(
-                    trace.root,
-                    trace.span_id,
-                    trace.parent,
-                    "invocation",
-                    function,
-                    trace.start,
-                    duration * 1000,
-                    ("timeout" if error_type == "Sandbox.Timedout" else "error")
-                    if failed
-                    else "ok",
-                    attributes,
-                )
-            )
+        if trace is None or self.traces is None:
+            return
+        attributes: dict[str, Any] = {"request_id": request_id}
+        outcome = "ok"
+        if init is not None:
+            attributes["init_ms"] = round(init * 1000, 3)
+        if failed:
+            outcome = "timeout" if error_type == "Sandbox.Timedout" else "error"
+            attributes["error_type"] = error_type or type(error).__name__
+            attributes["error"] = getattr(error, "message", str(error))
+        span = Span(
+            trace.root,
+            trace.span_id,
+            trace.parent,
+            "invocation",
+            function,
+            trace.start,
+            duration * 1000,
+            outcome,
+            attributes,
+        )
+        self.traces.add_all(trace.root, (span,), SPAN_BYTES)
 
     def invocation_throttled(self, function: str) -> None:
         self.metrics.throttled_invocation(function)
@@ -236,39 +242,34 @@ class Telemetry:
         detail_text: str,
         rules: Sequence[str],
         trace_header: str | None,
-    ) -> dict[str, str] | None:
-        self.metrics.put(bus, [(bus, rule) for rule in rules])
+    ) -> dict[str, traceid.Position] | None:
+        self.metrics.put(bus, rules)
         if self.traces is None:
             return None
         parsed = traceid.parse(trace_header) if trace_header is not None else None
         now = self.now()
         root, parent = parsed if parsed is not None else (traceid.new_trace_id(now), None)
         event_span = traceid.new_span_id()
-        self.traces.add(
+        detail = detail_text[:MAX_DETAIL_CHARS]
+        attributes = {
+            "bus": bus,
+            "source": event["source"],
+            "detail_type": event["detail-type"],
+            "event_id": event["id"],
+            "detail": detail,
+        }
+        spans = [
             Span(
-                root,
-                event_span,
-                parent,
-                "event",
-                event["detail-type"],
-                now,
-                0.0,
-                "ok",
-                {
-                    "bus": bus,
-                    "source": event["source"],
-                    "detail_type": event["detail-type"],
-                    "event_id": event["id"],
-                    "detail": detail_text[:MAX_DETAIL_CHARS],
-                },
+                root, event_span, parent, "event", event["detail-type"], now, 0.0, "ok", attributes
             )
-        )
-        headers = {}
+        ]
+        positions: dict[str, traceid.Position] = {}
         for rule in rules:
             match_span = traceid.new_span_id()
-            self.traces.add(Span(root, match_span, event_span, "match", rule, now, 0.0, "ok"))
-            headers[rule] = traceid.header(root, match_span)
-        return headers
+            spans.append(Span(root, match_span, event_span, "match", rule, now, 0.0, "ok", {}))
+            positions[rule] = (root, match_span)
+        self.traces.add_all(root, tuple(spans), SPAN_BYTES * len(spans) + len(detail))
+        return positions
 
     def event_throttled(self, bus: str) -> None:
         self.metrics.event_throttled(bus)
@@ -277,7 +278,13 @@ class Telemetry:
         self.metrics.target_attempt(rule, target, "ok")
 
     def retrying(
-        self, rule: str, target: str, trace: str | None, attempt: int, error: Any, delay: float
+        self,
+        rule: str,
+        target: str,
+        trace: traceid.Position | None,
+        attempt: int,
+        error: Any,
+        delay: float,
     ) -> None:
         self.metrics.target_attempt(rule, target, "retry")
         self._step(
@@ -289,7 +296,13 @@ class Telemetry:
         )
 
     def dead_lettered(
-        self, rule: str, target: str, trace: str | None, attempts: int, reason: str, error: Any
+        self,
+        rule: str,
+        target: str,
+        trace: traceid.Position | None,
+        attempts: int,
+        reason: str,
+        error: Any,
     ) -> None:
         self.metrics.target_attempt(rule, target, "dead_letter")
         self._step(
@@ -301,23 +314,27 @@ class Telemetry:
         )
 
     def _step(
-        self, trace: str | None, kind: str, name: str, outcome: str, attributes: dict[str, Any]
+        self,
+        trace: traceid.Position | None,
+        kind: str,
+        name: str,
+        outcome: str,
+        attributes: dict[str, Any],
     ) -> None:
         if self.traces is None or trace is None:
             return
-        parsed = traceid.parse(trace)
-        if parsed is not None:
-            root, parent = parsed
-            span = Span(root, traceid.new_span_id(), parent, kind, name, self.now(), 0.0, outcome)
-            span.attributes = attributes
-            self.traces.add(span)
+        root, parent = trace
+        span_id = traceid.new_span_id()
+        span = Span(root, span_id, parent, kind, name, self.now(), 0.0, outcome, attributes)
+        self.traces.add_all(root, (span,), SPAN_BYTES)
 
     # --- the APIs ------------------------------------------------------------------------
 
     def pushed(self, connection_id: str, size: int, outcome: str, trace: str | None) -> None:
         if outcome == "ok":
             self.metrics.message("out")
-        self._step(trace, "push", connection_id, outcome, {"bytes": size})
+        if trace is not None and self.traces is not None:
+            self._step(traceid.parse(trace), "push", connection_id, outcome, {"bytes": size})
 
     def request(
         self,
@@ -329,21 +346,21 @@ class Telemetry:
         duration: float,
     ) -> None:
         self.metrics.request(api, route, status)
-        if self.traces is not None:
-            root, span_id, parent = trace
-            self.traces.add(
-                Span(
-                    root,
-                    span_id,
-                    parent,
-                    "request",
-                    route,
-                    start,
-                    duration * 1000,
-                    "ok" if status < 400 else "error",
-                    {"api": api, "status": status},
-                )
-            )
+        if self.traces is None:
+            return
+        root, span_id, parent = trace
+        span = Span(
+            root,
+            span_id,
+            parent,
+            "request",
+            route,
+            start,
+            duration * 1000,
+            "ok" if status < 400 else "error",
+            {"api": api, "status": status},
+        )
+        self.traces.add_all(root, (span,), SPAN_BYTES)
 
     def message_received(self) -> None:
         self.metrics.message("in")

@@ -12,7 +12,6 @@ own threads); reading copies what it returns.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,8 @@ DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
 #: How much of an event's detail a span keeps (for search and display).
 MAX_DETAIL_CHARS = 8_192
+#: Roughly what a span holds besides an event's detail, in bytes (for the size bound).
+SPAN_BYTES = 320
 
 
 @dataclass(slots=True)
@@ -44,7 +45,7 @@ class Span:
     def size(self) -> int:
         """Roughly the bytes this span holds (for the store's bound)."""
         detail = self.attributes.get("detail")
-        return 320 + (len(detail) if isinstance(detail, str) else 0)
+        return SPAN_BYTES + (len(detail) if isinstance(detail, str) else 0)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,25 +76,30 @@ class TraceStore:
     ) -> None:
         self.max_traces = max_traces
         self.max_bytes = max_bytes
-        self._traces: OrderedDict[str, _Trace] = OrderedDict()
+        # A plain dict keeps insertion order too, and is cheaper than an OrderedDict.
+        self._traces: dict[str, _Trace] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         #: Traces dropped to keep within the bounds.
         self.evicted = 0
 
     def add(self, span: Span) -> None:
-        size = span.size()
+        self.add_all(span.trace_id, (span,), span.size())
+
+    def add_all(self, trace_id: str, spans: tuple[Span, ...], size: int) -> None:
+        """Add spans of one trace, ``size`` bytes together (one lock for them all)."""
         with self._lock:
-            trace = self._traces.get(span.trace_id)
+            trace = self._traces.get(trace_id)
             if trace is None:
-                trace = self._traces[span.trace_id] = _Trace()
-            trace.spans.append(span)
+                trace = self._traces[trace_id] = _Trace()
+            trace.spans.extend(spans)
             trace.bytes += size
             self._bytes += size
-            while len(self._traces) > self.max_traces or (
-                self._bytes > self.max_bytes and len(self._traces) > 1
+            traces = self._traces
+            while len(traces) > self.max_traces or (
+                self._bytes > self.max_bytes and len(traces) > 1
             ):
-                _, oldest = self._traces.popitem(last=False)
+                oldest = traces.pop(next(iter(traces)))
                 self._bytes -= oldest.bytes
                 self.evicted += 1
 
