@@ -200,11 +200,13 @@ class FunctionRuntime:
         try:
             fault = self.faults.invocation(name)
             if fault is not None:
+                trace = self.telemetry.begin_invocation()
                 try:
                     await self._inject_fault(pool.function, pool.timeout, fault)
                 except FunctionError as error:
+                    duration = pool.timeout if fault == "timeout" else 0.0
                     self.telemetry.invoked(
-                        name, uuid4(), pool.function.memory_mb, 0.0, None, error, None
+                        name, uuid4(), pool.function.memory_mb, duration, None, error, trace
                     )
                     raise
             if pool.placement.inline and pool.idle and self._inline is not None:

@@ -93,7 +93,7 @@ function drawMap() {
       const label =
         count === null
           ? ""
-          : `<text class="count" x="${(x1 + x2) / 2}" y="${(y1 + y2) / 2 - 3}" data-edge="${escape(
+          : `<text class="count" x="${(x1 + x2) / 2}" y="${(y1 + y2) / 2 + (forward ? -3 : 12)}" data-edge="${escape(
               `${edge.from}>${edge.to}`,
             )}">${count}</text>`;
       const live = count ? " live" : "";
