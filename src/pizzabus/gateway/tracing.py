@@ -53,9 +53,14 @@ class RequestTracing:
         started, clock = time.time(), time.perf_counter()
         incoming = next((v for k, v in scope["headers"] if k == _HEADER), None)
         parsed = traceid.parse(incoming.decode("latin-1")) if incoming else None
-        root, parent = parsed if parsed is not None else (traceid.new_trace_id(started), None)
+        if parsed is not None and parsed[0]:
+            (root, parent), sampled = parsed, True  # the caller traces this journey
+        else:
+            # A new journey, sampled as X-Ray samples (unless the caller said Sampled=0).
+            root, parent = traceid.new_trace_id(started), None
+            sampled = parsed is None and self.telemetry.sample()
         span_id = traceid.new_span_id()
-        returned = f"Root={root};Parent={span_id};Sampled=1"
+        returned = f"Root={root};Parent={span_id};Sampled={int(sampled)}"
         status = 500
 
         async def send_with_trace(message: Message) -> None:
@@ -68,7 +73,7 @@ class RequestTracing:
                 ]
             await send(message)
 
-        token = traceid.current.set((root, span_id))
+        token = traceid.current.set((root, span_id) if sampled else traceid.UNSAMPLED)
         try:
             await self.app(scope, receive, send_with_trace)
         finally:
@@ -79,7 +84,7 @@ class RequestTracing:
                     self.api,
                     route,
                     status,
-                    (root, span_id, parent),
+                    (root if sampled else "", span_id, parent),
                     started,
                     time.perf_counter() - clock,
                 )

@@ -1,6 +1,7 @@
 """Counters with CloudWatch's names, exposed in Prometheus's text format.
 
-Recording is a dict bump under a lock (handlers record from their own threads); the
+Recording is one append to a queue (handlers record from their own threads too); the counters
+catch up when drained (a few times a second, and before every read), and the
 ``prometheus_client`` families are built only when ``/metrics`` is read, so the hot path never
 touches ``prometheus_client``'s own, heavier, metric objects.
 """
@@ -8,6 +9,7 @@ touches ``prometheus_client``'s own, heavier, metric objects.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +46,9 @@ DURATION_BUCKETS = (
     900.0,
 )
 
+# What a recorded item is (the first field of each queued tuple).
+_INVOKED, _THROTTLED, _PUT, _EVENT_THROTTLED, _ATTEMPT, _REQUEST, _MESSAGE = range(7)
+
 #: How many recent durations per function the percentiles are taken over.
 RECENT_DURATIONS = 1_000
 
@@ -76,7 +81,7 @@ def percentile(values: list[float], fraction: float) -> float:
     """The ``fraction`` percentile (nearest rank) of sorted ``values``; 0 when empty."""
     if not values:
         return 0.0
-    index = min(len(values) - 1, max(0, round(fraction * len(values) + 0.5) - 1))
+    index = min(len(values) - 1, max(0, math.ceil(fraction * len(values)) - 1))
     return values[index]
 
 
@@ -84,7 +89,8 @@ class Metrics:
     """What happened, counted: functions, the bus, the APIs."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pending: deque[tuple[Any, ...]] = deque()
         self.invocations: dict[str, int] = {}
         self.errors: dict[str, int] = {}
         self.throttles: dict[str, int] = {}
@@ -103,59 +109,86 @@ class Metrics:
         self.connections: Callable[[], int] = lambda: 0
 
     # --- recording (any thread) ------------------------------------------------------------
+    # Each is one append (atomic): the counters are brought up to date by drain(), a few times a
+    # second and before every read, so the hot path pays no lock and no dict work.
 
     def invoked(self, function: str, seconds: float, failed: bool) -> None:
-        with self._lock:
-            self.invocations[function] = self.invocations.get(function, 0) + 1
-            if failed:
-                self.errors[function] = self.errors.get(function, 0) + 1
-            histogram = self.durations.get(function)
-            if histogram is None:
-                histogram = self.durations[function] = _Histogram()
-            histogram.observe(seconds)
+        self._pending.append((_INVOKED, function, seconds, failed))
 
     def throttled_invocation(self, function: str) -> None:
-        with self._lock:
-            self.throttles[function] = self.throttles.get(function, 0) + 1
+        self._pending.append((_THROTTLED, function))
 
     def put(self, bus: str, rules: Sequence[str]) -> None:
         """An event was put on ``bus`` and matched these rules."""
-        with self._lock:
-            self.events_put[bus] = self.events_put.get(bus, 0) + 1
-            matched = self.matched
-            for rule in rules:
-                key = (bus, rule)
-                matched[key] = matched.get(key, 0) + 1
+        self._pending.append((_PUT, bus, rules))
 
     def event_throttled(self, bus: str) -> None:
-        with self._lock:
-            self.events_throttled[bus] = self.events_throttled.get(bus, 0) + 1
+        self._pending.append((_EVENT_THROTTLED, bus))
 
     def target_attempt(self, rule: str, target: str, outcome: str) -> None:
         """A rule invoked its target: ``ok``, ``retry`` or ``dead_letter``."""
-        key = (rule, target)
-        with self._lock:
-            self.target_invocations[key] = self.target_invocations.get(key, 0) + 1
-            if outcome == "retry":
-                self.retries[key] = self.retries.get(key, 0) + 1
-            elif outcome == "dead_letter":
-                self.failed_invocations[key] = self.failed_invocations.get(key, 0) + 1
-                self.dead_letters[key] = self.dead_letters.get(key, 0) + 1
+        self._pending.append((_ATTEMPT, rule, target, outcome))
 
     def request(self, api: str, route: str, status: int) -> None:
-        key = (api, route, str(status))
-        with self._lock:
-            self.requests[key] = self.requests.get(key, 0) + 1
+        self._pending.append((_REQUEST, api, route, status))
 
     def message(self, direction: str) -> None:
+        self._pending.append((_MESSAGE, direction))
+
+    def drain(self) -> None:
+        """Bring the counters up to date with what was recorded since."""
+        pending = self._pending
         with self._lock:
-            self.messages[direction] = self.messages.get(direction, 0) + 1
+            while pending:
+                item = pending.popleft()
+                kind = item[0]
+                if kind == _INVOKED:
+                    _, function, seconds, failed = item
+                    self.invocations[function] = self.invocations.get(function, 0) + 1
+                    if failed:
+                        self.errors[function] = self.errors.get(function, 0) + 1
+                    histogram = self.durations.get(function)
+                    if histogram is None:
+                        histogram = self.durations[function] = _Histogram()
+                    histogram.observe(seconds)
+                elif kind == _PUT:
+                    _, bus, rules = item
+                    self.events_put[bus] = self.events_put.get(bus, 0) + 1
+                    for rule in rules:
+                        key = (bus, rule)
+                        self.matched[key] = self.matched.get(key, 0) + 1
+                elif kind == _ATTEMPT:
+                    self._attempt(item[1], item[2], item[3])
+                else:
+                    self._other(item)
+
+    def _attempt(self, rule: str, target: str, outcome: str) -> None:
+        key = (rule, target)
+        self.target_invocations[key] = self.target_invocations.get(key, 0) + 1
+        if outcome == "retry":
+            self.retries[key] = self.retries.get(key, 0) + 1
+        elif outcome == "dead_letter":
+            self.failed_invocations[key] = self.failed_invocations.get(key, 0) + 1
+            self.dead_letters[key] = self.dead_letters.get(key, 0) + 1
+
+    def _other(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == _THROTTLED:
+            self.throttles[item[1]] = self.throttles.get(item[1], 0) + 1
+        elif kind == _EVENT_THROTTLED:
+            self.events_throttled[item[1]] = self.events_throttled.get(item[1], 0) + 1
+        elif kind == _REQUEST:
+            key = (item[1], item[2], str(item[3]))
+            self.requests[key] = self.requests.get(key, 0) + 1
+        elif kind == _MESSAGE:
+            self.messages[item[1]] = self.messages.get(item[1], 0) + 1
 
     # --- reading -----------------------------------------------------------------------------
 
     def functions(self) -> dict[str, dict[str, Any]]:
         """Per function: invocations, errors, throttles, p50 and p99 in ms, concurrency."""
         concurrency = self.concurrency()
+        self.drain()
         with self._lock:
             names = sorted(set(self.invocations) | set(concurrency))
             recent = {n: sorted(h.recent) for n, h in self.durations.items()}
@@ -174,6 +207,7 @@ class Metrics:
 
     def totals(self) -> dict[str, int]:
         """Running totals, for the console's charts."""
+        self.drain()
         with self._lock:
             return {
                 "events": sum(self.events_put.values()),
@@ -184,6 +218,7 @@ class Metrics:
 
     def snapshot(self) -> dict[str, Any]:
         """The counters as JSON (for the console)."""
+        self.drain()
         with self._lock:
             return {
                 "matched": [
@@ -218,6 +253,7 @@ class PrometheusCollector(Collector):
         m = self.metrics
         concurrency = m.concurrency()
         connections = m.connections()
+        m.drain()
         with m._lock:
             yield _counter(
                 "pizzabus_lambda_invocations",

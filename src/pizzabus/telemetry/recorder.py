@@ -36,6 +36,9 @@ class OpenInvocation:
 class Recorder(Protocol):
     """What the runtime tells its telemetry."""
 
+    def sample(self) -> bool:
+        """Whether a new journey (an HTTP request's) is traced."""
+
     def begin_invocation(self) -> OpenInvocation | None:
         """An invocation starts, in the trace of the caller (:data:`traceid.current`)."""
 
@@ -115,6 +118,9 @@ class Recorder(Protocol):
 class NullRecorder:
     """Records nothing."""
 
+    def sample(self) -> bool:
+        return False
+
     def begin_invocation(self) -> OpenInvocation | None:
         return None
 
@@ -151,6 +157,9 @@ class NullRecorder:
 
 NO_TELEMETRY = NullRecorder()
 
+#: An invocation in an unsampled journey: its handler sees ``Sampled=0``; nothing is recorded.
+_UNSAMPLED_INVOCATION = OpenInvocation("", None, "", traceid.UNSAMPLED_HEADER, 0.0)
+
 
 class Telemetry:
     """Invocation logs, metrics and traces of one server."""
@@ -161,11 +170,13 @@ class Telemetry:
         log: InvocationLog | None = None,
         traces: TraceStore | None = None,
         now: Callable[[], float] = time.time,
+        sampler: traceid.Sampler | None = None,
     ) -> None:
         """``log``: None writes no invocation lines (``--quiet``); ``traces``: None keeps
-        no traces."""
+        no traces; ``sampler`` picks the journeys traced."""
         self.log = log
         self.traces = traces
+        self.sampler = sampler or traceid.Sampler()
         self.metrics = Metrics()
         self.now = now
         #: Per-second samples of the totals, newest last: (epoch second, totals).
@@ -174,6 +185,9 @@ class Telemetry:
 
     # --- functions -----------------------------------------------------------------------
 
+    def sample(self) -> bool:
+        return self.traces is not None and self.sampler.sample(self.now())
+
     def begin_invocation(self) -> OpenInvocation | None:
         if self.traces is None:
             return None
@@ -181,6 +195,8 @@ class Telemetry:
         if caller is None:
             return None
         root, parent = caller
+        if not root:
+            return _UNSAMPLED_INVOCATION
         span_id = traceid.new_span_id()
         return OpenInvocation(root, parent, span_id, traceid.header(root, span_id), self.now())
 
@@ -207,7 +223,7 @@ class Telemetry:
                 str(error) if failed else None,
                 error_type == "Sandbox.Timedout",
             )
-        if trace is None or self.traces is None:
+        if trace is None or self.traces is None or not trace.root:
             return
         attributes: dict[str, Any] = {"request_id": request_id}
         outcome = "ok"
@@ -248,7 +264,11 @@ class Telemetry:
             return None
         parsed = traceid.parse(trace_header) if trace_header is not None else None
         now = self.now()
-        root, parent = parsed if parsed is not None else (traceid.new_trace_id(now), None)
+        if parsed is None:  # a new journey: is it traced?
+            parsed = (traceid.new_trace_id(now), None) if self.sample() else traceid.UNSAMPLED
+        root, parent = parsed
+        if not root:
+            return dict.fromkeys(rules, traceid.UNSAMPLED)
         event_span = traceid.new_span_id()
         detail = detail_text[:MAX_DETAIL_CHARS]
         attributes = {
@@ -321,7 +341,7 @@ class Telemetry:
         outcome: str,
         attributes: dict[str, Any],
     ) -> None:
-        if self.traces is None or trace is None:
+        if self.traces is None or trace is None or not trace[0]:
             return
         root, parent = trace
         span_id = traceid.new_span_id()
@@ -346,9 +366,9 @@ class Telemetry:
         duration: float,
     ) -> None:
         self.metrics.request(api, route, status)
-        if self.traces is None:
-            return
         root, span_id, parent = trace
+        if self.traces is None or not root:
+            return
         span = Span(
             root,
             span_id,
@@ -371,6 +391,7 @@ class Telemetry:
         """Write queued invocation lines; once a second, sample the totals for the charts."""
         if self.log is not None:
             self.log.flush(monotonic)
+        self.metrics.drain()
         second = float(int(self.now()))
         if self.series and self.series[-1][0] == second:
             return

@@ -12,6 +12,7 @@ own threads); reading copies what it returns.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,8 +77,9 @@ class TraceStore:
     ) -> None:
         self.max_traces = max_traces
         self.max_bytes = max_bytes
-        # A plain dict keeps insertion order too, and is cheaper than an OrderedDict.
         self._traces: dict[str, _Trace] = {}
+        # Oldest first (evicting with next(iter(dict)) would rescan the dict's deleted slots).
+        self._order: deque[str] = deque()
         self._bytes = 0
         self._lock = threading.Lock()
         #: Traces dropped to keep within the bounds.
@@ -89,17 +91,18 @@ class TraceStore:
     def add_all(self, trace_id: str, spans: tuple[Span, ...], size: int) -> None:
         """Add spans of one trace, ``size`` bytes together (one lock for them all)."""
         with self._lock:
-            trace = self._traces.get(trace_id)
+            traces = self._traces
+            trace = traces.get(trace_id)
             if trace is None:
-                trace = self._traces[trace_id] = _Trace()
+                trace = traces[trace_id] = _Trace()
+                self._order.append(trace_id)
             trace.spans.extend(spans)
             trace.bytes += size
             self._bytes += size
-            traces = self._traces
             while len(traces) > self.max_traces or (
                 self._bytes > self.max_bytes and len(traces) > 1
             ):
-                oldest = traces.pop(next(iter(traces)))
+                oldest = traces.pop(self._order.popleft())
                 self._bytes -= oldest.bytes
                 self.evicted += 1
 
