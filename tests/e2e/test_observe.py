@@ -207,3 +207,15 @@ def test_a_caller_trace_id_is_kept(server: Server) -> None:
         timeout=5,
     )
     assert response.headers["x-amzn-trace-id"].startswith(f"Root={root};")
+
+
+def test_quiet_serves_without_invocation_lines_and_still_counts() -> None:
+    quiet = start_server(("--memory", "--no-reload", "--quiet"))
+    try:
+        asyncio.run(_order(quiet))
+        text = httpx.get(quiet.url + "/metrics", timeout=5).text
+        assert _metric(text, "pizzabus_lambda_invocations_total", function="make_pizza") == 1
+        quiet.stop()
+        assert not [line for line in quiet.output if " REPORT RequestId: " in line]
+    finally:
+        quiet.stop()

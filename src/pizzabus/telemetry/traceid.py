@@ -15,7 +15,6 @@ import itertools
 import os
 import random
 import re
-import secrets
 from contextvars import ContextVar
 
 #: The HTTP header API Gateway reads and returns.
@@ -39,9 +38,14 @@ current: ContextVar[Position | None] = ContextVar("pizzabus_trace", default=None
 _OWN = re.compile(r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=1")
 
 
+# Ids need to be unique, not unpredictable: a generator seeded once from os.urandom, not a
+# system call per id (which also lets go of the GIL on the loop's thread).
+_bits = random.Random().getrandbits
+
+
 def new_trace_id(now: float) -> str:
     """A new X-Ray trace id, stamped with ``now`` (epoch seconds)."""
-    return f"1-{int(now):08x}-{secrets.token_hex(12)}"
+    return f"1-{int(now):08x}-{_bits(96):024x}"
 
 
 # Span ids: a random 32-bit prefix per process and a counter, so ids are unique across
