@@ -8,7 +8,8 @@ mood (on a shared machine, only ratios within a round mean much):
   is the code before telemetry (``--base``: e.g. ``git archive 66955ed src | tar -x -C
   /tmp/base``; skipped if not given); **quiet** is this code with ``--quiet --no-traces``
   (metrics only); **watched** is ``serve`` as it runs by default (logs, traces and metrics).
-  Reported: median orders/s and the server's CPU per order.
+  Reported: median orders/s and the server's CPU per order. ``--rate N`` offers N orders/s
+  instead of saturating: the CPU per order then compares like with like.
 - ``--mode inprocess``: the same system in this process, orders put straight on the bus (no
   HTTP, no sockets: the bus, the functions and the tables only, so the relative cost shows
   about twice as large as in the lifecycle). **none** has the hooks but no telemetry at all,
@@ -55,17 +56,15 @@ def _commands(base: Path | None) -> dict[str, list[str]]:
 
 
 def _lifecycle_run(name: str, command: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    load = ["--mode", "saturate", "--concurrency", str(args.concurrency)]
+    if args.rate:
+        # At a fixed offered rate, each server does the same orders a second, so its CPU per
+        # order is not skewed by how much CPU the shared machine gave it (at saturation a
+        # starved server also batches less).
+        load = ["--mode", "rate", "--rate", str(args.rate)]
     with serving(name, command) as server:
         result = run_loadgen(
-            server,
-            "--mode",
-            "saturate",
-            "--concurrency",
-            str(args.concurrency),
-            "--warmup",
-            str(args.warmup),
-            "--duration",
-            str(args.duration),
+            server, *load, "--warmup", str(args.warmup), "--duration", str(args.duration)
         )
     started = result.get("started") or 1
     return {
@@ -125,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=5, help="rounds (medians are reported)")
     p.add_argument("--duration", type=float, default=4.0, help="measured seconds per run")
     p.add_argument("--warmup", type=float, default=1.0)
-    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--concurrency", type=int, default=64, help="closed loop's browsers")
+    p.add_argument("--rate", type=float, help="offer this many orders/s instead (open loop)")
     p.add_argument("--orders", type=int, default=600, help="orders per in-process run")
     args = p.parse_args(argv)
     if args.mode == "lifecycle":

@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from websockets.sync.client import connect
 
 from tests.e2e.browser_support import launch_chromium, requires_chromium
 from tests.e2e.orders import new_order
@@ -71,11 +73,13 @@ def _function_cell(page: Page, function: str, column: int) -> object:
 
 
 def test_the_console_url_keeps_the_token_in_an_http_only_cookie(server: Server) -> None:
-    response = httpx.get(f"{server.url}/_pizzabus/?token=abcdefghijklmnopqrstuvwxyz", timeout=5)
+    query = parse_qs(urlsplit(console_url(server)).query)
+    token = query.get("token", ["abcdefghijklmnopqrstuvwxyz"])[0]
+    response = httpx.get(f"{server.url}/_pizzabus/", params={"token": token}, timeout=5)
     assert response.status_code == 303
     assert response.headers["location"] == "/_pizzabus/"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith("pizzabus_admin=abcdefghijklmnopqrstuvwxyz;")
+    assert cookie.startswith(f"pizzabus_admin={token};")
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
 
@@ -99,6 +103,11 @@ def test_the_console_shows_functions_and_rules_live(page: Page, server: Server) 
     matched = page.locator('tr[data-rule="lab_make_pizza_rule"] td').first
     expect(matched).to_have_text(str(before + 2), timeout=LIVE_MS)
     expect(page.locator('[data-testid="map"] .count').first).not_to_have_text("0")
+
+    with connect(f"{server.ws_url}?order_id=watching") as socket:
+        socket.send('{"action": "sync"}')
+        expect(page.locator("[data-testid=connections] tbody tr")).to_have_count(1, timeout=LIVE_MS)
+    expect(page.locator("[data-testid=connections] tbody tr")).to_have_count(0, timeout=LIVE_MS)
 
     page.locator("[data-testid=traces] tr[data-trace]").first.click()
     waterfall = page.get_by_test_id("waterfall")

@@ -84,6 +84,7 @@ def console_state(
     dead_letters: Callable[[], list[dict[str, Any]]],
     retries: Callable[[], list[dict[str, Any]]],
     faults: Callable[[], dict[str, Any]],
+    connections: Callable[[], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Everything the console shows, now."""
     metrics = telemetry.metrics
@@ -98,6 +99,7 @@ def console_state(
         "retries": retries()[:100],
         "traces": telemetry.traces.recent(25) if telemetry.traces is not None else [],
         "faults": faults(),
+        "connections": connections(),
         "tracing": telemetry.traces is not None,
         "invocation_logs": telemetry.log is not None,
     }

@@ -288,6 +288,7 @@ class EmbeddedSystem:
                 for d, due in list(self.deliverer.waiting.values())
             ],
             operations.faults,
+            self.connections.describe if self.connections is not None else list,
         )
 
     async def _tick_telemetry(self) -> None:

@@ -151,6 +151,13 @@ function drawFacts() {
   $("messages").textContent = `${state.counters.messages.in ?? 0} / ${state.counters.messages.out ?? 0}`;
   $("in-flight").textContent = stats.deliveries.in_flight;
   $("retry-count").textContent = state.retries.length;
+  $("connections-body").innerHTML = state.connections
+    .map(
+      (c) => `<tr data-connection="${escape(c.id)}"><td><code>${escape(c.id)}</code></td>
+      <td>${escape(c.source_ip)}</td><td>${(state.now - c.connected_at).toFixed(0)} s</td>
+      <td>${c.backlog}</td></tr>`,
+    )
+    .join("");
   $("retries-body").innerHTML = state.retries
     .map(
       (r) => `<tr><td>${escape(r.rule)} → ${escape(r.target)}</td><td>${r.attempts}</td>
