@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (cell["orders_per_s"] or 0) / (summary[reference]["orders_per_s"] or 1), 3
             )
     path = write_json(
-        f"observe_{args.mode}",
+        f"observe_{args.mode}" + (f"_rate{args.rate:g}" if args.rate else ""),
         {
             "machine": machine(),
             "mode": args.mode,

@@ -28,7 +28,6 @@ from pizzabus.system import Function, WebSocketEndpoint
 from pizzabus.telemetry import NO_TELEMETRY, Recorder
 from pizzabus.telemetry.recorder import OpenInvocation
 from pizzabus.telemetry.traceid import ENV_VAR as TRACE_VARIABLE
-from pizzabus.telemetry.traceid import UNSAMPLED_HEADER
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
 #: one machine is better served by a few warm environments per function).
@@ -320,8 +319,10 @@ class FunctionRuntime:
         """The invocation's place in its caller's trace; its handler sees the trace header
         in ``_X_AMZN_TRACE_ID``, as on Lambda (and botocore sends it on)."""
         trace = self.telemetry.begin_invocation()
-        # Lambda sets it for every invocation, traced or not.
-        environment.variables[TRACE_VARIABLE] = UNSAMPLED_HEADER if trace is None else trace.header
+        if trace is None:  # in no journey: what it puts on the bus may start one
+            environment.variables.pop(TRACE_VARIABLE, None)
+        else:
+            environment.variables[TRACE_VARIABLE] = trace.header
         return trace
 
     def _report(
