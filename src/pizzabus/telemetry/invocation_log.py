@@ -100,6 +100,10 @@ class InvocationLog:
         # A plain tuple: cheaper to make than the record it is read as.
         self._pending.append((function, request_id, duration, memory_mb, init, error, timed_out))
 
+    def record_raw(self, item: tuple[Any, ...]) -> None:
+        """:meth:`record`'s fields as one tuple, in its order (the recorder's hot path)."""
+        self._pending.append(item)
+
     def announce(self, function: str, request_id: str) -> None:
         """The handler is about to print: write what is queued, then its ``START``."""
         self._announced.add(request_id)

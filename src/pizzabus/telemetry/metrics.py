@@ -48,6 +48,7 @@ DURATION_BUCKETS = (
 
 # What a recorded item is (the first field of each queued tuple).
 _INVOKED, _THROTTLED, _PUT, _EVENT_THROTTLED, _ATTEMPT, _REQUEST, _MESSAGE = range(7)
+__all__ = ["DURATION_BUCKETS", "Metrics", "PrometheusCollector", "percentile", "registry"]
 
 #: How many recent durations per function the percentiles are taken over.
 RECENT_DURATIONS = 1_000
@@ -111,6 +112,11 @@ class Metrics:
     # --- recording (any thread) ------------------------------------------------------------
     # Each is one append (atomic): the counters are brought up to date by drain(), a few times a
     # second and before every read, so the hot path pays no lock and no dict work.
+
+    def record(self, item: tuple[Any, ...]) -> None:
+        """Queue an item as the methods below make it (the recorder's hot path calls this,
+        bound once, with the tuple it built)."""
+        self._pending.append(item)
 
     def invoked(self, function: str, seconds: float, failed: bool) -> None:
         self._pending.append((_INVOKED, function, seconds, failed))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from pizzabus.telemetry import traceid
 from pizzabus.telemetry.invocation_log import InvocationLog
-from pizzabus.telemetry.metrics import Metrics
+from pizzabus.telemetry.metrics import _ATTEMPT, _INVOKED, _MESSAGE, _PUT, Metrics
 from pizzabus.telemetry.spans import MAX_DETAIL_CHARS, SPAN_BYTES, Span, TraceStore
 
 #: Seconds of per-second samples kept for the console's charts.
@@ -157,6 +157,11 @@ class NullRecorder:
 
 NO_TELEMETRY = NullRecorder()
 
+
+def _drop(item: tuple[Any, ...]) -> None:
+    pass
+
+
 #: An invocation in an unsampled journey: its handler sees ``Sampled=0``; nothing is recorded.
 _UNSAMPLED_INVOCATION = OpenInvocation("", None, "", traceid.UNSAMPLED_HEADER, 0.0)
 
@@ -178,6 +183,8 @@ class Telemetry:
         self.traces = traces
         self.sampler = sampler or traceid.Sampler()
         self.metrics = Metrics()
+        self._counted = self.metrics.record
+        self._logged = log.record_raw if log is not None else _drop
         self.now = now
         #: Per-second samples of the totals, newest last: (epoch second, totals).
         self.series: deque[tuple[float, dict[str, int]]] = deque(maxlen=SERIES_SECONDS)
@@ -210,21 +217,25 @@ class Telemetry:
         error: Any | None,
         trace: OpenInvocation | None,
     ) -> None:
+        # The hot path (ten times an order): appends only, no calls further down.
+        if error is None:
+            self._counted((_INVOKED, function, duration, False))
+            if self.log is not None:
+                self._logged((function, request_id, duration, memory_mb, init, None, False))
+            if trace is None or not trace.root or self.traces is None:
+                return
+            error_type = None
+        else:
+            error_type = getattr(error, "error_type", None)
+            timed_out = error_type == "Sandbox.Timedout"
+            self._counted((_INVOKED, function, duration, True))
+            if self.log is not None:
+                self._logged(
+                    (function, request_id, duration, memory_mb, init, str(error), timed_out)
+                )
+            if trace is None or not trace.root or self.traces is None:
+                return
         failed = error is not None
-        self.metrics.invoked(function, duration, failed)
-        error_type = getattr(error, "error_type", None)
-        if self.log is not None:
-            self.log.record(
-                function,
-                request_id,
-                duration,
-                memory_mb,
-                init,
-                str(error) if failed else None,
-                error_type == "Sandbox.Timedout",
-            )
-        if trace is None or self.traces is None or not trace.root:
-            return
         attributes: dict[str, Any] = {"request_id": request_id}
         outcome = "ok"
         if init is not None:
@@ -259,7 +270,7 @@ class Telemetry:
         rules: Sequence[str],
         trace_header: str | None,
     ) -> dict[str, traceid.Position] | None:
-        self.metrics.put(bus, rules)
+        self._counted((_PUT, bus, rules))
         if self.traces is None:
             return None
         parsed = traceid.parse(trace_header) if trace_header is not None else None
@@ -295,7 +306,7 @@ class Telemetry:
         self.metrics.event_throttled(bus)
 
     def delivered(self, rule: str, target: str) -> None:
-        self.metrics.target_attempt(rule, target, "ok")
+        self._counted((_ATTEMPT, rule, target, "ok"))
 
     def retrying(
         self,
@@ -383,7 +394,7 @@ class Telemetry:
         self.traces.add_all(root, (span,), SPAN_BYTES)
 
     def message_received(self) -> None:
-        self.metrics.message("in")
+        self._counted((_MESSAGE, "in"))
 
     # --- periodic work -------------------------------------------------------------------
 

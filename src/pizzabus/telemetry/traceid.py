@@ -105,7 +105,7 @@ class Sampler:
     ``rate`` of the rest (X-Ray's reservoir and fixed rate), so a person's orders are always
     traced and a load test's cost stays bounded."""
 
-    def __init__(self, per_second: int = 20, rate: float = 0.05, seed: int | None = None) -> None:
+    def __init__(self, per_second: int = 10, rate: float = 0.05, seed: int | None = None) -> None:
         self.per_second = per_second
         self.rate = rate
         self._second = -1
