@@ -73,8 +73,9 @@ def _function_cell(page: Page, function: str, column: int) -> object:
 
 
 def test_the_console_url_keeps_the_token_in_an_http_only_cookie(server: Server) -> None:
-    query = parse_qs(urlsplit(console_url(server)).query)
-    token = query.get("token", ["abcdefghijklmnopqrstuvwxyz"])[0]
+    token = parse_qs(urlsplit(console_url(server)).query)["token"][0]
+    assert token == server.admin_token
+    assert httpx.get(f"{server.url}/_pizzabus/", timeout=5).status_code == 401
     response = httpx.get(f"{server.url}/_pizzabus/", params={"token": token}, timeout=5)
     assert response.status_code == 303
     assert response.headers["location"] == "/_pizzabus/"
@@ -120,7 +121,8 @@ def test_a_fault_shows_as_pending_retries_until_cleared(page: Page, server: Serv
     page.get_by_label("cook_pizza error rate").fill("1")
     page.get_by_role("button", name="Apply faults").click()
     expect(page.locator("#faults-message")).to_have_text("Applied.")
-    plan = httpx.get(f"{server.url}/_pizzabus/faults", timeout=5).json()
+    plan = httpx.get(f"{server.url}/_pizzabus/faults", headers=server.admin_headers, timeout=5)
+    plan = plan.json()
     assert plan["functions"]["cook_pizza"]["error_rate"] == 1
 
     httpx.post(server.url + "/", json=new_order(), timeout=5)
@@ -129,7 +131,8 @@ def test_a_fault_shows_as_pending_retries_until_cleared(page: Page, server: Serv
     expect(_function_cell(page, "cook_pizza", 1)).not_to_have_text("0")
     page.get_by_role("button", name="Clear all").click()
     expect(page.locator("#faults-message")).to_have_text("Applied.")
-    assert httpx.get(f"{server.url}/_pizzabus/faults", timeout=5).json()["functions"] == {}
+    cleared = httpx.get(f"{server.url}/_pizzabus/faults", headers=server.admin_headers, timeout=5)
+    assert cleared.json()["functions"] == {}
 
 
 def test_dead_letters_can_be_shown_redriven_and_purged(page: Page, server: Server) -> None:

@@ -183,18 +183,27 @@ def test_the_trace_command_draws_the_journey_as_a_tree(server: Server) -> None:
 
 def test_the_trace_api_finds_traces_by_detail_and_refuses_unknown_ones(server: Server) -> None:
     order_id, _ = asyncio.run(_order(server))
-    found = httpx.get(server.url + "/_pizzabus/traces", params={"q": order_id}, timeout=5).json()
+    admin = server.admin_headers
+    found = httpx.get(
+        server.url + "/_pizzabus/traces", params={"q": order_id}, headers=admin, timeout=5
+    ).json()
     assert len(found["traces"]) == 1
-    one = httpx.get(f"{server.url}/_pizzabus/traces/{found['traces'][0]['trace_id']}", timeout=5)
+    one = httpx.get(
+        f"{server.url}/_pizzabus/traces/{found['traces'][0]['trace_id']}", headers=admin, timeout=5
+    )
     assert {"kind", "name", "start", "duration_ms", "outcome", "parent"} <= set(
         one.json()["spans"][0]
     )
-    missing = httpx.get(f"{server.url}/_pizzabus/traces/1-00000000-{'0' * 24}", timeout=5)
+    missing = httpx.get(
+        f"{server.url}/_pizzabus/traces/1-00000000-{'0' * 24}", headers=admin, timeout=5
+    )
     assert missing.status_code == 404
     assert "No trace" in missing.json()["message"]
     unknown = _trace_cli(server, str(uuid.uuid4()))
     assert unknown.returncode == 1
     assert "No trace has an event" in unknown.stderr
+    refused = httpx.get(server.url + "/_pizzabus/traces", timeout=5)
+    assert refused.status_code == 401  # the admin API's token guards the journeys
 
 
 def test_a_caller_trace_id_is_kept(server: Server) -> None:

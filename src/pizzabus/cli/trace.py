@@ -142,7 +142,7 @@ def _detail(span: dict[str, Any]) -> str:
 @click.argument("reference", metavar="ORDER_OR_TRACE_ID")
 @url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the spans as JSON.")
-def trace(reference: str, url: str, as_json: bool) -> None:
+def trace(reference: str, url: str, token: str | None, as_json: bool) -> None:
     """Show the journey of an order (or one trace): requests, events, rule matches,
     invocations, pushes, retries and dead letters."""
     document = journey(url, reference)
