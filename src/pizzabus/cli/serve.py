@@ -172,6 +172,13 @@ def bind(host: str, port: int) -> socket.socket:
     help="Open connections (HTTP and WebSocket) before new ones get 503.",
 )
 @click.option(
+    "--max-archive-bytes",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep the archive's events (their payloads) under this many bytes: the oldest go "
+    "first, checked every minute. Default: only the retention (a week) bounds it.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -194,6 +201,7 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     max_connections: int,
+    max_archive_bytes: int | None,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -224,6 +232,7 @@ def serve(
         tracing=not no_traces,
         reload=reload,
         admin_token=token,
+        max_archive_bytes=max_archive_bytes,
     )
     try:
         system = EmbeddedSystem(definition, settings)
