@@ -17,19 +17,23 @@ from starlette.applications import Starlette
 
 from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer, Delivery
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
+from pizzabus.contracts.connections import ConnectionDirectory
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.operations import Operations
 from pizzabus.embedded.reload import CodeWatcher
+from pizzabus.errors import PizzabusError
 from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
-from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
+from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
@@ -40,7 +44,6 @@ from pizzabus.gateway.observe import observe_routes
 from pizzabus.gateway.tracing import RequestTracing
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
-from pizzabus.sdk.platform import ConnectionManager
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
@@ -63,6 +66,8 @@ class Settings:
 
     #: Where tables live; ``None`` keeps everything in memory.
     data_dir: Path | None = Path(".pizzabus")
+    #: A PostgreSQL DSN to keep the tables in instead (shared with other processes).
+    tables: str | None = None
     #: The base URL the server is reached at (used for ``APIGW_ENDPOINT``).
     base_url: str = "http://127.0.0.1:8000"
     identity: RuntimeIdentity = field(default_factory=RuntimeIdentity)
@@ -129,16 +134,17 @@ class EmbeddedSystem:
             clock=self.clock,
             default_concurrency=self.settings.default_concurrency,
             faults=self.faults,
-            inline=InlinePolicy() if self.settings.inline else None,
+            # A table call to a server blocks for a round trip: on the loop's thread it would
+            # stall every request, so with PostgreSQL tables every invocation has its thread.
+            inline=InlinePolicy() if self.settings.inline and not self.settings.tables else None,
             telemetry=self.telemetry,
         )
         self.deliverer = Deliverer(
-            self.runtime.invoke,
+            self.runtime,
             clock=self.clock,
             store=self.store,
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
-            invoke_now=self.runtime.invoke_now,
             telemetry=self.telemetry,
         )
         self.router = EventRouter(
@@ -161,6 +167,7 @@ class EmbeddedSystem:
         )
         self.telemetry.metrics.concurrency = self.runtime.concurrency
         self.telemetry.metrics.connections = lambda: len(self.connections or ())
+        self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -177,7 +184,7 @@ class EmbeddedSystem:
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         return self.router.put_events(entries)
 
-    def connection_manager(self, endpoint_url: str | None) -> ConnectionManager:
+    def connection_manager(self, endpoint_url: str | None) -> ConnectionDirectory:
         ws = self.definition.websocket_api
         if ws is None or self.connections is None:
             raise Forbidden("This system has no WebSocket API to manage connections of.")
@@ -251,6 +258,14 @@ class EmbeddedSystem:
         finally:
             await self.stop()
 
+    def describe_tables(self) -> str:
+        """Where the tables live, in a few words (for the start-up banner)."""
+        if self.settings.tables:
+            return f"PostgreSQL {self.tables_location}"
+        if self.settings.data_dir is None:
+            return "memory (--memory)"
+        return f"{self.settings.data_dir}/ (SQLite)"
+
     def stats(self) -> dict[str, Any]:
         """What the system has done so far (served at ``/_pizzabus/stats``)."""
         delivery = self.deliverer.stats
@@ -317,17 +332,30 @@ class EmbeddedSystem:
             except Exception:  # a broken stdout must not stop the server
                 log.exception("writing the invocation log failed")
 
+    @property
+    def tables_location(self) -> str:
+        """Where the tables are, for people (never a password)."""
+        return str(getattr(self.tables, "location", "here"))
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _open_tables(self) -> TableStore:
         store: TableStore
-        if self.settings.data_dir is None:
+        if self.settings.data_dir is not None:
+            # The event log lives there whatever holds the tables.
+            ensure_private_dir(self.settings.data_dir)
+        if self.settings.tables is not None:
+            store = _postgres_tables(self.settings.tables)
+        elif self.settings.data_dir is None:
             store = MemoryTableStore()
         else:
-            ensure_private_dir(self.settings.data_dir)
             store = SqliteTableStore(ensure_private_file(self.settings.data_dir / "tables.sqlite3"))
-        for table in self.definition.tables:
-            store.create_table(table)
+        try:
+            for table in self.definition.tables:
+                store.create_table(table)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def _open_store(self) -> EventStore:
@@ -370,10 +398,8 @@ class EmbeddedSystem:
             WebSocketGateway(
                 ws,
                 self.connections,
-                self.runtime.invoke,
+                self.runtime,
                 _api_id(ws.name),
-                invoke_now=self.runtime.invoke_now,
-                telemetry=self.telemetry,
             )
             if ws and self.connections is not None
             else None
@@ -404,7 +430,7 @@ class EmbeddedSystem:
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,
-            admin=admin_routes(Operations(self)),
+            admin=admin_routes(self.operations),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
@@ -441,3 +467,11 @@ class EmbeddedSystem:
             dropped = await asyncio.to_thread(self.store.trim, limit)
             if dropped:
                 log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)
+
+
+def _postgres_tables(dsn: str) -> TableStore:
+    try:
+        from pizzabus.tables.postgres import PostgresTableStore
+    except ImportError as error:
+        raise PizzabusError(str(error)) from None
+    return PostgresTableStore(dsn)
