@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import importlib
 import logging
 import socket
 import sys
@@ -16,27 +15,22 @@ import uvicorn
 from rich.console import Console
 
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
+from pizzabus.cli.data_lock import lock_data_dir
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.system import SystemDefinition
-
-DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
+from pizzabus.system.loading import DEFAULT_SYSTEM
+from pizzabus.system.loading import load_definition as load_system_definition
+from pizzabus.system.overrides import describe_retry_policies, parse_duration, with_retry_policy
 
 
 def load_definition(reference: str) -> SystemDefinition:
-    """Import ``module:attribute`` and check that it is a system definition."""
-    module_name, _, attribute = reference.partition(":")
+    """Import ``module:attribute`` from the current directory, as a click error if it fails."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise click.BadParameter(f"cannot import {module_name!r}: {error}") from error
-    definition = getattr(module, attribute or "SYSTEM", None)
-    if not isinstance(definition, SystemDefinition):
-        raise click.BadParameter(
-            f"{reference!r} is not a SystemDefinition; name one as module:attribute"
-        )
-    return definition
+        return load_system_definition(reference)
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--system'") from error
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -83,7 +77,22 @@ def bind(host: str, port: int) -> socket.socket:
     "system_ref",
     default=DEFAULT_SYSTEM,
     show_default=True,
-    help="The system definition to serve, as module:attribute.",
+    help="The system definition to serve, as module:attribute, imported from the current "
+    "directory (e.g. signups.system:SYSTEM run next to signups/).",
+)
+@click.option(
+    "--max-retry-attempts",
+    type=click.IntRange(0, 185),
+    default=None,
+    help="Retries of a failing delivery before it is dead-lettered, for every rule target "
+    "[default: each target's own; EventBridge's is 185].",
+)
+@click.option(
+    "--max-event-age",
+    default=None,
+    metavar="DURATION",
+    help="How long a failing delivery is retried (60s to 24h, e.g. 60s, 5m), for every rule "
+    "target [default: each target's own; EventBridge's is 24h].",
 )
 @click.option(
     "--faults",
@@ -117,6 +126,8 @@ def serve(
     data_dir: Path,
     memory: bool,
     system_ref: str,
+    max_retry_attempts: int | None,
+    max_event_age: str | None,
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
@@ -126,7 +137,16 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _refuse_memory_with_data_dir(memory)
     definition = load_definition(system_ref)
+    try:
+        definition = with_retry_policy(
+            definition,
+            maximum_retry_attempts=max_retry_attempts,
+            maximum_event_age=parse_duration(max_event_age) if max_event_age else None,
+        )
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--max-event-age'") from error
     try:
         faults = (
             FaultPlan.load(faults_file, {f.name for f in definition.functions})
@@ -139,6 +159,12 @@ def serve(
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
+    if not memory:
+        try:
+            lock_data_dir(data_dir).describe(base_url)  # held until the process exits
+        except click.ClickException:
+            sock.close()
+            raise
     settings = Settings(
         data_dir=None if memory else data_dir,
         base_url=base_url,
@@ -156,7 +182,23 @@ def serve(
     server = uvicorn.Server(
         uvicorn_config(system.app, log_level="warning" if log_level == "info" else log_level)
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn stops gracefully on Ctrl+C, then raises it again: not a crash.
+        click.echo("pizzabus stopped.")
+
+
+def _refuse_memory_with_data_dir(memory: bool) -> None:
+    context = click.get_current_context()
+    source = context.get_parameter_source("data_dir")
+    if memory and source in (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+    ):
+        raise click.UsageError(
+            "--memory keeps nothing on disk, so --data-dir would be ignored; pass one of them"
+        )
 
 
 def _tune_garbage_collector() -> None:
@@ -201,7 +243,8 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
     definition = system.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
-    console.print(f"  web client     {base_url}/")
+    if definition.web_client is not None:
+        console.print(f"  web client     {base_url}/")
     if definition.http_api:
         for route in definition.http_api.routes:
             console.print(f"  HTTP API       {route.method} {base_url}{route.path}")
@@ -212,6 +255,7 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
         )
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
     console.print(f"  tables         {where}")
+    console.print(f"  retries        {describe_retry_policies(definition)}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print("Press Ctrl+C to stop.")
     sys.stdout.flush()
