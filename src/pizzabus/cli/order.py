@@ -142,10 +142,12 @@ async def run_orders(
 
 
 def _socket_refusal(ws_url: str, status: int) -> str:
-    if status in (404, 405):
+    if status in (403, 404, 405):
+        # A server with no WebSocket route at this path answers 403 (Starlette) or 404.
         return (
-            f"{ws_url} is not a WebSocket API ({status}): the server there serves another "
-            "system; give the WebSocket API with --ws-url"
+            f"the WebSocket API at {ws_url} refused the connection ({status}): the server there "
+            "has no WebSocket API at this path (it may serve another system); give the order "
+            "system's HTTP API with --url, or its WebSocket API with --ws-url"
         )
     return f"the WebSocket API at {ws_url} refused the connection ({status})"
 

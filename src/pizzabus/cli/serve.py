@@ -15,7 +15,7 @@ import uvicorn
 from rich.console import Console
 
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
-from pizzabus.cli.data_lock import lock_data_dir
+from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
@@ -159,12 +159,8 @@ def serve(
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
-    if not memory:
-        try:
-            lock_data_dir(data_dir).describe(base_url)  # held until the process exits
-        except click.ClickException:
-            sock.close()
-            raise
+    # Held while this function runs, i.e. as long as the server does.
+    data_lock = None if memory else _lock(data_dir, sock, base_url)
     settings = Settings(
         data_dir=None if memory else data_dir,
         base_url=base_url,
@@ -187,6 +183,19 @@ def serve(
     except KeyboardInterrupt:
         # uvicorn stops gracefully on Ctrl+C, then raises it again: not a crash.
         click.echo("pizzabus stopped.")
+    finally:
+        if data_lock is not None:
+            data_lock.release()
+
+
+def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:
+    try:
+        lock = lock_data_dir(data_dir)
+    except click.ClickException:
+        sock.close()
+        raise
+    lock.describe(base_url)
+    return lock
 
 
 def _refuse_memory_with_data_dir(memory: bool) -> None:

@@ -8,7 +8,6 @@ scheme (``127.0.0.1:8000``) is taken as ``http://``.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,10 +15,10 @@ from urllib.parse import urlsplit
 
 import click
 
+from pizzabus.access import URL_ENV, find_server
 from pizzabus.errors import PizzabusError
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-URL_ENV = "PIZZABUS_URL"
 #: Where a group's ``--url`` waits for its subcommand (``ctx.meta`` is shared by the chain).
 _META_KEY = "pizzabus.url"
 
@@ -50,14 +49,10 @@ def _recorded_server_url() -> str | None:
 
     Raises a usage error naming them when several run."""
     try:
-        serverfile: Any = importlib.import_module("pizzabus.access.serverfile")
-    except ImportError:  # pragma: no cover - the access package is part of the project
-        return None
-    try:
-        record = serverfile.find_server(None)
+        record = find_server(None)
     except PizzabusError as error:
         raise click.UsageError(error.message) from error
-    return None if record is None else str(record.url)
+    return None if record is None else record.url
 
 
 def resolve_url(explicit: str | None = None, ctx: click.Context | None = None) -> str:
