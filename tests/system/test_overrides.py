@@ -51,7 +51,10 @@ def test_a_duration_that_is_not_one_says_what_to_give() -> None:
 
 
 def test_the_banner_line_says_how_long_a_failure_is_retried() -> None:
-    assert describe_retry_policies(SYSTEM) == "185 retries within 24 h, then the dead-letter queue"
+    assert describe_retry_policies(SYSTEM) == (
+        "185 retries within 24 h, then the dead-letter queue (EventBridge's default; "
+        "--max-retry-attempts, --max-event-age shorten it)"
+    )
     short = with_retry_policy(
         SYSTEM, maximum_retry_attempts=2, maximum_event_age=timedelta(seconds=90)
     )

@@ -104,8 +104,10 @@ def resolve_letter_id(url: str, given: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the dead letter as JSON.")
 @url_option
 def dlq_show(letter_id: str, as_json: bool, url: str) -> None:
-    """Show one dead letter (by id or a unique start of it): its error, as Lambda reports it
-    (errorType, errorMessage, stackTrace), and its event."""
+    """Show one dead letter: its error as Lambda reports it, and its event.
+
+    LETTER_ID is the id `dlq list` shows, or any unique start of it. The error is Lambda's
+    errorType, errorMessage and stackTrace."""
     letter = call(url, "GET", f"/dlq/{resolve_letter_id(url, letter_id)}")
     if as_json:
         click.echo(json.dumps(letter, indent=2))

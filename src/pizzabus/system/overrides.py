@@ -74,10 +74,13 @@ def describe_retry_policies(definition: SystemDefinition) -> str:
     if len(policies) > 1:
         return "each target's own policy (see the definition)"
     (only,) = policies
-    return (
+    line = (
         f"{only.maximum_retry_attempts} retries within {_human(only.maximum_event_age)}, "
         "then the dead-letter queue"
     )
+    if only == RetryPolicy():
+        line += " (EventBridge's default; --max-retry-attempts, --max-event-age shorten it)"
+    return line
 
 
 def _human(age: timedelta) -> str:
