@@ -72,6 +72,7 @@ def test_the_banner_lists_the_web_client_and_how_long_failures_are_retried(
     banner = "".join(server.output)
     assert f"web client     {server.url}/" in banner
     assert "retries        185 retries within 24 h, then the dead-letter queue" in banner
+    assert "(AWS default; --max-retry-attempts/--max-event-age shorten it)" in banner
 
 
 def test_order_with_a_scheme_less_url_places_and_follows_the_order(server: Server) -> None:

@@ -9,7 +9,12 @@ import pytest
 from pizzabus.errors import DefinitionError
 from pizzabus.pizza.system import SYSTEM
 from pizzabus.system import RetryPolicy, SystemDefinition
-from pizzabus.system.overrides import describe_retry_policies, parse_duration, with_retry_policy
+from pizzabus.system.overrides import (
+    describe_retry_policies,
+    parse_duration,
+    uses_default_retry_policy,
+    with_retry_policy,
+)
 
 
 def _policies(definition: SystemDefinition) -> set[RetryPolicy]:
@@ -51,11 +56,10 @@ def test_a_duration_that_is_not_one_says_what_to_give() -> None:
 
 
 def test_the_banner_line_says_how_long_a_failure_is_retried() -> None:
-    assert describe_retry_policies(SYSTEM) == (
-        "185 retries within 24 h, then the dead-letter queue (EventBridge's default; "
-        "--max-retry-attempts, --max-event-age shorten it)"
-    )
+    assert describe_retry_policies(SYSTEM) == "185 retries within 24 h, then the dead-letter queue"
+    assert uses_default_retry_policy(SYSTEM)
     short = with_retry_policy(
         SYSTEM, maximum_retry_attempts=2, maximum_event_age=timedelta(seconds=90)
     )
     assert describe_retry_policies(short) == "2 retries within 90 s, then the dead-letter queue"
+    assert not uses_default_retry_policy(short)

@@ -22,7 +22,12 @@ from pizzabus.functions.faults import FaultPlan
 from pizzabus.system import SystemDefinition
 from pizzabus.system.loading import DEFAULT_SYSTEM
 from pizzabus.system.loading import load_definition as load_system_definition
-from pizzabus.system.overrides import describe_retry_policies, parse_duration, with_retry_policy
+from pizzabus.system.overrides import (
+    describe_retry_policies,
+    parse_duration,
+    uses_default_retry_policy,
+    with_retry_policy,
+)
 
 
 def load_definition(reference: str) -> SystemDefinition:
@@ -265,6 +270,10 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
     console.print(f"  tables         {where}")
     console.print(f"  retries        {describe_retry_policies(definition)}")
+    if uses_default_retry_policy(definition):
+        console.print(
+            "                 (AWS default; --max-retry-attempts/--max-event-age shorten it)"
+        )
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print("Press Ctrl+C to stop.")
     sys.stdout.flush()

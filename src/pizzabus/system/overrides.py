@@ -74,13 +74,20 @@ def describe_retry_policies(definition: SystemDefinition) -> str:
     if len(policies) > 1:
         return "each target's own policy (see the definition)"
     (only,) = policies
-    line = (
+    return (
         f"{only.maximum_retry_attempts} retries within {_human(only.maximum_event_age)}, "
         "then the dead-letter queue"
     )
-    if only == RetryPolicy():
-        line += " (EventBridge's default; --max-retry-attempts, --max-event-age shorten it)"
-    return line
+
+
+def uses_default_retry_policy(definition: SystemDefinition) -> bool:
+    """Whether some target keeps EventBridge's default policy (a dead letter a day later)."""
+    return any(
+        t.retry_policy == RetryPolicy()
+        for b in definition.buses
+        for r in b.rules
+        for t in r.targets
+    )
 
 
 def _human(age: timedelta) -> str:
