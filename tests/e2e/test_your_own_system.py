@@ -173,3 +173,36 @@ def test_a_missing_attribute_is_called_so(runtime_dir: Path) -> None:
     assert refused.returncode == 1
     assert "has no attribute 'NOPE'" in refused.stderr
     assert "signups.system:SYSTEM" in refused.stderr
+
+
+def test_dead_letters_are_named_by_any_unique_start_of_their_id(
+    signups: Server, runtime_dir: Path
+) -> None:
+    env = dict(_reader_env(runtime_dir), PIZZABUS_URL=signups.url)
+    for name in ("y", "z"):
+        httpx.post(
+            f"{signups.url}/signups", json={"email": f"{name}@example.invalid", "name": name}
+        ).raise_for_status()
+    deadline = time.monotonic() + 20
+    while len(letters := _pizzabus_json(signups.url)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ids = [letter["id"] for letter in letters]
+    assert len(ids) >= 3
+    ambiguous = _pizzabus("dlq", "show", "dl-", env=env)
+    assert ambiguous.returncode == 1
+    assert f"'dl-' is the start of {len(ids)} dead letters" in ambiguous.stderr
+    unknown = _pizzabus("dlq", "show", "dl-nothing", env=env)
+    assert "no dead letter 'dl-nothing'" in unknown.stderr
+    unique = next(i[:n] for i in ids for n in range(4, len(i) + 1) if _unique(i[:n], ids))
+    redriven = _pizzabus("dlq", "redrive", unique, env=env)
+    assert redriven.returncode == 0, redriven.stderr
+    assert "Redriven: 1" in redriven.stdout
+
+
+def _pizzabus_json(url: str) -> list[dict[str, object]]:
+    letters: list[dict[str, object]] = httpx.get(f"{url}/_pizzabus/dlq").json()["DeadLetters"]
+    return letters
+
+
+def _unique(prefix: str, ids: list[str]) -> bool:
+    return sum(i.startswith(prefix) for i in ids) == 1
