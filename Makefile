@@ -12,10 +12,11 @@ TEST_STAMP  := $(VENV)/.installed-test
 AWS_STAMP   := $(VENV)/.installed-aws
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install install-test run test lint bench bench-smoke synth deploy destroy clean
+.PHONY: install install-test install-aws run test lint bench bench-smoke synth deploy destroy clean
 
 install: $(RUN_STAMP)
 install-test: $(TEST_STAMP)
+install-aws: $(AWS_STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
