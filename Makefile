@@ -38,8 +38,9 @@ $(BENCH_STAMP): pyproject.toml $(RUN_STAMP)
 	$(PIP) -e '.[bench,compare]'
 	@touch $@
 
+# `make run ARGS="--memory --port 9000"` passes options to `pizzabus serve`.
 run: install
-	$(BIN)/pizzabus serve
+	$(BIN)/pizzabus serve $(ARGS)
 
 test: install-test
 	$(BIN)/ruff format --check src tests benchmarks examples

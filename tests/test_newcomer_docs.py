@@ -4,8 +4,10 @@ whole model, and `make run` installs only what running needs."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -86,3 +88,31 @@ def test_make_run_installs_the_runtime_without_the_test_aws_or_benchmark_extras(
     assert installs, dry
     assert all(re.search(r"-e \.$", line) for line in installs), installs
     assert "[" not in " ".join(installs)  # no extras: .[test], .[aws], .[bench]
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_ctrl_c_on_make_run_stops_the_server_without_an_error_from_make() -> None:
+    if not (REPO / ".venv" / ".installed-run").exists():
+        pytest.skip("make run would install first: run `make install` once")
+    # Ctrl+C in a terminal signals the whole foreground process group: make and the server.
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run", "ARGS=--memory --port 0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl+C"):
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    output = "".join(lines) + rest
+    assert "pizzabus stopped." in output
+    assert "make: ***" not in output
+    assert "Aborted" not in output

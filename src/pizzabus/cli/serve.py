@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import functools
 import gc
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import click
 import uvicorn
@@ -28,6 +30,8 @@ from pizzabus.system.overrides import (
     uses_default_retry_policy,
     with_retry_policy,
 )
+
+P = ParamSpec("P")
 
 
 def load_definition(reference: str) -> SystemDefinition:
@@ -57,6 +61,21 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
+    """Ctrl+C is how a server is stopped, not a crash: one line and exit code 0, instead of
+    click's "Aborted!" and 1. uvicorn stops gracefully, then raises the interrupt again; one
+    that comes while the server starts stops it as well."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("pizzabus stopped.")
+
+    return wrapper
 
 
 @click.command()
@@ -125,6 +144,7 @@ def bind(host: str, port: int) -> socket.socket:
     default="info",
     show_default=True,
 )
+@_stops_quietly
 def serve(
     host: str,
     port: int,
@@ -185,9 +205,6 @@ def serve(
     )
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        # uvicorn stops gracefully on Ctrl+C, then raises it again: not a crash.
-        click.echo("pizzabus stopped.")
     finally:
         if data_lock is not None:
             data_lock.release()
