@@ -115,9 +115,20 @@ def test_with_several_servers_running_the_command_asks_which(
     assert "--url" in output
 
 
-def test_with_no_server_running_the_default_is_used(runtime: Path) -> None:
+def test_with_no_server_running_the_default_is_used(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PORT", raising=False)
     with click.Context(click.Command("x")):
         assert resolve_url() == DEFAULT_URL
+
+
+def test_port_as_serve_reads_it_names_the_local_server(
+    runtime: Path, closed_ports: list[int]
+) -> None:
+    code, output = _run("dlq", "list", env={"PORT": str(closed_ports[0])})
+    assert code == 1
+    assert f"cannot reach a pizzabus server at http://127.0.0.1:{closed_ports[0]}" in output
 
 
 @pytest.mark.parametrize(

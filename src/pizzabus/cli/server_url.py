@@ -2,7 +2,8 @@
 
 In order: ``--url`` on the subcommand, ``--url`` on its group (``pizzabus dlq --url X list``),
 the ``PIZZABUS_URL`` environment variable, the one server running on this machine (from the
-runtime record ``pizzabus serve`` writes), and last ``http://127.0.0.1:8000``. A URL without a
+runtime record ``pizzabus serve`` writes), ``http://127.0.0.1:$PORT`` when ``PORT`` is set (as
+``serve`` reads it), and last ``http://127.0.0.1:8000``. A URL without a
 scheme (``127.0.0.1:8000``) is taken as ``http://``.
 """
 
@@ -65,7 +66,13 @@ def resolve_url(explicit: str | None = None, ctx: click.Context | None = None) -
     from_env = os.environ.get(URL_ENV, "").strip()
     if from_env:
         return normalize_url(from_env)
-    return _recorded_server_url() or DEFAULT_URL
+    recorded = _recorded_server_url()
+    if recorded:
+        return recorded
+    port = os.environ.get("PORT", "").strip()
+    if port.isdigit():
+        return f"http://127.0.0.1:{port}"
+    return DEFAULT_URL
 
 
 def _remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -76,7 +83,7 @@ def _remember(ctx: click.Context, _param: click.Parameter, value: str | None) ->
 
 _HELP = (
     f"The running pizzabus server [default: ${URL_ENV}, else the one server running on this "
-    f"machine, else {DEFAULT_URL}]."
+    f"machine, else http://127.0.0.1:$PORT, else {DEFAULT_URL}]."
 )
 
 
