@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.server import REPO, Server, start_server
@@ -92,11 +93,19 @@ def test_order_found_through_pizzabus_url(server: Server) -> None:
 def test_an_order_that_stalls_says_at_which_stage_and_where_to_look(tmp_path: Path) -> None:
     plan = tmp_path / "faults.json"
     plan.write_text(json.dumps({"functions": {"deliver_pizza": {"error_rate": 1.0}}}))
-    failing = start_server(("--memory", "--faults", str(plan), "--max-retry-attempts", "0"))
+    data = str(tmp_path / "data")  # durable: dead letters get their full-length ids
+    failing = start_server(("--data-dir", data, "--faults", str(plan), "--max-retry-attempts", "0"))
     try:
         stalled = _pizzabus("order", "--url", failing.url, "--timeout", "4")
+        env = dict(os.environ, PIZZABUS_URL=failing.url, COLUMNS="80")
+        letters = httpx.get(f"{failing.url}/_pizzabus/dlq", timeout=10).json()["DeadLetters"]
+        listed = _pizzabus("dlq", "list", env=env)
     finally:
         failing.stop()
+    # The dead letter's id is whole at 80 columns, so it can be copied into `dlq show`.
+    assert letters
+    assert len(letters[0]["id"]) > 10
+    assert letters[0]["id"] in listed.stdout
     assert stalled.returncode == 1
     message = stalled.stderr
     assert "1 order(s) did not complete" in message
