@@ -7,10 +7,13 @@ the URL it used, and no server is needed.
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -159,3 +162,27 @@ def test_faults_set_without_a_function_is_an_error_and_changes_nothing(runtime: 
     assert code == 2
     assert "name the function to make fail" in output
     assert "cannot reach" not in output  # refused before any call to the server
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    """Some other web server: the files of a folder, a 404 page for anything else."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, directory=str(Path(__file__).parent), **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_url_that_is_not_a_pizzabus_server_is_said_so(runtime: Path) -> None:
+    """A web server that is not pizzabus answers 404 in HTML, not "is serve running?"."""
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files) as web:
+        thread = threading.Thread(target=web.serve_forever, daemon=True)
+        thread.start()
+        try:
+            code, output = _run("dlq", "list", "--url", f"127.0.0.1:{web.server_port}")
+        finally:
+            web.shutdown()
+    assert code == 1
+    assert "it is not a pizzabus server" in output
+    assert "cannot reach" not in output

@@ -34,6 +34,12 @@ def call(url: str, method: str, path: str, body: Any = None) -> Any:
     try:
         document = response.json()
     except ValueError:
+        if response.status_code in (404, 405):  # not pizzabus's JSON: no admin API there
+            raise click.ClickException(
+                f"{url} answered {response.status_code} to {method} /_pizzabus{path}: it is "
+                "not a pizzabus server (or not this version); pass --url (or set "
+                "PIZZABUS_URL) to the server `pizzabus serve` printed"
+            ) from None
         document = {"message": response.text}
     if response.status_code >= 400:
         raise click.ClickException(document.get("message") or f"HTTP {response.status_code}")
