@@ -98,7 +98,9 @@ def test_an_order_that_stalls_says_at_which_stage_and_where_to_look(tmp_path: Pa
     try:
         stalled = _pizzabus("order", "--url", failing.url, "--timeout", "4")
         env = dict(os.environ, PIZZABUS_URL=failing.url, COLUMNS="80")
-        letters = httpx.get(f"{failing.url}/_pizzabus/dlq", timeout=10).json()["DeadLetters"]
+        letters = httpx.get(
+            f"{failing.url}/_pizzabus/dlq", headers=failing.admin_headers, timeout=10
+        ).json()["DeadLetters"]
         listed = _pizzabus("dlq", "list", env=env)
     finally:
         failing.stop()

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pizzabus.access import TOKEN_HEADER, find_server
 from tests.e2e.server import REPO, Server, start_server
 
 pytestmark = pytest.mark.e2e
@@ -111,7 +112,9 @@ def test_a_failing_signup_becomes_a_dead_letter_with_lambdas_error_and_stack(
         f"{signups.url}/signups", json={"email": "x@example.invalid", "name": "X"}, timeout=10
     )
     assert posted.status_code == 200
-    letters = _eventually(lambda: _letters_or_404(signups.url), timeout=20).json()["DeadLetters"]
+    letters = _eventually(lambda: _letters_or_404(signups.url, runtime_dir), timeout=20).json()[
+        "DeadLetters"
+    ]
     (letter,) = [x for x in letters if x["error_type"] == "BlockedAddress"]
     listed = _pizzabus("dlq", "list", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -126,8 +129,17 @@ def test_a_failing_signup_becomes_a_dead_letter_with_lambdas_error_and_stack(
     assert as_json["event"]["detail"]["email"] == "x@example.invalid"
 
 
-def _letters_or_404(url: str) -> httpx.Response:
-    response = httpx.get(f"{url}/_pizzabus/dlq", timeout=10)
+def _admin_headers(url: str, runtime_dir: Path) -> dict[str, str]:
+    """The admin token of the server at ``url``, from its record, as the CLI finds it."""
+    record = find_server(url, directory=runtime_dir)
+    assert record is not None, f"no server record for {url} in {runtime_dir}"
+    return {TOKEN_HEADER: record.admin_token}
+
+
+def _letters_or_404(url: str, runtime_dir: Path) -> httpx.Response:
+    response = httpx.get(
+        f"{url}/_pizzabus/dlq", headers=_admin_headers(url, runtime_dir), timeout=10
+    )
     if response.status_code == 200 and not response.json()["DeadLetters"]:
         return httpx.Response(404)
     return response
@@ -184,7 +196,9 @@ def test_dead_letters_are_named_by_any_unique_start_of_their_id(
             f"{signups.url}/signups", json={"email": f"{name}@example.invalid", "name": name}
         ).raise_for_status()
     deadline = time.monotonic() + 20
-    while len(letters := _pizzabus_json(signups.url)) < 3 and time.monotonic() < deadline:
+    while (
+        len(letters := _pizzabus_json(signups.url, runtime_dir)) < 3 and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     ids = [letter["id"] for letter in letters]
     assert len(ids) >= 3
@@ -199,8 +213,9 @@ def test_dead_letters_are_named_by_any_unique_start_of_their_id(
     assert "Redriven: 1" in redriven.stdout
 
 
-def _pizzabus_json(url: str) -> list[dict[str, object]]:
-    letters: list[dict[str, object]] = httpx.get(f"{url}/_pizzabus/dlq").json()["DeadLetters"]
+def _pizzabus_json(url: str, runtime_dir: Path) -> list[dict[str, object]]:
+    response = httpx.get(f"{url}/_pizzabus/dlq", headers=_admin_headers(url, runtime_dir))
+    letters: list[dict[str, object]] = response.json()["DeadLetters"]
     return letters
 
 

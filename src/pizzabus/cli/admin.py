@@ -2,7 +2,9 @@
 
 They talk to the server's ``/_pizzabus/`` API, since redriving and replaying need the running
 bus. ``--url`` goes on the group or the subcommand (``pizzabus.cli.server_url`` says how the
-server is found without it).
+server is found without it). The API needs the server's admin token: for a server on this
+machine they read it from the server's record (``pizzabus.access``); ``--token`` or
+``PIZZABUS_ADMIN_TOKEN`` give it otherwise.
 """
 
 from __future__ import annotations
@@ -17,14 +19,56 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pizzabus.cli.server_url import group_url_option, resolve_url, url_option
+from pizzabus.access import ADMIN_TOKEN_ENV, TOKEN_HEADER, client_token
+from pizzabus.cli.server_url import group_url_option, resolve_url
+from pizzabus.cli.server_url import url_option as _url
+from pizzabus.errors import PizzabusError
+
+_TOKEN_HELP = (
+    f"The server's admin token (default: {ADMIN_TOKEN_ENV}, else read from the record of the "
+    "server on this machine)."
+)
+#: Where a group's ``--token`` waits for its subcommand.
+_TOKEN_KEY = "pizzabus.token"
+
+
+def _remember_token(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[_TOKEN_KEY] = value
+
+
+_group_token = click.option(
+    "--token", default=None, expose_value=False, callback=_remember_token, help=_TOKEN_HELP
+)
+_token = click.option("--token", default=None, help=_TOKEN_HELP)
+
+
+def url_option(command: Any) -> Any:
+    """``--url`` and ``--token``: which server, and its admin token."""
+    return _url(_token(command))
+
+
+def group_options(group: Any) -> Any:
+    """``--url`` and ``--token`` on a group, for whichever subcommand runs."""
+    return group_url_option(_group_token(group))
+
+
+def _token_for(url: str) -> str | None:
+    context = click.get_current_context()
+    token = context.params.get("token") or context.meta.get(_TOKEN_KEY)
+    try:
+        return client_token(url, token)
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
 
 
 def call(url: str, method: str, path: str, body: Any = None) -> Any:
     """One admin API call; a clear error when the server is not there or refuses."""
+    token = _token_for(url)
+    headers = {TOKEN_HEADER: token} if token else {}
     try:
         response = httpx.request(
-            method, f"{url.rstrip('/')}/_pizzabus{path}", json=body, timeout=30
+            method, f"{url.rstrip('/')}/_pizzabus{path}", json=body, headers=headers, timeout=30
         )
     except httpx.TransportError as error:
         raise click.ClickException(
@@ -41,6 +85,12 @@ def call(url: str, method: str, path: str, body: Any = None) -> Any:
                 "PIZZABUS_URL) to the server `pizzabus serve` printed"
             ) from None
         document = {"message": response.text}
+    if response.status_code == 401:
+        raise click.ClickException(
+            f"the server at {url} refused the admin token"
+            + ("" if token else " (none found: is the server on another machine?)")
+            + f"; pass --token or set {ADMIN_TOKEN_ENV} to the token of that server"
+        )
     if response.status_code >= 400:
         raise click.ClickException(document.get("message") or f"HTTP {response.status_code}")
     return document
@@ -51,14 +101,14 @@ def _when(epoch: float) -> str:
 
 
 @click.group()
-@group_url_option
+@group_options
 def dlq() -> None:
     """Inspect and redrive dead letters: deliveries that ran out of retries."""
 
 
 @dlq.command("list")
 @url_option
-def dlq_list(url: str) -> None:
+def dlq_list(url: str, token: str | None) -> None:
     """List the dead letters."""
     letters = call(url, "GET", "/dlq")["DeadLetters"]
     console = Console()
@@ -109,7 +159,7 @@ def resolve_letter_id(url: str, given: str) -> str:
 @click.argument("letter_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the dead letter as JSON.")
 @url_option
-def dlq_show(letter_id: str, as_json: bool, url: str) -> None:
+def dlq_show(letter_id: str, as_json: bool, url: str, token: str | None) -> None:
     """Show one dead letter: its error as Lambda reports it, and its event.
 
     LETTER_ID is the id `dlq list` shows, or any unique start of it. The error is Lambda's
@@ -143,7 +193,7 @@ def dlq_show(letter_id: str, as_json: bool, url: str) -> None:
 @click.argument("letter_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Redrive every dead letter.")
 @url_option
-def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str) -> None:
+def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str, token: str | None) -> None:
     """Deliver dead letters again (by id, or --all)."""
     if bool(letter_ids) == everything:
         raise click.UsageError("name the dead letters to redrive, or pass --all (not both)")
@@ -159,7 +209,7 @@ def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str) -> None
 @dlq.command("purge")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @url_option
-def dlq_purge(yes: bool, url: str) -> None:
+def dlq_purge(yes: bool, url: str, token: str | None) -> None:
     """Delete every dead letter."""
     if not yes:
         click.confirm("Delete every dead letter for good?", abort=True)
@@ -172,7 +222,7 @@ def dlq_purge(yes: bool, url: str) -> None:
 @click.option("--rule", "rules", multiple=True, help="Replay to this rule only (repeatable).")
 @click.option("--bus", default=None, help="The bus (default: the only one).")
 @click.option("--name", default=None, help="Name of the replay (default: generated).")
-@group_url_option
+@group_options
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -245,7 +295,7 @@ def follow_replay(url: str, name: str) -> None:
 
 @replay.command("list")
 @url_option
-def replay_list(url: str) -> None:
+def replay_list(url: str, token: str | None) -> None:
     """List replays and their progress."""
     replays = call(url, "GET", "/replays")["Replays"]
     table = Table(title=f"{len(replays)} replay(s)")
@@ -265,21 +315,21 @@ def replay_list(url: str) -> None:
 @replay.command("cancel")
 @click.argument("name")
 @url_option
-def replay_cancel(name: str, url: str) -> None:
+def replay_cancel(name: str, url: str, token: str | None) -> None:
     """Cancel a running replay."""
     state = call(url, "POST", f"/replays/{name}/cancel")
     click.echo(f"Replay {name}: {state['State']}")
 
 
 @click.group()
-@group_url_option
+@group_options
 def faults() -> None:
     """Inject faults into a running server (functions failing or timing out, pushes gone)."""
 
 
 @faults.command("show")
 @url_option
-def faults_show(url: str) -> None:
+def faults_show(url: str, token: str | None) -> None:
     """Show the current fault plan."""
     click.echo(json.dumps(call(url, "GET", "/faults"), indent=2))
 
@@ -296,6 +346,7 @@ def faults_set(
     timeout_rate: float,
     gone_rate: float | None,
     url: str,
+    token: str | None,
 ) -> None:
     """Make FUNCTION fail (--error-rate) or time out (--timeout-rate) on a fraction of calls,
     or (--gone-rate) make pushes to sockets fail with 410 GoneException."""
@@ -314,7 +365,7 @@ def faults_set(
 
 @faults.command("clear")
 @url_option
-def faults_clear(url: str) -> None:
+def faults_clear(url: str, token: str | None) -> None:
     """Remove every injected fault."""
     call(url, "PUT", "/faults", {"functions": {}, "gone_rate": 0})
     click.echo("No faults are injected.")

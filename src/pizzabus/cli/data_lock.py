@@ -38,15 +38,12 @@ class DataDirLock:
 
 
 def lock_data_dir(data_dir: Path) -> DataDirLock:
-    """Take ``data_dir`` for this server, or fail saying which server has it."""
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / LOCK_FILE
-        handle = path.open("a+", encoding="utf-8")
-    except OSError as error:
-        raise click.ClickException(
-            f"cannot use the data directory {data_dir}: {error.strerror}"
-        ) from error
+    """Take ``data_dir`` for this server, or fail saying which server has it.
+
+    Raises :class:`OSError` when the directory cannot be made or written."""
+    data_dir.mkdir(parents=True, exist_ok=True)  # an OSError here says why it cannot be used
+    path = data_dir / LOCK_FILE
+    handle = path.open("a+", encoding="utf-8")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
