@@ -116,7 +116,8 @@ def test_a_failing_signup_becomes_a_dead_letter_with_lambdas_error_and_stack(
         "DeadLetters"
     ]
     (letter,) = [x for x in letters if x["error_type"] == "BlockedAddress"]
-    listed = _pizzabus("dlq", "list", env=env)
+    # No --url, no PIZZABUS_URL: the one server running (on its free port) is found by itself.
+    listed = _pizzabus("dlq", "list", env=dict(_reader_env(runtime_dir), COLUMNS="80"))
     assert listed.returncode == 0, listed.stderr
     assert letter["id"] in listed.stdout  # whole, even at 80 columns
     shown = _pizzabus("dlq", "show", letter["id"][:6], env=env)
