@@ -93,7 +93,8 @@ def test_make_run_installs_the_runtime_without_the_test_aws_or_benchmark_extras(
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_ctrl_c_on_make_run_stops_the_server_without_an_error_from_make() -> None:
-    if not (REPO / ".venv" / ".installed-run").exists():
+    stamp = REPO / ".venv" / ".installed-run"
+    if not stamp.exists() or stamp.stat().st_mtime < (REPO / "pyproject.toml").stat().st_mtime:
         pytest.skip("make run would install first: run `make install` once")
     # Ctrl+C in a terminal signals the whole foreground process group: make and the server.
     process = subprocess.Popen(
