@@ -16,6 +16,8 @@ from typing import IO
 
 import click
 
+from pizzabus.access import ensure_private_dir, ensure_private_file
+
 LOCK_FILE = "serve.lock"
 
 
@@ -41,9 +43,10 @@ def lock_data_dir(data_dir: Path) -> DataDirLock:
     """Take ``data_dir`` for this server, or fail saying which server has it.
 
     Raises :class:`OSError` when the directory cannot be made or written."""
-    data_dir.mkdir(parents=True, exist_ok=True)  # an OSError here says why it cannot be used
-    path = data_dir / LOCK_FILE
-    handle = path.open("a+", encoding="utf-8")
+    # Private as the rest of the data directory (0700, files 0600); an OSError says why not.
+    ensure_private_dir(data_dir)
+    path = ensure_private_file(data_dir / LOCK_FILE)
+    handle = path.open("r+", encoding="utf-8")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -296,13 +296,13 @@ def serve(
 def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:
     try:
         lock = lock_data_dir(data_dir)
+        lock.describe(base_url)
     except click.ClickException:
         sock.close()
         raise
     except OSError as error:
         sock.close()
         raise click.ClickException(data_dir_problem(data_dir, error)) from error
-    lock.describe(base_url)
     return lock
 
 
