@@ -12,7 +12,7 @@ TEST_STAMP  := $(VENV)/.installed-test
 AWS_STAMP   := $(VENV)/.installed-aws
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install install-test install-aws run test lint bench bench-smoke synth deploy destroy clean
+.PHONY: install install-test install-aws run test lint bench bench-smoke soak synth deploy destroy clean
 
 install: $(RUN_STAMP)
 install-test: $(TEST_STAMP)
@@ -58,6 +58,12 @@ bench: $(BENCH_STAMP)
 
 bench-smoke: install-test
 	$(BIN)/python -m benchmarks --smoke
+
+# A long run at a fraction of saturation; verdict on bounded disk and memory (not in `make test`).
+# make soak SOAK_ARGS="--minutes 10 --memory"
+SOAK_ARGS ?=
+soak: install-test
+	$(BIN)/python -m benchmarks.soak --minutes 30 --fraction 0.5 $(SOAK_ARGS)
 
 synth: $(AWS_STAMP)
 	$(BIN)/pizzabus synth --out cdk.out
