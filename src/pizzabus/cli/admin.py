@@ -119,19 +119,20 @@ def dlq_list(url: str, token: str | None) -> None:
     # The id is what `dlq show` and `dlq redrive` take: never cut, whatever the terminal's
     # width; the error folds onto more lines instead.
     table.add_column("id", no_wrap=True, min_width=max(len(x["id"]) for x in letters))
-    table.add_column("when")
-    table.add_column("rule → target", overflow="fold")
-    table.add_column("attempts", justify="right")
-    table.add_column("reason", overflow="fold")
+    table.add_column("when", no_wrap=True)
+    # Names are what people search for: never cut inside one; the error folds instead.
+    table.add_column("target", no_wrap=True, min_width=max(len(x["target"]) for x in letters))
+    table.add_column("rule", overflow="fold")
+    table.add_column("tries", justify="right")
     table.add_column("last error", overflow="fold", ratio=1)
     for letter in letters:
         table.add_row(
             letter["id"],
-            _when(letter["at"]),
-            f"{letter['rule']} → {letter['target']}",
+            time.strftime("%H:%M:%S", time.localtime(letter["at"])),
+            letter["target"],
+            letter["rule"],
             str(letter["attempts"]),
-            letter["reason"],
-            f"{letter['error_type']}: {letter['error_message']}"[:300],
+            f"{letter['reason']}: {letter['error_type']}: {letter['error_message']}"[:300],
         )
     console.print(table)
     console.print("`pizzabus dlq show ID` shows one with its event and stack trace.")
