@@ -112,6 +112,16 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
 )
 @click.option("--memory", is_flag=True, help="Keep everything in memory (nothing on disk).")
 @click.option(
+    "--tables",
+    "tables_dsn",
+    envvar="PIZZABUS_TABLES",
+    default=None,
+    metavar="postgresql://USER@HOST:PORT/DB",
+    help="Keep the tables in this PostgreSQL database instead (also PIZZABUS_TABLES); "
+    "add ?schema=NAME for a schema other than public. With --nats: the tables the workers "
+    "share.",
+)
+@click.option(
     "--system",
     "system_ref",
     default=DEFAULT_SYSTEM,
@@ -160,13 +170,6 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     envvar="PIZZABUS_NATS",
     help="Serve as a gateway node of a distributed system on this NATS server (see "
     "`pizzabus worker`); the functions then run on workers.",
-)
-@click.option(
-    "--tables",
-    "tables_url",
-    default=None,
-    envvar="PIZZABUS_TABLES",
-    help="With --nats: the tables the workers share (postgresql://…).",
 )
 @click.option(
     "--replicas",
@@ -230,6 +233,7 @@ def serve(
     port: int,
     data_dir: Path,
     memory: bool,
+    tables_dsn: str | None,
     system_ref: str,
     max_retry_attempts: int | None,
     max_event_age: str | None,
@@ -237,7 +241,6 @@ def serve(
     max_in_flight: int,
     isolate: bool,
     nats_url: str | None,
-    tables_url: str | None,
     replicas: int,
     admin_token: str | None,
     max_header_bytes: int,
@@ -280,6 +283,8 @@ def serve(
     data_lock = None if memory else _lock(data_dir, sock, base_url)
     settings = Settings(
         data_dir=None if memory else data_dir,
+        # With --nats the workers hold the tables; the gateway keeps none.
+        tables=None if nats_url else (tables_dsn or None),
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
@@ -293,7 +298,7 @@ def serve(
             settings,
             Distribution(
                 nats_url,
-                tables_url or "(on the workers)",
+                tables_dsn or "(on the workers)",
                 replicas=replicas,
                 max_backlog=max_in_flight,
             )
