@@ -17,6 +17,17 @@ import httpx
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 REPO = Path(__file__).resolve().parents[2]
+#: This checkout's package: the server must run the code under test, not whatever pizzabus the
+#: interpreter has installed (a wheel, or another worktree's editable install).
+SRC = REPO / "src"
+
+
+def server_env() -> dict[str, str]:
+    """The environment of a server subprocess: this checkout's ``src`` first on ``sys.path``,
+    then the repository root (test systems are named ``tests.e2e.…:ATTR``)."""
+    inherited = os.environ.get("PYTHONPATH")
+    path = os.pathsep.join(p for p in (str(SRC), str(REPO), inherited) if p)
+    return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
 
 
 @dataclass
@@ -54,13 +65,12 @@ class Server:
 
 def start_server(args: Sequence[str] = ("--memory",), timeout: float = 30.0) -> Server:
     """Start ``pizzabus serve --port 0 ARGS`` and wait for it to announce its URL."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
     process = subprocess.Popen(
         [sys.executable, "-m", "pizzabus", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env=server_env(),
         cwd=REPO,
     )
     output: list[str] = []
