@@ -103,19 +103,66 @@ async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_la
     assert "Task timed out" in letter.error_message
 
 
+def _attempts_within(age: float, backoff: Backoff, rng: random.Random) -> list[float]:
+    """When each attempt starts, for a delivery that always fails and may not outlive
+    ``age``: the schedule the deliverer must follow, drawn from the same random sequence."""
+    starts = [0.0]
+    while True:
+        delay = backoff.delay(len(starts), rng)
+        if starts[-1] + delay > age:
+            return starts
+        starts.append(starts[-1] + delay)
+
+
 async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() -> None:
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=10_000)
-    deliverer = Deliverer(function, clock=clock, store=dead, backoff=Backoff(base=10, cap=100))
+    backoff = Backoff(base=10, cap=100)
+    deliverer = Deliverer(function, clock=clock, store=dead, backoff=backoff, rng=random.Random(7))
     policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=300))
     deliverer.admit(1)
     deliverer.submit([delivery(clock, policy)])
-    await run_until_idle(deliverer, clock, step=1.0)
+    await run_until_idle(deliverer, clock, step=1000.0)  # sleepers wake at their exact deadline
     [letter] = dead.list()
+    expected = _attempts_within(300, backoff, random.Random(7))
     assert letter.reason == "MaximumEventAgeExceeded"
-    assert clock.monotonic() <= 300
-    assert 3 <= len(function.calls) < 185
+    assert letter.attempts == len(expected)
+    assert function.calls == pytest.approx(expected)
+
+
+def test_backoff_delays_spread_over_the_whole_jitter_range() -> None:
+    backoff = Backoff(base=1.0, cap=1000.0)
+    rng = random.Random(3)
+    for attempt in (1, 4, 8):
+        low, high = backoff.bounds(attempt)
+        delays = [backoff.delay(attempt, rng) for _ in range(400)]
+        assert all(low <= d <= high for d in delays)
+        assert min(delays) < low + (high - low) * 0.05
+        assert max(delays) > high - (high - low) * 0.05
+        assert len(set(delays)) == len(delays)
+
+
+async def test_deliveries_that_fail_together_retry_apart() -> None:
+    """Jitter: targets that failed at the same moment do not all come back at once."""
+    clock = ManualClock()
+    functions = [FlakyFunction(clock, failures=1) for _ in range(5)]
+
+    async def invoke(name: str, payload: bytes) -> None:
+        await functions[int(payload)](name, payload)
+
+    deliverer = Deliverer(invoke, clock=clock, store=MemoryEventStore(), rng=random.Random(11))
+    deliverer.admit(5)
+    deliverer.submit(
+        [
+            Delivery(f"e{n}", "b", "r", Target("f"), str(n).encode(), clock.now(), index=n)
+            for n in range(5)
+        ]
+    )
+    await run_until_idle(deliverer, clock, step=1000.0)
+    assert [len(f.calls) for f in functions] == [2] * 5
+    retried_at = [f.calls[1] for f in functions]
+    assert len(set(retried_at)) == 5
 
 
 @pytest.mark.parametrize(
