@@ -244,19 +244,67 @@ def test_a_grant_on_another_table_allows_nothing_on_this_one() -> None:
         assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
-def test_posting_to_a_connection_without_the_grant_is_refused_naming_the_grant() -> None:
-    session = Session(Platform(), _definition(()).functions[0])
-    with pytest.raises(ClientError) as refused:
-        _post(session)
-    message = refused.value.response["Error"]["Message"]
-    assert "execute-api:ManageConnections" in message
-    assert 'Grant("execute-api:ManageConnections", "the_ws_api")' in message
+WHO = "User: arn:aws:sts::000000000000:assumed-role/fn-role/fn is not authorized to perform:"
+ALL_ACTIONS = (
+    "dynamodb:BatchGetItem, dynamodb:BatchWriteItem, dynamodb:DeleteItem, dynamodb:GetItem, "
+    "dynamodb:PutItem, dynamodb:Query, dynamodb:UpdateItem, events:PutEvents, "
+    "execute-api:ManageConnections"
+)
 
 
-def test_a_scan_under_a_read_grant_is_refused_saying_no_grant_allows_it() -> None:
-    session = Session(Platform(), _definition((Grant("dynamodb:read", "things"),)).functions[0])
+@pytest.mark.parametrize(
+    ("grants", "operation", "message"),
+    [
+        pytest.param(
+            (),
+            "PutItem",
+            f"{WHO} dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/"
+            "things because no identity-based policy allows the dynamodb:PutItem action. Add "
+            'Grant("dynamodb:write", "things") to function \'fn\' in the system definition.',
+            id="a-write-names-the-write-grant",
+        ),
+        pytest.param(
+            (Grant("dynamodb:read", "things"),),
+            "Scan",
+            f"{WHO} dynamodb:Scan on resource: arn:aws:dynamodb:us-east-1:000000000000:table/"
+            "things because no identity-based policy allows the dynamodb:Scan action. No grant "
+            f"allows it; grants allow only: {ALL_ACTIONS}.",
+            id="a-scan-says-no-grant-allows-it",
+        ),
+        pytest.param(
+            (),
+            "PutEvents",
+            f"{WHO} events:PutEvents on resource: arn:aws:events:us-east-1:000000000000:"
+            "event-bus/the_bus because no identity-based policy allows the events:PutEvents "
+            'action. Add Grant("events:PutEvents", "the_bus") to function \'fn\' in the '
+            "system definition.",
+            id="a-put-names-the-bus-grant",
+        ),
+        pytest.param(
+            (),
+            "PostToConnection",
+            f"{WHO} execute-api:ManageConnections on resource: arn:aws:execute-api:us-east-1:"
+            "000000000000:the_ws_api/*/POST/@connections/c1 because no identity-based policy "
+            "allows the execute-api:ManageConnections action. Add "
+            'Grant("execute-api:ManageConnections", "the_ws_api") to function \'fn\' in the '
+            "system definition.",
+            id="a-post-names-the-manage-connections-grant",
+        ),
+        pytest.param(
+            (Grant("execute-api:ManageConnections", API.name),),
+            "GetConnection",
+            f"{WHO} execute-api:ManageConnections on resource: arn:aws:execute-api:us-east-1:"
+            "000000000000:the_ws_api/*/GET/@connections/c1: a ManageConnections grant covers "
+            "POST on @connections only, as the deployed role does.",
+            id="a-get-says-what-the-grant-covers",
+        ),
+    ],
+)
+def test_a_refusal_says_who_was_refused_what_on_which_arn_and_how_to_fix_it(
+    grants: tuple[Grant, ...], operation: str, message: str
+) -> None:
+    session = Session(Platform(), _definition(grants).functions[0])
     with pytest.raises(ClientError) as refused:
-        _table(session).scan()
-    message = refused.value.response["Error"]["Message"]
-    assert "dynamodb:Scan" in message
-    assert "No grant allows it" in message
+        OPERATIONS[operation].call(session)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert refused.value.response["Error"]["Message"] == message
