@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-smoke synth deploy destroy clean
+.PHONY: install run test lint mutate bench bench-smoke synth deploy destroy clean
 
 install: $(STAMP)
 
@@ -28,6 +28,15 @@ lint: install
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/mypy
 
+# Mutation testing of the modules where a silent bug costs the most (pyproject [tool.mutmut]);
+# slow, so not part of `make test`. One module: make mutate MUTANTS='pizzabus.sdk.grants.*'
+MUTANTS ?=
+mutate: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[mutate]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python -m tests.mutation_scores
+
 bench: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compare]'
 	$(BIN)/python -m benchmarks
@@ -45,4 +54,4 @@ destroy: install
 	$(BIN)/pizzabus destroy
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache mutants
