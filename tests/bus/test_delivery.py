@@ -233,3 +233,84 @@ async def test_a_fault_of_pizzabus_in_the_first_attempt_is_logged_and_frees_the_
     await run_until_idle(deliverer, clock)
     assert "a bug in the runtime" in caplog.text
     assert deliverer.admit(1)  # the room it held is free again
+
+
+class RecordingStore(MemoryEventStore):
+    """The memory store, noting each failed attempt it is told about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: list[tuple[str, int]] = []
+
+    def attempted(self, delivery: Delivery) -> None:
+        self.attempts.append((delivery.key, delivery.attempts))
+
+
+class Ceiling(random.Random):
+    """Jitter drawn at its upper bound, so a delay is exactly ``min(cap, base * 2**(n-1))``."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_a_dead_letter_keeps_everything_about_the_delivery_and_the_log_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    store = RecordingStore()
+    function = FlakyFunction(clock, failures=100)
+    deliverer = Deliverer(
+        function, clock=clock, store=store, backoff=Backoff(base=2.0), rng=Ceiling()
+    )
+    doomed = delivery(clock, RetryPolicy(maximum_retry_attempts=2))
+    deliverer.admit(1)
+    with caplog.at_level("INFO", logger="pizzabus.delivery"):
+        deliverer.submit([doomed])
+        await run_until_idle(deliverer, clock, step=1000.0)
+    [letter] = store.list()
+    assert (letter.event_id, letter.bus, letter.rule, letter.target, letter.payload) == (
+        "e1",
+        "lab_event_bus",
+        "r",
+        "cook_pizza",
+        b"{}",
+    )
+    assert (letter.attempts, letter.reason) == (3, "MaximumRetryAttemptsExceeded")
+    assert (letter.error_type, letter.error_message) == ("PizzaBurnt", "too hot")
+    assert letter.at == 1_700_000_006.0  # the clock started at 1_700_000_000: 6 s later
+    assert function.calls == [0.0, 2.0, 6.0]  # delays 2 s then 4 s
+    assert store.attempts == [(doomed.key, 1), (doomed.key, 2), (doomed.key, 3)]
+    assert (deliverer.stats.failed_attempts, deliverer.stats.dead_lettered) == (3, 1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "r → cook_pizza: attempt 1 of 3 failed (PizzaBurnt: too hot); retrying in 2.00 s",
+        "r → cook_pizza: attempt 2 of 3 failed (PizzaBurnt: too hot); retrying in 4.00 s",
+        "r → cook_pizza: event e1 dead-lettered after 3 attempt(s) "
+        "(MaximumRetryAttemptsExceeded): PizzaBurnt: too hot; see `pizzabus dlq list`",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("age", "attempts"),
+    [
+        pytest.param(60, 2, id="retry-exactly-at-the-maximum-age"),
+        pytest.param(61, 2, id="retry-inside-the-maximum-age"),
+    ],
+)
+async def test_a_retry_that_would_start_exactly_at_the_maximum_age_still_runs(
+    age: int, attempts: int
+) -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    function = FlakyFunction(clock, failures=100)
+    # The first retry waits 60 s; the second would wait 120 s more, past any age here.
+    deliverer = Deliverer(
+        function, clock=clock, store=store, backoff=Backoff(base=60.0), rng=Ceiling()
+    )
+    policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=age))
+    deliverer.admit(1)
+    deliverer.submit([delivery(clock, policy)])
+    await run_until_idle(deliverer, clock, step=1000.0)
+    [letter] = store.list()
+    assert letter.reason == "MaximumEventAgeExceeded"
+    assert function.calls == [0.0, 60.0][:attempts]
+    assert letter.attempts == attempts
