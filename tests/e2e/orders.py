@@ -17,8 +17,8 @@ def new_order(pizza: str = "margherita") -> dict[str, Any]:
     return {"item": {"order_id": str(uuid.uuid4()), "eventtype": "make_pizza", "pizza": pizza}}
 
 
-async def collect(socket: Any, until: str = "delivered", timeout: float = 20.0) -> list[str]:
-    """Stages received on ``socket`` until ``until`` arrives."""
+async def collect(socket: Any, until: str = "delivered", timeout: float = 60.0) -> list[str]:
+    """Stages received on ``socket`` until ``until`` arrives (``timeout``: a failure guard)."""
     stages: list[str] = []
     async with asyncio.timeout(timeout):
         async for frame in socket:

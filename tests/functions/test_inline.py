@@ -602,7 +602,8 @@ async def test_the_collectors_pauses_inside_an_inline_invocation_do_not_demote_i
     start: Start,
 ) -> None:
     limits = InlineLimits(quick_cpu=1.0, quick_wall=10.0, inline_budget=0.2)
-    runtime = start(_function("tidy"), inline=InlinePolicy(limits))
+    # A long timeout: a failure guard, as a loaded machine makes each collection slow.
+    runtime = start(_function("tidy", timeout=60.0), inline=InlinePolicy(limits))
     await _promote(runtime, "tidy")
     # 1 s of wall time, five times the budget, nearly all of it in gc.collect(): the rest stays
     # far below the budget even when the machine is loaded.
@@ -615,7 +616,7 @@ async def test_the_collectors_pauses_inside_an_inline_invocation_do_not_demote_i
 async def test_other_threads_collections_do_not_hide_a_blocking_inline_invocation(
     start: Start,
 ) -> None:
-    runtime = start(_function("sleepy"), inline=InlinePolicy(QUICK_THREADS))
+    runtime = start(_function("sleepy", timeout=60.0), inline=InlinePolicy(QUICK_THREADS))
     await _promote(runtime, "sleepy")
     # The handler waits 100 ms on another thread (as on I/O) which spends it collecting.
     waited = await _invoke(
