@@ -200,6 +200,19 @@ CONDITIONS = [
         id="and-binds-tighter-than-or",
     ),
     pytest.param("m.#k = :v", {":v": "deep"}, True, id="name-placeholder-in-path"),
+    # Each side of AND and OR decides (mutation testing found no test where one side was false).
+    pytest.param("n = :one AND s = :x", {":one": 1, ":x": "x"}, False, id="and-right-false"),
+    pytest.param("s = :x AND n = :one", {":one": 1, ":x": "x"}, False, id="and-left-false"),
+    pytest.param("n = :two OR s = :a", {":two": 2, ":a": "abc"}, True, id="or-right-true"),
+    pytest.param("n = :two OR s = :x", {":two": 2, ":x": "x"}, False, id="or-both-false"),
+    pytest.param("absent IN (:a, :b)", {":a": "x", ":b": "abc"}, False, id="in-missing"),
+    pytest.param("n IN (:s, :two)", {":s": "1", ":two": 2}, False, id="in-no-same-typed"),
+    pytest.param("contains(tags, :n)", {":n": 1}, False, id="contains-other-type-in-set"),
+    pytest.param("contains(s, :n)", {":n": 1}, False, id="contains-number-in-string"),
+    pytest.param("contains(absent, :p)", {":p": "a"}, False, id="contains-on-missing"),
+    pytest.param("begins_with(n, :p)", {":p": "1"}, False, id="begins-with-on-a-number"),
+    pytest.param("attribute_type(absent, :s)", {":s": "S"}, False, id="type-of-missing"),
+    pytest.param("size(m.vals) = :two", {":two": 2}, True, id="size-of-list"),
 ]
 
 
