@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from pizzabus.bus.delivery import Backoff, Deliverer, Delivery
+from pizzabus.bus.delivery import Backoff, Deliverer
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
+from pizzabus.contracts.invoker import NOT_NOW, Invocations
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
-from pizzabus.functions.runtime import NOT_NOW
 from pizzabus.system import RetryPolicy, Target
 
 
@@ -46,7 +47,8 @@ def delivery(clock: ManualClock, policy: RetryPolicy) -> Delivery:
 
 async def run_until_idle(deliverer: Deliverer, clock: ManualClock, step: float = 1.0) -> None:
     for _ in range(100_000):
-        await asyncio.sleep(0)
+        for _ in range(10):  # let what is due now run (a first attempt needs a few turns)
+            await asyncio.sleep(0)
         if deliverer.stats.in_flight == 0:
             return
         await clock.advance(step)
@@ -57,7 +59,7 @@ async def test_a_failed_attempt_is_retried_until_it_succeeds() -> None:
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=3)
-    deliverer = Deliverer(function, clock=clock, store=dead, rng=random.Random(1))
+    deliverer = Deliverer(Invocations(function), clock=clock, store=dead, rng=random.Random(1))
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy())])
     await run_until_idle(deliverer, clock, step=0.05)
@@ -70,7 +72,9 @@ async def test_retries_wait_exponentially_longer_within_the_jitter_bounds() -> N
     clock = ManualClock()
     backoff = Backoff(base=1.0, cap=1000.0)
     function = FlakyFunction(clock, failures=6)
-    deliverer = Deliverer(function, clock=clock, store=MemoryEventStore(), backoff=backoff)
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=MemoryEventStore(), backoff=backoff
+    )
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy())])
     await run_until_idle(deliverer, clock, step=0.01)
@@ -90,7 +94,7 @@ async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_la
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=100, timeout=True)
-    deliverer = Deliverer(function, clock=clock, store=dead)
+    deliverer = Deliverer(Invocations(function), clock=clock, store=dead)
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=2))])
     await run_until_idle(deliverer, clock, step=0.05)
@@ -119,7 +123,9 @@ async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() ->
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=10_000)
     backoff = Backoff(base=10, cap=100)
-    deliverer = Deliverer(function, clock=clock, store=dead, backoff=backoff, rng=random.Random(7))
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=dead, backoff=backoff, rng=random.Random(7)
+    )
     policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=300))
     deliverer.admit(1)
     deliverer.submit([delivery(clock, policy)])
@@ -151,7 +157,9 @@ async def test_deliveries_that_fail_together_retry_apart() -> None:
     async def invoke(name: str, payload: bytes) -> None:
         await functions[int(payload)](name, payload)
 
-    deliverer = Deliverer(invoke, clock=clock, store=MemoryEventStore(), rng=random.Random(11))
+    deliverer = Deliverer(
+        Invocations(invoke), clock=clock, store=MemoryEventStore(), rng=random.Random(11)
+    )
     deliverer.admit(5)
     deliverer.submit(
         [
@@ -208,7 +216,7 @@ async def test_a_first_attempt_runs_at_once_when_the_function_can(
     store = MemoryEventStore()
     later = FlakyFunction(clock, failures=0)
     now = RunNow(outcome)
-    deliverer = Deliverer(later, clock=clock, store=store, invoke_now=now)
+    deliverer = Deliverer(Invocations(later, now), clock=clock, store=store)
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=3))])
     await run_until_idle(deliverer, clock, step=0.5)
@@ -222,10 +230,9 @@ async def test_a_fault_of_pizzabus_in_the_first_attempt_is_logged_and_frees_the_
 ) -> None:
     clock = ManualClock()
     deliverer = Deliverer(
-        FlakyFunction(clock, failures=0),
+        Invocations(FlakyFunction(clock, failures=0), RunNow("bug")),
         clock=clock,
         store=MemoryEventStore(),
-        invoke_now=RunNow("bug"),
         max_in_flight=1,
     )
     assert deliverer.admit(1)
@@ -260,7 +267,7 @@ async def test_a_dead_letter_keeps_everything_about_the_delivery_and_the_log_say
     store = RecordingStore()
     function = FlakyFunction(clock, failures=100)
     deliverer = Deliverer(
-        function, clock=clock, store=store, backoff=Backoff(base=2.0), rng=Ceiling()
+        Invocations(function), clock=clock, store=store, backoff=Backoff(base=2.0), rng=Ceiling()
     )
     doomed = delivery(clock, RetryPolicy(maximum_retry_attempts=2))
     deliverer.admit(1)
@@ -304,7 +311,7 @@ async def test_a_retry_that_would_start_exactly_at_the_maximum_age_still_runs(
     function = FlakyFunction(clock, failures=100)
     # The first retry waits 60 s; the second would wait 120 s more, past any age here.
     deliverer = Deliverer(
-        function, clock=clock, store=store, backoff=Backoff(base=60.0), rng=Ceiling()
+        Invocations(function), clock=clock, store=store, backoff=Backoff(base=60.0), rng=Ceiling()
     )
     policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=age))
     deliverer.admit(1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pizzabus.contracts.invoker import Invocations
 from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.system import WebSocketApi
@@ -28,7 +29,7 @@ ROUTES = {
 }
 
 
-class Invocations:
+class Recorded:
     """The gateway's invoke: records each (function, event), answers ``answers[function]``."""
 
     def __init__(self, answers: dict[str, Any] | None = None) -> None:
@@ -81,12 +82,12 @@ def _gateway(
     routes: dict[str, str] = ROUTES,
     expression: str = "$request.body.action",
     answers: dict[str, Any] | None = None,
-) -> tuple[WebSocketGateway, Invocations]:
-    invocations = Invocations(answers)
+) -> tuple[WebSocketGateway, Recorded]:
+    invocations = Recorded(answers)
     api = WebSocketApi("ws_api", routes, route_selection_expression=expression)
     registry = ConnectionRegistry("ws_api", max_message_bytes=api.max_message_bytes)
     registry.bind(asyncio.get_running_loop())
-    return WebSocketGateway(api, registry, invocations, api_id="abc123"), invocations
+    return WebSocketGateway(api, registry, Invocations(invocations), api_id="abc123"), invocations
 
 
 async def _message_event(frame: str | bytes) -> tuple[str, dict[str, Any]]:

@@ -18,14 +18,17 @@ from pizzabus.access import ensure_private_dir, ensure_private_file, generate_to
 from pizzabus.bus.bus import EventRouter
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
+from pizzabus.contracts.connections import ConnectionDirectory
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.embedded.operations import Operations
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
-from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
+from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
@@ -34,7 +37,6 @@ from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
-from pizzabus.sdk.platform import ConnectionManager
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
@@ -67,6 +69,14 @@ class Settings:
     inline: bool = True
     #: The admin API's token, and the secret of the local SigV4 credentials (``pizzabus``).
     admin_token: str = field(default_factory=generate_token, repr=False)
+    #: At most this many bytes of archived payloads: the oldest archived events go first, at
+    #: each sweep. None: only the retention bounds the archive.
+    max_archive_bytes: int | None = None
+
+
+def _failure_of(store: EventStore) -> str | None:
+    failure = getattr(store, "failure", None)  # only a store on disk has outages
+    return None if failure is None else str(failure)
 
 
 def _api_id(name: str) -> str:
@@ -102,12 +112,11 @@ class EmbeddedSystem:
             inline=InlinePolicy() if self.settings.inline else None,
         )
         self.deliverer = Deliverer(
-            self.runtime.invoke,
+            self.runtime,
             clock=self.clock,
             store=self.store,
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
-            invoke_now=self.runtime.invoke_now,
         )
         self.router = EventRouter(
             definition.buses,
@@ -126,15 +135,17 @@ class EmbeddedSystem:
             if ws
             else None
         )
+        self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
 
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         return self.router.put_events(entries)
 
-    def connection_manager(self, endpoint_url: str | None) -> ConnectionManager:
+    def connection_manager(self, endpoint_url: str | None) -> ConnectionDirectory:
         ws = self.definition.websocket_api
         if ws is None or self.connections is None:
             raise Forbidden("This system has no WebSocket API to manage connections of.")
@@ -171,11 +182,11 @@ class EmbeddedSystem:
         self.runtime.bind()
         if self.connections is not None:
             self.connections.bind(loop)
+        self._loop = loop
         resumed = await asyncio.to_thread(self.store.pending)
         if resumed:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
-            self.deliverer.admit(len(resumed), force=True)
-            self.deliverer.submit(resumed)
+            self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
 
     async def stop(self) -> None:
@@ -195,6 +206,12 @@ class EmbeddedSystem:
         finally:
             await self.stop()
 
+    def describe_tables(self) -> str:
+        """Where the tables live, in a few words (for the start-up banner)."""
+        if self.settings.data_dir is None:
+            return "memory (--memory)"
+        return f"{self.settings.data_dir}/ (SQLite)"
+
     def stats(self) -> dict[str, Any]:
         """What the system has done so far (served at ``/_pizzabus/stats``)."""
         delivery = self.deliverer.stats
@@ -211,6 +228,10 @@ class EmbeddedSystem:
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            # Why the event log refuses writes now (a full disk), or None.
+            "event_log_failure": _failure_of(self.store),
             # Where each function's invocations run now (inline on the loop, or on threads),
             # and how many ran where.
             "functions": {
@@ -244,7 +265,20 @@ class EmbeddedSystem:
             ensure_private_file(self.settings.data_dir / "events.sqlite3"),
             # The router is built after the store, so look it up when a delivery resumes.
             targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
+            on_recovered=self._run_again,
         )
+
+    def _run_again(self, deliveries: list[Delivery]) -> None:
+        """After the event log's outage (from its thread): deliveries whose end could not be
+        recorded run again, as they would after a restart."""
+        loop = self._loop
+        if deliveries and loop is not None and not loop.is_closed():
+            log.info("the event log is back: running %d deliveries again", len(deliveries))
+            loop.call_soon_threadsafe(self._resume, deliveries)
+
+    def _resume(self, deliveries: list[Delivery]) -> None:
+        self.deliverer.admit(len(deliveries), force=True)
+        self.deliverer.submit(deliveries)
 
     def _build_app(self) -> Gateway:
         definition = self.definition
@@ -264,9 +298,8 @@ class EmbeddedSystem:
             WebSocketGateway(
                 ws,
                 self.connections,
-                self.runtime.invoke,
+                self.runtime,
                 _api_id(ws.name),
-                invoke_now=self.runtime.invoke_now,
             )
             if ws and self.connections is not None
             else None
@@ -288,7 +321,7 @@ class EmbeddedSystem:
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,
-            admin=admin_routes(Operations(self)),
+            admin=admin_routes(self.operations),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
@@ -298,17 +331,30 @@ class EmbeddedSystem:
     async def _sweep_expired(self) -> None:
         while True:
             await self.clock.sleep(TTL_SWEEP_SECONDS)
-            try:
-                removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
-            except Exception:  # a sweep failing must not stop the server; the next one retries
-                log.exception("TTL sweep failed")
-                continue
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Delete expired items (TTL) and archived events past their retention or over
+        ``max_archive_bytes`` (every ``TTL_SWEEP_SECONDS``, on threads, off the loop)."""
+        # Each step failing must not stop the server or the other steps; the next sweep retries.
+        try:
+            removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
             if removed:
                 log.info("TTL: removed %d expired items", removed)
+        except Exception:
+            log.exception("TTL sweep failed")
+        try:
             await self._expire_archives()
+        except Exception:
+            log.exception("archive sweep failed")
 
     async def _expire_archives(self) -> None:
         for bus in self.definition.buses:
             if bus.archive is not None and bus.archive.retention is not None:
                 before = self.clock.now() - bus.archive.retention.total_seconds()
                 await asyncio.to_thread(self.store.expire, bus.name, before)
+        limit = self.settings.max_archive_bytes
+        if limit is not None:
+            dropped = await asyncio.to_thread(self.store.trim, limit)
+            if dropped:
+                log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)

@@ -7,8 +7,8 @@ is built from too, so the local verdict is the deployed one.
 
 from __future__ import annotations
 
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.errors import PizzabusError
-from pizzabus.functions.runtime import RuntimeIdentity
 from pizzabus.system import Function
 from pizzabus.system.iam import CONNECTION_METHODS, GRANT_ACTIONS, grant_kinds_allowing
 
