@@ -95,6 +95,16 @@ def bind(host: str, port: int) -> socket.socket:
 )
 @click.option("--memory", is_flag=True, help="Keep everything in memory (nothing on disk).")
 @click.option(
+    "--tables",
+    "tables_dsn",
+    envvar="PIZZABUS_TABLES",
+    default=None,
+    metavar="postgresql://USER@HOST:PORT/DB",
+    help="Keep the tables in this PostgreSQL database instead (also PIZZABUS_TABLES); "
+    "add ?schema=NAME for a schema other than public. With --nats: the tables the workers "
+    "share.",
+)
+@click.option(
     "--system",
     "system_ref",
     default=DEFAULT_SYSTEM,
@@ -128,13 +138,6 @@ def bind(host: str, port: int) -> socket.socket:
     envvar="PIZZABUS_NATS",
     help="Serve as a gateway node of a distributed system on this NATS server (see "
     "`pizzabus worker`); the functions then run on workers.",
-)
-@click.option(
-    "--tables",
-    "tables_url",
-    default=None,
-    envvar="PIZZABUS_TABLES",
-    help="With --nats: the tables the workers share (postgresql://…).",
 )
 @click.option(
     "--replicas",
@@ -197,12 +200,12 @@ def serve(
     port: int,
     data_dir: Path,
     memory: bool,
+    tables_dsn: str | None,
     system_ref: str,
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
     nats_url: str | None,
-    tables_url: str | None,
     replicas: int,
     admin_token: str | None,
     max_header_bytes: int,
@@ -234,6 +237,8 @@ def serve(
     base_url = f"http://{shown_host}:{actual_port}"
     settings = Settings(
         data_dir=None if memory else data_dir,
+        # With --nats the workers hold the tables; the gateway keeps none.
+        tables=None if nats_url else (tables_dsn or None),
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
@@ -247,7 +252,7 @@ def serve(
             settings,
             Distribution(
                 nats_url,
-                tables_url or "(on the workers)",
+                tables_dsn or "(on the workers)",
                 replicas=replicas,
                 max_backlog=max_in_flight,
             )

@@ -26,6 +26,7 @@ from pizzabus.clock import Clock, SystemClock
 from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.embedded.operations import Operations
+from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime
@@ -54,6 +55,8 @@ class Settings:
 
     #: Where tables live; ``None`` keeps everything in memory.
     data_dir: Path | None = Path(".pizzabus")
+    #: A PostgreSQL DSN to keep the tables in instead (shared with other processes).
+    tables: str | None = None
     #: The base URL the server is reached at (used for ``APIGW_ENDPOINT``).
     base_url: str = "http://127.0.0.1:8000"
     identity: RuntimeIdentity = field(default_factory=RuntimeIdentity)
@@ -109,7 +112,9 @@ class EmbeddedSystem:
             clock=self.clock,
             default_concurrency=self.settings.default_concurrency,
             faults=self.faults,
-            inline=InlinePolicy() if self.settings.inline else None,
+            # A table call to a server blocks for a round trip: on the loop's thread it would
+            # stall every request, so with PostgreSQL tables every invocation has its thread.
+            inline=InlinePolicy() if self.settings.inline and not self.settings.tables else None,
         )
         self.deliverer = Deliverer(
             self.runtime,
@@ -208,6 +213,8 @@ class EmbeddedSystem:
 
     def describe_tables(self) -> str:
         """Where the tables live, in a few words (for the start-up banner)."""
+        if self.settings.tables:
+            return f"PostgreSQL {self.tables_location}"
         if self.settings.data_dir is None:
             return "memory (--memory)"
         return f"{self.settings.data_dir}/ (SQLite)"
@@ -245,17 +252,30 @@ class EmbeddedSystem:
             },
         }
 
+    @property
+    def tables_location(self) -> str:
+        """Where the tables are, for people (never a password)."""
+        return str(getattr(self.tables, "location", "here"))
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _open_tables(self) -> TableStore:
         store: TableStore
-        if self.settings.data_dir is None:
+        if self.settings.data_dir is not None:
+            # The event log lives there whatever holds the tables.
+            ensure_private_dir(self.settings.data_dir)
+        if self.settings.tables is not None:
+            store = _postgres_tables(self.settings.tables)
+        elif self.settings.data_dir is None:
             store = MemoryTableStore()
         else:
-            ensure_private_dir(self.settings.data_dir)
             store = SqliteTableStore(ensure_private_file(self.settings.data_dir / "tables.sqlite3"))
-        for table in self.definition.tables:
-            store.create_table(table)
+        try:
+            for table in self.definition.tables:
+                store.create_table(table)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def _open_store(self) -> EventStore:
@@ -358,3 +378,11 @@ class EmbeddedSystem:
             dropped = await asyncio.to_thread(self.store.trim, limit)
             if dropped:
                 log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)
+
+
+def _postgres_tables(dsn: str) -> TableStore:
+    try:
+        from pizzabus.tables.postgres import PostgresTableStore
+    except ImportError as error:
+        raise PizzabusError(str(error)) from None
+    return PostgresTableStore(dsn)
