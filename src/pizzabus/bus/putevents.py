@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pizzabus.bus.eventjson import JsonRefused, loads_strict
 from pizzabus.errors import ValidationError
 from pizzabus.system import bus_name_of
 
@@ -66,10 +66,10 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     for key in ("Source", "DetailType", "Detail"):
         value = entry.get(key)
         if isinstance(value, str):
-            size += len(value.encode())
+            size += len(value.encode(errors="surrogatepass"))
     for resource in entry.get("Resources") or ():
         if isinstance(resource, str):
-            size += len(resource.encode())
+            size += len(resource.encode(errors="surrogatepass"))
     return size
 
 
@@ -107,7 +107,9 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
             f"{MAX_DETAIL_TYPE_CHARS} characters, and this one is {len(detail_type)}.",
         )
     try:
-        detail = _DETAIL_DECODER.decode(detail_text)
+        detail = loads_strict(detail_text)
+    except JsonRefused as error:
+        return EntryError("MalformedDetail", f"Detail is malformed: {error}")
     except ValueError:
         return EntryError("MalformedDetail", "Detail is malformed.")
     if not isinstance(detail, dict):
@@ -126,11 +128,3 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         resources=tuple(resources),
         time=time if isinstance(time, str) else None,
     )
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-#: Built once: ``json.loads`` with a keyword builds a new decoder on every call.
-_DETAIL_DECODER = json.JSONDecoder(parse_constant=_no_constants)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -12,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.bus.eventjson import loads_strict
 from pizzabus.errors import PizzabusError, ValidationError
 
 
@@ -56,14 +56,33 @@ def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     return endpoint
 
 
-async def _json(request: Request) -> Any:
+async def _json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``); anything else is a 400."""
     body = await request.body()
     if not body:
         return {}
     try:
-        return json.loads(body)
+        document = loads_strict(body.decode())
+    except UnicodeDecodeError as error:
+        raise ValidationError(f"The body is not UTF-8: {error}") from error
     except ValueError as error:
         raise ValidationError(f"The body is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ValidationError(
+            f"The body must be a JSON object, not {type(document).__name__}; "
+            'e.g. {"ids": ["dl-1"]} or {"all": true}'
+        )
+    return document
+
+
+def _redrive_ids(body: dict[str, Any]) -> list[str] | None:
+    """``{"all": true}`` (None: every letter) or ``{"ids": [...]}``, checked."""
+    everything, ids = body.get("all", False), body.get("ids") or []
+    if not isinstance(everything, bool):
+        raise ValidationError(f'"all" must be true or false, not {everything!r}')
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValidationError('"ids" must be a list of dead-letter ids, e.g. ["dl-1", "dl-2"]')
+    return None if everything else ids
 
 
 def admin_routes(ops: Operations) -> list[Route]:
@@ -77,9 +96,7 @@ def admin_routes(ops: Operations) -> list[Route]:
         return ops.dead_letter(request.path_params["letter_id"])
 
     async def redrive(request: Request) -> Any:
-        body = await _json(request)
-        ids = None if body.get("all") else list(body.get("ids") or [])
-        return await ops.redrive(ids)
+        return await ops.redrive(_redrive_ids(await _json(request)))
 
     async def purge(request: Request) -> Any:
         return ops.purge()

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pizzabus.bus.bus import EventRouter
+from pizzabus.bus.eventjson import JsonRefused, loads_strict
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.errors import FunctionError
 from pizzabus.functions.runtime import Invoke, RuntimeIdentity
@@ -80,15 +81,18 @@ class _BodyChecker:
         )
         self.example = json.dumps(route.example) if route.example else None
 
-    def check(self, body: bytes) -> None:
+    def check(self, body: bytes) -> str:
+        """The body as text, once it is known to be acceptable."""
         hint = f" For example: {self.example}" if self.example else ""
         if not body.strip():
             raise BadRequest(400, f"The request body is empty; send a JSON object.{hint}")
         try:
-            # As json.loads reads bytes, with a decoder built once instead of per call.
-            document = _BODY_DECODER.decode(
-                body.decode(json.detect_encoding(body), "surrogatepass")
-            )
+            # As json.loads reads bytes; strictly (see bus.eventjson: what every stage after
+            # this one can process).
+            text = body.decode(json.detect_encoding(body))
+            document = loads_strict(text)
+        except JsonRefused as error:
+            raise BadRequest(400, f"The request body is refused: {error}.{hint}") from error
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(400, f"The request body is not valid JSON ({error}).{hint}") from error
         if not isinstance(document, dict):
@@ -96,11 +100,11 @@ class _BodyChecker:
                 400,
                 f"The request body must be a JSON object, not {_json_type(document)}.{hint}",
             )
-        if self.validator is None:
-            return
-        first = min(self.validator.iter_errors(document), key=_error_order, default=None)
-        if first is not None:
-            raise BadRequest(400, f"{_describe(first)}.{hint}")
+        if self.validator is not None:
+            first = min(self.validator.iter_errors(document), key=_error_order, default=None)
+            if first is not None:
+                raise BadRequest(400, f"{_describe(first)}.{hint}")
+        return text
 
 
 def _error_order(error: SchemaError) -> tuple[int, str]:
@@ -133,13 +137,6 @@ def _json_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-_BODY_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def build_routes(
     api: HttpApi,
     *,
@@ -169,13 +166,13 @@ def _put_events_endpoint(
     async def endpoint(request: Request) -> Response:
         try:
             body = await read_body(request, limit)
-            checker.check(body)
+            detail = checker.check(body)
         except BadRequest as refused:
             return message(refused.status, refused.message)
         entry = {
             "Source": integration.source,
             "DetailType": integration.detail_type,
-            "Detail": body.decode(),
+            "Detail": detail,
             "EventBusName": integration.bus,
         }
         try:
