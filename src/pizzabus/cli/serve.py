@@ -19,6 +19,7 @@ from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
+from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
 
 DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
@@ -106,6 +107,48 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--ws-idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.idle_timeout,
+    show_default=True,
+    help="Seconds without a message before a WebSocket is closed (API Gateway: 600).",
+)
+@click.option(
+    "--ws-max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.max_age,
+    show_default=True,
+    help="Seconds after which any WebSocket is closed (API Gateway: 7200).",
+)
+@click.option(
+    "--ws-send-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.send_timeout,
+    show_default=True,
+    help="Seconds a send to a client that does not read may stall before the socket is closed.",
+)
+@click.option(
+    "--ws-outbox-bytes",
+    type=click.IntRange(1),
+    default=SocketLimits.max_outbox_bytes,
+    show_default=True,
+    help="Bytes waiting for one WebSocket client before posts to it get 429.",
+)
+@click.option(
+    "--ws-total-outbox-bytes",
+    type=click.IntRange(1),
+    default=SocketLimits.max_total_outbox_bytes,
+    show_default=True,
+    help="Bytes waiting for all WebSocket clients together before posts get 429.",
+)
+@click.option(
+    "--ws-connections-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.connections_per_second,
+    show_default=True,
+    help="New WebSocket connections per second (bursts of twice as many) before 429.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -120,6 +163,12 @@ def serve(
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
+    ws_idle_timeout: float,
+    ws_max_age: float,
+    ws_send_timeout: float,
+    ws_outbox_bytes: int,
+    ws_total_outbox_bytes: int,
+    ws_connections_per_second: float,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -145,6 +194,15 @@ def serve(
         faults=faults,
         max_in_flight=max_in_flight,
         inline=not isolate,
+        socket_limits=SocketLimits(
+            idle_timeout=ws_idle_timeout,
+            max_age=ws_max_age,
+            send_timeout=ws_send_timeout,
+            max_outbox_bytes=ws_outbox_bytes,
+            max_total_outbox_bytes=ws_total_outbox_bytes,
+            connections_per_second=ws_connections_per_second,
+            connection_burst=max(1, int(ws_connections_per_second * 2)),
+        ),
     )
     try:
         system = EmbeddedSystem(definition, settings)
@@ -153,8 +211,13 @@ def serve(
         raise click.ClickException(error.message) from error
     _announce(system, base_url, settings)
     _tune_garbage_collector()
+    ws = definition.websocket_api
     server = uvicorn.Server(
-        uvicorn_config(system.app, log_level="warning" if log_level == "info" else log_level)
+        uvicorn_config(
+            system.app,
+            log_level="warning" if log_level == "info" else log_level,
+            max_message_bytes=ws.max_message_bytes if ws else MAX_MESSAGE_BYTES,
+        )
     )
     server.run(sockets=[sock])
 
@@ -172,7 +235,9 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def uvicorn_config(app: Any, *, log_level: str) -> uvicorn.Config:
+def uvicorn_config(
+    app: Any, *, log_level: str, max_message_bytes: int = MAX_MESSAGE_BYTES
+) -> uvicorn.Config:
     """How the gateway's ASGI app is served (the transport benchmark serves its own app the
     same way, so both stand on the same stack)."""
     return uvicorn.Config(
@@ -183,10 +248,14 @@ def uvicorn_config(app: Any, *, log_level: str) -> uvicorn.Config:
         # uvloop and httptools when installed (uvicorn[standard] installs both).
         loop="auto",
         http="auto",
+        # The websockets library reads frames and messages against API Gateway's limits (32 KB
+        # frames, 128 KB messages) as they arrive, closing with 1009 past either, instead of
+        # buffering a whole oversized message first: it takes (message, frame) limits.
+        ws="websockets-sansio",
+        ws_max_size=(max_message_bytes, MAX_FRAME_BYTES),  # type: ignore[arg-type]
         # Frames here are a few hundred bytes: compressing them saves nothing on loopback or a
         # LAN, and each connection's zlib state would cost ~300 KiB of memory.
         ws_per_message_deflate=False,
-        ws_max_size=16 * 1024 * 1024,
         # Longer than clients' pools keep idle connections, so a reused one is not found closed.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=5,

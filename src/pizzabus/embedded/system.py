@@ -30,6 +30,7 @@ from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
+from pizzabus.gateway.socketlimits import SocketLimits
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.sdk.platform import ConnectionManager
@@ -63,6 +64,8 @@ class Settings:
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: Bounds on WebSocket clients (outboxes, timeouts, new connections per second).
+    socket_limits: SocketLimits = field(default_factory=SocketLimits)
 
 
 def _api_id(name: str) -> str:
@@ -117,13 +120,18 @@ class EmbeddedSystem:
         ws = definition.websocket_api
         self.connections = (
             ConnectionRegistry(
-                ws.name, max_message_bytes=ws.max_message_bytes, inject_gone=self.faults.push_gone
+                ws.name,
+                max_message_bytes=ws.max_message_bytes,
+                inject_gone=self.faults.push_gone,
+                limits=self.settings.socket_limits,
+                clock=self.clock,
             )
             if ws
             else None
         )
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
 
@@ -173,10 +181,13 @@ class EmbeddedSystem:
             self.deliverer.admit(len(resumed), force=True)
             self.deliverer.submit(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
+        if self.connections is not None:
+            self._reaper = asyncio.create_task(self.connections.reap_forever())
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._reaper):
+            if task is not None:
+                task.cancel()
         await self.replayer.close()
         await self.deliverer.close()
         self.runtime.close()
