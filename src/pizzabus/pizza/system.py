@@ -8,7 +8,8 @@ It is the wiring of ``shared/seed/lab.txt`` with the departures of DESIGN §2, e
 3. ``$disconnect`` (and a 410 on push) removes connections;
 4. an order may have several connections (sort key ``connection_id``);
 5. handlers raise on failure, so the bus retries and finally dead-letters;
-6. an order's stages are kept in ``order_timeline``; a new connection catches up;
+6. an order's stages are kept in ``order_timeline``; a new connection catches up by itself
+   (``$connect`` puts a ``connected`` event that ``receive_events`` handles);
 7. a body without ``item.order_id`` is refused, and stage rules require the expected ``source``,
    so a posted ``eventtype: "delivered"`` advances nothing.
 """
@@ -47,6 +48,10 @@ HTTP_SOURCE = "lab_http_api"
 CONNECTIONS_TABLE = "websocket_connections"
 TIMELINE_TABLE = "order_timeline"
 WEBSOCKET_API = "lab_websocket_api"
+
+#: The event ``$connect`` puts on the bus so that a new connection is caught up (§2.6).
+CONNECTED = "connected"
+CONNECT_SOURCE = "websocket_connect"
 
 #: Each stage, the source that may announce it (§2.7), and the function that handles it.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -121,8 +126,14 @@ SYSTEM = SystemDefinition(
                 ),
                 Rule(
                     name="lab_receive_events_rule",
-                    # Every stage, `delivered` included (§2.1), each only from its own source.
-                    event_pattern={"$or": [_stage_pattern(e, s) for e, s in STAGES]},
+                    # Every stage, `delivered` included (§2.1), each only from its own source,
+                    # and a new connection's catch-up (§2.6).
+                    event_pattern={
+                        "$or": [
+                            *(_stage_pattern(e, s) for e, s in STAGES),
+                            _stage_pattern(CONNECTED, CONNECT_SOURCE),
+                        ]
+                    },
                     targets=(Target("receive_events"),),
                 ),
             ),
@@ -136,9 +147,10 @@ SYSTEM = SystemDefinition(
             name="websocket_connect",
             code_dir=FUNCTIONS_DIR,
             handler="websocket_connect.lambda_handler",
-            environment={"TABLENAME": CONNECTIONS_TABLE},
-            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE),),
-            description="$connect: remembers which order a connection follows",
+            environment={"TABLENAME": CONNECTIONS_TABLE, "EVENT_BUS": BUS},
+            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE), Grant("events:PutEvents", BUS)),
+            description="$connect: remembers which order a connection follows, asks for its "
+            "catch-up",
         ),
         Function(
             name="websocket_disconnect",
@@ -219,8 +231,8 @@ SYSTEM = SystemDefinition(
         routes={
             "$connect": "websocket_connect",
             "$disconnect": "websocket_disconnect",
-            # A client sends {"action": "sync"} once open to receive what already happened:
-            # API Gateway cannot push during $connect, so catch-up needs a message (§2.6).
+            # A new connection catches up by itself (§2.6: $connect puts a `connected` event);
+            # {"action": "sync"} asks for the same again, as the web client does once open.
             "sync": "receive_events",
         },
         route_selection_expression="$request.body.action",
