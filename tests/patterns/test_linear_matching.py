@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from pizzabus.patterns import RuleSet
 from pizzabus.patterns.textmatch import equals_ignore_case, parse_wildcard, wildcard_test
 
-WILDCARDS = st.lists(st.sampled_from(["a", "b", "ab", "*"]), max_size=6).map("".join).filter(
-    lambda text: "**" not in text
+WILDCARDS = (
+    st.lists(st.sampled_from(["a", "b", "ab", "*"]), max_size=6)
+    .map("".join)
+    .filter(lambda text: "**" not in text)
 )
 SUBJECTS = st.text(alphabet="abc", max_size=12)
 

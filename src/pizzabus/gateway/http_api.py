@@ -148,12 +148,11 @@ def build_routes(
     """Starlette routes for every route of the HTTP API."""
     routes: list[Route] = []
     for route in api.routes:
+        limit = min(route.max_body_bytes or api.max_body_bytes, api.max_body_bytes)
         if isinstance(route.integration, PutEventsIntegration):
-            endpoint = _put_events_endpoint(route, route.integration, router, api.max_body_bytes)
+            endpoint = _put_events_endpoint(route, route.integration, router, limit)
         else:
-            endpoint = _lambda_endpoint(
-                route, route.integration, invoke, identity, api_id, api.max_body_bytes
-            )
+            endpoint = _lambda_endpoint(route, route.integration, invoke, identity, api_id, limit)
         routes.append(Route(route.path, endpoint, methods=[route.method]))
     return routes
 

@@ -93,6 +93,15 @@ ORDER_SCHEMA: dict[str, Any] = {
     },
 }
 
+#: The largest order body, in bytes. Every stage is recorded in the timeline as
+#: ``json.dumps(detail)`` and pushed as that text to the order's sockets, and a WebSocket
+#: message holds at most 128 KiB (a DynamoDB item's 400 KB comes later). Re-encoding can grow
+#: a body: ``1e15`` is written back as ``1000000000000000.0`` (4.5 times its bytes; a
+#: non-ASCII character grows at most 3 times, as ``\uXXXX``), and the stages rename
+#: ``eventtype`` (3 bytes more). So 28 KiB x 4.5 + 3 < 128 KiB: any order accepted is one every
+#: stage can record and push, and a larger one is refused with 413 instead of retried for a day.
+ORDER_MAX_BODY_BYTES = 28 * 1024
+
 ORDER_EXAMPLE = {
     "item": {
         "order_id": "6f1c2a0e-2d7b-4a53-9d1c-0b8f4a1e2c3d",
@@ -217,6 +226,7 @@ SYSTEM = SystemDefinition(
                 ),
                 request_schema=ORDER_SCHEMA,
                 example=ORDER_EXAMPLE,
+                max_body_bytes=ORDER_MAX_BODY_BYTES,
             ),
             HttpRoute(
                 method="GET",
