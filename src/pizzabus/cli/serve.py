@@ -15,7 +15,7 @@ import click
 import uvicorn
 from rich.console import Console
 
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
@@ -101,6 +101,14 @@ def bind(host: str, port: int) -> socket.socket:
     help="Deliveries in flight before PutEvents answers ThrottlingException.",
 )
 @click.option(
+    "--max-waiting-retries",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_WAITING_RETRY,
+    show_default=True,
+    help="Deliveries waiting for a retry (they hold no in-flight room) before further "
+    "failures are dead-lettered at once.",
+)
+@click.option(
     "--isolate",
     is_flag=True,
     help="Run every invocation on its environment's own thread, never inline on the server's "
@@ -162,6 +170,7 @@ def serve(
     system_ref: str,
     faults_file: Path | None,
     max_in_flight: int,
+    max_waiting_retries: int,
     isolate: bool,
     ws_idle_timeout: float,
     ws_max_age: float,
@@ -193,6 +202,7 @@ def serve(
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
+        max_waiting_retry=max_waiting_retries,
         inline=not isolate,
         socket_limits=SocketLimits(
             idle_timeout=ws_idle_timeout,

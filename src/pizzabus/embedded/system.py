@@ -15,7 +15,12 @@ from typing import Any
 from starlette.applications import Starlette
 
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
+from pizzabus.bus.delivery import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_WAITING_RETRY,
+    Backoff,
+    Deliverer,
+)
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
@@ -59,6 +64,9 @@ class Settings:
     default_concurrency: int = 16
     #: Deliveries in flight before PutEvents answers ThrottlingException.
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    #: Deliveries waiting for a retry (outside the in-flight budget) before more failures
+    #: are dead-lettered at once.
+    max_waiting_retry: int = DEFAULT_MAX_WAITING_RETRY
     #: Faults to inject from the start (they can be changed while running).
     faults: FaultPlan = field(default_factory=FaultPlan)
     #: Run quick functions' warm invocations on the event loop's thread (see
@@ -107,6 +115,7 @@ class EmbeddedSystem:
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
             invoke_now=self.runtime.invoke_now,
+            max_waiting_retry=self.settings.max_waiting_retry,
         )
         self.router = EventRouter(
             definition.buses,
@@ -214,6 +223,7 @@ class EmbeddedSystem:
                 "failed_attempts": delivery.failed_attempts,
                 "dead_lettered": delivery.dead_lettered,
                 "in_flight": delivery.in_flight,
+                "waiting_retry": delivery.waiting_retry,
                 "by_target": dict(delivery.by_target),
             },
             "dead_letters": len(self.store.list()),

@@ -1,5 +1,6 @@
 """pizzabus's own HTTP API under ``/_pizzabus/``: what happened, and the controls the CLI uses
-(dead letters, replays, injected faults). The embedded runtime implements :class:`Operations`.
+(dead letters, retries waiting, replays, injected faults). The embedded runtime implements
+:class:`Operations`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class Operations(Protocol):
     async def redrive(self, letter_ids: list[str] | None) -> dict[str, Any]: ...
 
     def purge(self) -> dict[str, Any]: ...
+
+    def retries(self) -> list[dict[str, Any]]: ...
+
+    def cancel_retries(self, retry_ids: list[str] | None) -> dict[str, Any]: ...
 
     def replays(self) -> list[dict[str, Any]]: ...
 
@@ -75,13 +80,13 @@ async def _json(request: Request) -> dict[str, Any]:
     return document
 
 
-def _redrive_ids(body: dict[str, Any]) -> list[str] | None:
-    """``{"all": true}`` (None: every letter) or ``{"ids": [...]}``, checked."""
+def _chosen_ids(body: dict[str, Any]) -> list[str] | None:
+    """``{"all": true}`` (None: every one) or ``{"ids": [...]}``, checked."""
     everything, ids = body.get("all", False), body.get("ids") or []
     if not isinstance(everything, bool):
         raise ValidationError(f'"all" must be true or false, not {everything!r}')
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ValidationError('"ids" must be a list of dead-letter ids, e.g. ["dl-1", "dl-2"]')
+        raise ValidationError('"ids" must be a list of ids, e.g. ["dl-1", "dl-2"]')
     return None if everything else ids
 
 
@@ -96,10 +101,16 @@ def admin_routes(ops: Operations) -> list[Route]:
         return ops.dead_letter(request.path_params["letter_id"])
 
     async def redrive(request: Request) -> Any:
-        return await ops.redrive(_redrive_ids(await _json(request)))
+        return await ops.redrive(_chosen_ids(await _json(request)))
 
     async def purge(request: Request) -> Any:
         return ops.purge()
+
+    async def retries(request: Request) -> Any:
+        return {"Retries": ops.retries()}
+
+    async def cancel_retries(request: Request) -> Any:
+        return ops.cancel_retries(_chosen_ids(await _json(request)))
 
     async def replays(request: Request) -> Any:
         if request.method == "POST":
@@ -123,6 +134,8 @@ def admin_routes(ops: Operations) -> list[Route]:
         Route("/_pizzabus/dlq", _endpoint(purge), methods=["DELETE"]),
         Route("/_pizzabus/dlq/redrive", _endpoint(redrive), methods=["POST"]),
         Route("/_pizzabus/dlq/{letter_id}", _endpoint(letter), methods=["GET"]),
+        Route("/_pizzabus/retries", _endpoint(retries), methods=["GET"]),
+        Route("/_pizzabus/retries/cancel", _endpoint(cancel_retries), methods=["POST"]),
         Route("/_pizzabus/replays", _endpoint(replays), methods=["GET", "POST"]),
         Route("/_pizzabus/replays/{name}", _endpoint(replay), methods=["GET"]),
         Route("/_pizzabus/replays/{name}/cancel", _endpoint(cancel), methods=["POST"]),
