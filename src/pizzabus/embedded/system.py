@@ -228,6 +228,13 @@ class EmbeddedSystem:
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # Bytes waiting for slow WebSocket clients, and sockets closed by a limit.
+            "sockets": {
+                "outbox_bytes": self.connections.budget.total,
+                "closed_by_limit": dict(self.connections.reaped),
+            }
+            if self.connections is not None
+            else {},
             # Where each function's invocations run now (inline on the loop, or on threads),
             # and how many ran where.
             "functions": {
