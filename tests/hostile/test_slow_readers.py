@@ -1,0 +1,64 @@
+"""Many sockets that never read, while pushes flow to them: the server's memory stays bounded
+and every other order completes. ``benchmarks/bench_slow_readers.py`` runs the same attack with
+1,000 sockets (its figures are in benchmarks/README.md); this one uses 300 to stay quick."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from benchmarks.bench_slow_readers import SERVER_ARGS, attack
+from pizzabus.access.tokens import ADMIN_TOKEN_ENV
+from tests.e2e.server import Server, start_server
+from tests.hostile.conftest import TOKEN, assert_no_traceback
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="reads the server's memory from /proc"
+    ),
+]
+
+SLOW_SOCKETS = 300
+#: The bound on the server's memory growth under the attack. It holds the 300 orders' stages
+#: in the in-memory tables and archive (300 x 4 x 4 KiB, about 5 MiB with indexes), the sockets
+#: (about 20 KiB each), and what waits for the slow readers: each outbox is bounded (1 MiB, 64
+#: MiB in all), and the transport holds at most its 64 KiB high-water mark per socket.
+MAX_RSS_GROWTH_KIB = 96 * 1024
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(ADMIN_TOKEN_ENV, TOKEN)
+        env.setenv("PIZZABUS_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
+        running = start_server(SERVER_ARGS)
+    yield running
+    running.stop()
+    assert_no_traceback(running)
+
+
+async def test_slow_readers_hold_bounded_memory_and_every_other_order_completes(
+    attacked: Server,
+) -> None:
+    result = await attack(
+        attacked.url,
+        attacked.process.pid,
+        sockets=SLOW_SOCKETS,
+        flood=100,
+        order_bytes=4096,
+        good_orders=20,
+        settle=1.0,
+    )
+    print(
+        f"slow readers: {result.slow_sockets} sockets, peak RSS {result.rss_peak_kib} KiB "
+        f"(+{result.rss_growth_kib} KiB), {result.good_delivered}/{result.good_orders} "
+        f"other orders delivered, {result.seconds} s"
+    )
+    assert result.good_delivered == result.good_orders
+    assert result.rss_growth_kib < MAX_RSS_GROWTH_KIB
+    deliveries = result.server_stats["deliveries"]
+    assert deliveries["dead_lettered"] == 0
+    assert attacked.process.poll() is None
