@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-
 from benchmarks.bench_slow_readers import SERVER_ARGS, attack
+
 from pizzabus.access.tokens import ADMIN_TOKEN_ENV
 from tests.e2e.server import Server, start_server
 from tests.hostile.conftest import TOKEN, assert_no_traceback
