@@ -3,10 +3,10 @@
 Each slow client opens ``/ws?order_id=…`` on a raw TCP socket with a tiny receive buffer, floods
 the server with messages no route takes (each answered with a ``Forbidden`` frame), has an order
 placed whose four stage pushes carry a large body, and never reads a byte after the handshake.
-Meanwhile ordinary clients place orders and follow them to ``delivered``. The server's peak ``VmRSS`` is sampled
-throughout; what it must show is that memory stays bounded (outboxes are bounded per socket
-and in total; stalled sockets are closed after ``--ws-send-timeout``) and that every ordinary
-order completes.
+Meanwhile ordinary clients place orders and follow them to ``delivered``. The server's peak
+``VmRSS`` is sampled throughout; what it must show is that memory stays bounded (outboxes are
+bounded per socket and in total; stalled sockets are closed after ``--ws-send-timeout``) and
+that every ordinary order completes.
 
     python -m benchmarks.bench_slow_readers [--sockets 1000] [--smoke]
 

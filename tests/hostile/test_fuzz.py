@@ -113,7 +113,8 @@ def test_fuzzed_orders_get_no_5xx_and_every_accepted_order_completes(server: Ser
 
         post()
     print(f"POST / statuses: {dict(sorted(statuses.items()))}, accepted orders: {len(accepted)}")
-    assert statuses.get(200, 0) > 10 and sum(statuses.values()) > 100, statuses
+    assert statuses.get(200, 0) > 10, statuses
+    assert sum(statuses.values()) > 100, statuses
     assert wait_delivered(server, accepted) == []
 
 
@@ -212,19 +213,21 @@ def _draw_all(strategy: st.SearchStrategy[Any]) -> list[Any]:
 
 
 async def test_many_fuzzed_sockets_at_once_leave_the_server_serving(server: Server) -> None:
+    refusals: list[int] = []
+
     async def hostile(query: str) -> None:
         try:
             async with websockets.connect(f"{server.ws_url}{query}") as socket:
                 await socket.send("{" * 3000)
         except websockets.InvalidStatus as refused:
-            assert refused.response.status_code < 500
+            refusals.append(refused.response.status_code)
 
     queries = _draw_all(
         st.one_of(st.just(""), st.text(alphabet="abc=&%?/_-", max_size=30).map("?{}".format))
     )
     await asyncio.gather(*(hostile(q) for q in queries[:50]))
+    assert all(status < 500 for status in refusals), refusals
     assert server.process.poll() is None
-    assert wait_delivered(server, []) == []  # (the server answers)
     async with httpx.AsyncClient() as client:
         order = new_order()
         assert (await client.post(server.url + "/", json=order)).status_code == 200
