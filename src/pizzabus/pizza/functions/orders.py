@@ -75,12 +75,14 @@ def catch_up(connections, timeline, management, detail):
     gone (closed, or never opened past the grace period). Otherwise the bus retries.
     """
     order_id = detail["item"]["order_id"]
+    done = len(_contiguous_after(_timeline_items(timeline, order_id), 0))
+    if not done:
+        return  # the usual case, a socket opened before its order: nothing missed yet
     key = {"order_id": order_id, "connection_id": detail["connection_id"]}
     _push_connection(connections, timeline, management, _reload(connections, key))
     connection = _reload(connections, key)
     if connection is None:
         return  # closed before it caught up: nothing to send to
-    done = len(_contiguous_after(_timeline_items(timeline, order_id), 0))
     if int(connection["sent"]) < done:
         raise NotCaughtUp(
             f"connection {key['connection_id']} has {connection['sent']} of the {done} stages "
