@@ -152,8 +152,10 @@ async def attack(
     order_bytes: int = 16 * 1024,
     good_orders: int = 20,
     settle: float = 5.0,
+    admin_token: str | None = None,
 ) -> AttackResult:
-    """Run the slow-reader attack on the server at ``url`` (process ``pid``)."""
+    """Run the slow-reader attack on the server at ``url`` (process ``pid``); the admin
+    token (default: ``PIZZABUS_ADMIN_TOKEN``) reads the server's stats at the end."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     ws_url = url.replace("http://", "ws://") + "/ws"
@@ -183,7 +185,8 @@ async def attack(
             )
             await pushes
             await asyncio.sleep(settle)  # stalled sends time out and their sockets are closed
-            stats = (await client.get(f"{url}/_pizzabus/stats", headers=_admin_headers())).json()
+            headers = _admin_headers(admin_token)
+            stats = (await client.get(f"{url}/_pizzabus/stats", headers=headers)).json()
     for sock in held:
         sock.close()
     return AttackResult(
@@ -199,10 +202,10 @@ async def attack(
     )
 
 
-def _admin_headers() -> dict[str, str]:
+def _admin_headers(token: str | None) -> dict[str, str]:
     from pizzabus.access.tokens import ADMIN_TOKEN_ENV, TOKEN_HEADER
 
-    token = os.environ.get(ADMIN_TOKEN_ENV)
+    token = token or os.environ.get(ADMIN_TOKEN_ENV)
     return {TOKEN_HEADER: token} if token else {}
 
 

@@ -7,6 +7,7 @@ Before, a delivery waiting out its retries kept its ``--max-in-flight`` room for
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,17 +15,24 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from pizzabus.access.tokens import ADMIN_TOKEN_ENV, TOKEN_HEADER
 from tests.e2e.orders import new_order
 from tests.e2e.server import REPO, Server, start_server
 
 pytestmark = pytest.mark.e2e
+
+TOKEN = "waiting-retries-token-0123456789"
+ADMIN = {TOKEN_HEADER: TOKEN}
 
 
 @pytest.fixture(scope="module")
 def failing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     plan = tmp_path_factory.mktemp("faults") / "faults.json"
     plan.write_text(json.dumps({"functions": {"make_pizza": {"error_rate": 1.0}}}))
-    running = start_server(("--memory", "--max-in-flight", "40", "--faults", str(plan)))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(ADMIN_TOKEN_ENV, TOKEN)
+        env.setenv("PIZZABUS_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
+        running = start_server(("--memory", "--max-in-flight", "40", "--faults", str(plan)))
     yield running
     running.stop()
 
@@ -32,6 +40,7 @@ def failing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def _pizzabus(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pizzabus", *args],
+        env={**os.environ, ADMIN_TOKEN_ENV: TOKEN},
         check=False,
         capture_output=True,
         text=True,
@@ -51,7 +60,7 @@ def test_sixty_orders_into_a_failing_function_are_all_accepted_then_cancelled(
     # THEN none is throttled: each waits for its retry outside the budget
     assert [a.status_code for a in answers] == [200] * 60
     assert all(a.json()["FailedEntryCount"] == 0 for a in answers)
-    waiting = httpx.get(f"{url}/_pizzabus/retries", timeout=10).json()["Retries"]
+    waiting = httpx.get(f"{url}/_pizzabus/retries", headers=ADMIN, timeout=10).json()["Retries"]
     assert len(waiting) >= 40
     assert {w["target"] for w in waiting} == {"make_pizza"}
 
@@ -62,7 +71,7 @@ def test_sixty_orders_into_a_failing_function_are_all_accepted_then_cancelled(
     cancelled = _pizzabus("retries", "cancel", "--all", "--url", url)
     assert cancelled.returncode == 0, cancelled.stderr
     assert "Cancelled:" in cancelled.stdout
-    letters = httpx.get(f"{url}/_pizzabus/dlq", timeout=10).json()["DeadLetters"]
+    letters = httpx.get(f"{url}/_pizzabus/dlq", headers=ADMIN, timeout=10).json()["DeadLetters"]
     assert {letter["reason"] for letter in letters} == {"RetryCancelled"}
 
 

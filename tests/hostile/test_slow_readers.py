@@ -51,6 +51,7 @@ async def test_slow_readers_hold_bounded_memory_and_every_other_order_completes(
         order_bytes=4096,
         good_orders=20,
         settle=1.0,
+        admin_token=TOKEN,
     )
     print(
         f"slow readers: {result.slow_sockets} sockets, peak RSS {result.rss_peak_kib} KiB "

@@ -67,7 +67,8 @@ def entry_size(entry: Mapping[str, Any]) -> int:
         value = entry.get(key)
         if isinstance(value, str):
             size += len(value.encode(errors="surrogatepass"))
-    for resource in entry.get("Resources") or ():
+    resources = entry.get("Resources")
+    for resource in resources if isinstance(resources, list | tuple) else ():
         if isinstance(resource, str):
             size += len(resource.encode(errors="surrogatepass"))
     return size
@@ -94,6 +95,13 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         return _required("DetailType")
     if not isinstance(detail_text, str) or not detail_text:
         return _required("Detail")
+    for name, text in (("Source", source), ("DetailType", detail_type)):
+        if not _encodable(text):
+            return EntryError(
+                "InvalidArgument",
+                f"Parameter {name} is not valid. Reason: it holds a lone UTF-16 surrogate, "
+                "which UTF-8 cannot carry.",
+            )
     if len(source) > MAX_SOURCE_CHARS:
         return EntryError(
             "InvalidArgument",
@@ -115,7 +123,11 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
     if not isinstance(detail, dict):
         return EntryError("MalformedDetail", "Detail is malformed. It must be a JSON object.")
     resources = entry.get("Resources") or ()
-    if not isinstance(resources, Sequence) or not all(isinstance(r, str) for r in resources):
+    if (
+        not isinstance(resources, Sequence)
+        or isinstance(resources, str)
+        or not all(isinstance(r, str) and _encodable(r) for r in resources)
+    ):
         return EntryError("InvalidArgument", "Parameter Resources is not valid.")
     bus = entry.get("EventBusName") or default_bus
     time = entry.get("Time")
@@ -128,3 +140,14 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         resources=tuple(resources),
         time=time if isinstance(time, str) else None,
     )
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
