@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -144,7 +145,5 @@ ENTRY_FIELDS = st.sampled_from(
 def test_any_entry_is_validated_or_refused_never_an_exception(raw: Any) -> None:
     result = validate_entry(raw)
     assert isinstance(result, ValidEntry | EntryError)
-    try:
+    with contextlib.suppress(ValidationError):  # a whole request AWS refuses whole
         validate_request([raw])
-    except ValidationError:
-        pass  # a whole request AWS refuses whole
