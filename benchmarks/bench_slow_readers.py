@@ -96,7 +96,7 @@ def _frame(text: str) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + masked
 
 
-async def _slow_client(host: str, port: int, order_id: str, flood: int) -> socket.socket:
+async def slow_client(host: str, port: int, order_id: str, flood: int) -> socket.socket:
     """Open a socket that never reads, send the handshake and ``flood`` unroutable messages."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -168,7 +168,7 @@ async def attack(
 
         async def open_one(order_id: str) -> None:
             async with gate:
-                held.append(await _slow_client(host, port, order_id, flood))
+                held.append(await slow_client(host, port, order_id, flood))
 
         await asyncio.gather(*(open_one(o) for o in order_ids))
         limits = httpx.Limits(max_connections=32)

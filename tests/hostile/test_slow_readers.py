@@ -4,15 +4,21 @@ and every other order completes. ``benchmarks/bench_slow_readers.py`` runs the s
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from benchmarks.bench_slow_readers import SERVER_ARGS, attack
+from benchmarks.bench_slow_readers import SERVER_ARGS, attack, slow_client
 
 from pizzabus.access.tokens import ADMIN_TOKEN_ENV
 from tests.e2e.server import Server, start_server
-from tests.hostile.conftest import TOKEN, assert_no_traceback
+from tests.hostile.conftest import ADMIN_HEADERS, TOKEN, assert_no_traceback
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,6 +44,37 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield running
     running.stop()
     assert_no_traceback(running)
+
+
+async def test_a_socket_whose_sends_stall_is_aborted_and_disconnected(attacked: Server) -> None:
+    # GIVEN a client that never reads, and makes the server answer 20,000 unroutable messages
+    # (1.6 MB of Forbidden frames: more than its send buffers hold)
+    parts = urlsplit(attacked.url)
+    start = _stats(attacked)
+    before, connections = start["sockets"]["closed_by_limit"]["stalled"], start["connections"]
+    sock = await slow_client(parts.hostname or "", parts.port or 0, str(uuid.uuid4()), 20_000)
+    try:
+        # THEN once a send has stalled past --ws-send-timeout (3 s), the socket is aborted,
+        # and $disconnect has run (the connection is gone)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stats = _stats(attacked)
+            stalled = stats["sockets"]["closed_by_limit"]["stalled"]
+            if stalled > before and stats["connections"] == connections:
+                break
+            await asyncio.sleep(0.2)
+        assert stats["sockets"]["closed_by_limit"]["stalled"] == before + 1
+        assert stats["connections"] == connections
+        assert stats["sockets"]["outbox_bytes"] == 0
+    finally:
+        sock.close()
+
+
+def _stats(server: Server) -> dict[str, Any]:
+    answer = httpx.get(f"{server.url}/_pizzabus/stats", headers=ADMIN_HEADERS, timeout=10)
+    answer.raise_for_status()
+    stats: dict[str, Any] = answer.json()
+    return stats
 
 
 async def test_slow_readers_hold_bounded_memory_and_every_other_order_completes(

@@ -44,6 +44,10 @@ class SocketLimits:
     connections_per_second: float = 500.0
     #: How many new connections may come at once before the rate applies.
     connection_burst: int = 1000
+    #: The kernel's send buffer of each WebSocket (SO_SNDBUF). Left to autotuning, loopback
+    #: grows it to 4 MiB per socket: a client that never reads would hold that much kernel
+    #: memory, and its sends would stall (and be noticed) only once all of it is full.
+    send_buffer_bytes: int = 256 * 1024
     #: How often the timeouts above are checked, in seconds.
     check_interval: float = 1.0
 
@@ -56,6 +60,7 @@ class SocketLimits:
             "max_age",
             "connections_per_second",
             "connection_burst",
+            "send_buffer_bytes",
             "check_interval",
         ):
             if getattr(self, name) <= 0:

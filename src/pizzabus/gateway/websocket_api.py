@@ -8,8 +8,10 @@ non-2xx status; each message goes to the route named by the route selection expr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -99,6 +101,7 @@ class WebSocketGateway:
             connection.pump(_sender(websocket), lambda: websocket.close(*connection.close_status))
         )
         connection.abort = lambda: _abort(pump, send)
+        _bound_send_buffer(send, self.registry.limits.send_buffer_bytes)
         close_status = (1005, "Client closed the connection")
         try:
             close_status = await self._receive_messages(websocket, connection, base)
@@ -255,6 +258,21 @@ def _sender(websocket: WebSocket) -> Callable[[bytes], Awaitable[None]]:
     return send
 
 
+def _transport(send: Send) -> Any:
+    """The server's transport behind an ASGI ``send``, where the server exposes it (uvicorn
+    passes its protocol's bound method), else None."""
+    return getattr(getattr(send, "__self__", None), "transport", None)
+
+
+def _bound_send_buffer(send: Send, size: int) -> None:
+    """Cap the kernel's send buffer of the socket (see ``SocketLimits.send_buffer_bytes``)."""
+    transport = _transport(send)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
 def _abort(pump: asyncio.Task[None], send: Send) -> None:
     """Tear down a socket whose send stalled: its close frame could not be sent either.
 
@@ -263,8 +281,7 @@ def _abort(pump: asyncio.Task[None], send: Send) -> None:
     Either way the pump stops, so what was queued for the socket is dropped and its bytes freed.
     """
     pump.cancel()
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    abort = getattr(transport, "abort", None)
+    abort = getattr(_transport(send), "abort", None)
     if callable(abort):
         abort()
 
