@@ -33,7 +33,7 @@ import httpx
 import websockets
 
 #: How the server is started for the attack: stalled sends are given up after 3 s.
-SERVER_ARGS = ("--memory", "--ws-send-timeout", "3", "--ws-connections-per-second", "2000")
+SERVER_ARGS = ("--memory", "--ws-send-timeout", "3")
 
 
 @dataclass

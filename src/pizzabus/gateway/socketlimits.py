@@ -40,10 +40,12 @@ class SocketLimits:
     idle_timeout: float = 600.0
     #: Seconds after which any socket is closed (1001), as API Gateway's 2 hours.
     max_age: float = 7200.0
-    #: New connections per second (a token bucket); more are refused with 429.
-    connections_per_second: float = 500.0
+    #: New connections per second (a token bucket); more are refused with 429. API Gateway's
+    #: default quota is 500 per account; here every order opens a socket, so the default is
+    #: the order rate the embedded runtime aims at (2,000/s), not API Gateway's.
+    connections_per_second: float = 2000.0
     #: How many new connections may come at once before the rate applies.
-    connection_burst: int = 1000
+    connection_burst: int = 4000
     #: The kernel's send buffer of each WebSocket (SO_SNDBUF). Left to autotuning, loopback
     #: grows it to 4 MiB per socket: a client that never reads would hold that much kernel
     #: memory, and its sends would stall (and be noticed) only once all of it is full.
