@@ -11,6 +11,7 @@ import asyncio
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -232,3 +233,25 @@ async def test_many_fuzzed_sockets_at_once_leave_the_server_serving(server: Serv
         order = new_order()
         assert (await client.post(server.url + "/", json=order)).status_code == 200
     assert wait_delivered(server, [order["item"]["order_id"]]) == []
+
+
+def test_fuzzed_paths_of_the_lambda_route_and_the_management_api_get_no_5xx(
+    server: Server,
+) -> None:
+    with httpx.Client(timeout=30) as client:
+
+        @FUZZ
+        @given(
+            st.text(max_size=60),
+            st.sampled_from(
+                ["GET /orders/", "POST /production/@connections/", "GET /@connections/"]
+            ),
+            st.binary(max_size=300),
+        )
+        def call(segment: str, route: str, body: bytes) -> None:
+            method, prefix = route.split(" ")
+            url = server.url + prefix + quote(segment, safe="")
+            answer = client.request(method, url, content=body if method == "POST" else None)
+            assert answer.status_code < 500, (url, answer.status_code, answer.text[:300])
+
+        call()
