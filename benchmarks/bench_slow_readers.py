@@ -20,6 +20,7 @@ import asyncio
 import base64
 import json
 import os
+import secrets
 import socket
 import threading
 import time
@@ -218,8 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raise_fd_limit()
     count = 100 if args.smoke else args.sockets
-    with serving("pizzabus", pizzabus_command(*SERVER_ARGS)) as server:
-        result = asyncio.run(attack(server.url, server.process.pid, sockets=count))
+    token = secrets.token_urlsafe(24)  # to read the server's stats at the end
+    command = pizzabus_command(*SERVER_ARGS, "--admin-token", token)
+    with serving("pizzabus", command) as server:
+        result = asyncio.run(
+            attack(server.url, server.process.pid, sockets=count, admin_token=token)
+        )
     row = {**asdict(result), "rss_growth_kib": result.rss_growth_kib}
     print(json.dumps(row, indent=2))
     write_json("slow_readers", row, smoke=args.smoke)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from pizzabus.access import TOKEN_HEADER, find_server
+
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,8 +34,21 @@ class Server:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws"
 
+    @property
+    def admin_token(self) -> str:
+        """The server's admin token, from its record (as pizzabus commands find it)."""
+        record = find_server(self.url)
+        if record is None:
+            raise RuntimeError(f"no server record for {self.url}")
+        return record.admin_token
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The headers the admin API (``/_pizzabus/``) needs."""
+        return {TOKEN_HEADER: self.admin_token}
+
     def stats(self) -> dict[str, object]:
-        response = httpx.get(f"{self.url}/_pizzabus/stats", timeout=5)
+        response = httpx.get(f"{self.url}/_pizzabus/stats", headers=self.admin_headers, timeout=5)
         response.raise_for_status()
         stats: dict[str, object] = response.json()
         return stats

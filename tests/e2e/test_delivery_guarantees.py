@@ -48,7 +48,13 @@ async def _wait_delivered(
 
 
 def _admin(server: Server, method: str, path: str, body: object = None) -> object:
-    response = httpx.request(method, f"{server.url}/_pizzabus{path}", json=body, timeout=10)
+    response = httpx.request(
+        method,
+        f"{server.url}/_pizzabus{path}",
+        json=body,
+        headers=server.admin_headers,
+        timeout=10,
+    )
     assert response.status_code < 400, response.text
     return response.json()
 
@@ -186,12 +192,16 @@ async def test_a_replay_re_sends_exactly_the_archived_events_of_its_window_once_
 
 def test_an_invalid_replay_is_refused_with_a_reason(audited: Server) -> None:
     response = httpx.post(
-        f"{audited.url}/_pizzabus/replays", json={"from": "yesterday-ish", "to": "now"}
+        f"{audited.url}/_pizzabus/replays",
+        json={"from": "yesterday-ish", "to": "now"},
+        headers=audited.admin_headers,
     )
     assert response.status_code == 400
     assert "ISO 8601" in response.json()["message"]
     response = httpx.post(
-        f"{audited.url}/_pizzabus/replays", json={"from": 0, "rules": ["no_such_rule"]}
+        f"{audited.url}/_pizzabus/replays",
+        json={"from": 0, "rules": ["no_such_rule"]},
+        headers=audited.admin_headers,
     )
     assert response.status_code == 404
     assert "no_such_rule" in response.json()["message"]

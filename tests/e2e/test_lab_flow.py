@@ -196,8 +196,8 @@ def test_the_management_api_answers_gone_for_an_unknown_connection_to_real_boto3
         "apigatewaymanagementapi",
         endpoint_url=f"{server.url}/production",
         region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_access_key_id="pizzabus",
+        aws_secret_access_key=server.admin_token,
     )
     with pytest.raises(management.exceptions.GoneException):
         management.post_to_connection(Data=b"hi", ConnectionId="bm9uZXN1Y2g=")

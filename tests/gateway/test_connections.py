@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import datetime
+from urllib.parse import quote
 
 import pytest
 
@@ -13,6 +15,7 @@ from pizzabus.gateway.connections import (
     ConnectionState,
     Gone,
     PayloadTooLarge,
+    new_connection_id,
 )
 
 
@@ -108,3 +111,13 @@ async def test_delete_connection_closes_the_socket(registry: ConnectionRegistry)
     registry.delete("c1")
     await asyncio.wait_for(closed.wait(), 1)
     await pump
+
+
+def test_connection_ids_are_url_safe_and_shaped_like_api_gateways() -> None:
+    ids = {new_connection_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for connection_id in ids:
+        assert len(connection_id) == 16
+        assert connection_id.endswith("=")
+        assert quote(connection_id, safe="=") == connection_id, connection_id
+        assert len(base64.urlsafe_b64decode(connection_id)) == 10

@@ -5,6 +5,7 @@
 - :mod:`~pizzabus.access.serverfile`: each running server's record (url, port, pid, token, data
   dir) in a 0600 file of a 0700 per-user runtime directory, so the CLI on the same machine finds
   the server and its token with no flag (:func:`find_server`, :func:`client_token`).
+- :mod:`~pizzabus.access.files`: data directories 0700, data files 0600.
 - :mod:`~pizzabus.access.sigv4`: verifying AWS Signature Version 4 on a received request against
   the local credentials (access key id ``pizzabus``, secret = the admin token), with botocore's
   own signer, so real boto3 and the AWS CLI work against the local endpoints.
@@ -12,6 +13,7 @@
 This package does no networking; it depends only on ``errors`` and ``clock``.
 """
 
+from pizzabus.access.files import ensure_private_dir, ensure_private_file
 from pizzabus.access.serverfile import (
     RUNTIME_DIR_ENV,
     URL_ENV,
@@ -54,6 +56,8 @@ __all__ = [
     "SignedRequest",
     "VerifiedSignature",
     "client_token",
+    "ensure_private_dir",
+    "ensure_private_file",
     "find_server",
     "generate_token",
     "live_servers",

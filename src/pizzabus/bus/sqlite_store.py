@@ -294,13 +294,13 @@ class SqliteEventStore:
         return stored
 
     def list(self) -> list[DeadLetter]:
-        self.flush()
+        self._flush_for_read()
         with self._read_lock:
             rows = self._reader.execute("SELECT * FROM dead_letters ORDER BY at").fetchall()
         return [_letter(row) for row in rows]
 
     def get(self, letter_id: str) -> DeadLetter | None:
-        self.flush()
+        self._flush_for_read()
         with self._read_lock:
             row = self._reader.execute(
                 "SELECT * FROM dead_letters WHERE id = ?", (letter_id,)
@@ -318,6 +318,12 @@ class SqliteEventStore:
         assert future is not None
         future.result()
         return bool(removed and removed[0])
+
+    def _flush_for_read(self) -> None:
+        # After a failed write nothing more will be committed: read what was (the admin API
+        # keeps answering on a full disk) rather than raise the failure again.
+        if self.failure is None:
+            self.flush()
 
     def flush(self) -> None:
         """Wait until every write queued so far is committed."""

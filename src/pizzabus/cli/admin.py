@@ -1,7 +1,9 @@
 """``pizzabus dlq``, ``pizzabus replay`` and ``pizzabus faults``: controls of a running server.
 
 They talk to the server's ``/_pizzabus/`` API (``--url``, default the local server), since
-redriving and replaying need the running bus.
+redriving and replaying need the running bus. The API needs the server's admin token: for a
+server on this machine they read it from the server's record (``pizzabus.access``);
+``--token`` or ``PIZZABUS_ADMIN_TOKEN`` give it otherwise.
 """
 
 from __future__ import annotations
@@ -16,22 +18,46 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pizzabus.access import ADMIN_TOKEN_ENV, TOKEN_HEADER, client_token
+from pizzabus.errors import PizzabusError
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 
-url_option = click.option(
+_url = click.option(
     "--url",
     default=DEFAULT_URL,
     show_default=True,
     envvar="PIZZABUS_URL",
     help="The running pizzabus server.",
 )
+_token = click.option(
+    "--token",
+    default=None,
+    help=f"The server's admin token (default: {ADMIN_TOKEN_ENV}, else read from the record "
+    "of the server on this machine).",
+)
+
+
+def url_option(command: Any) -> Any:
+    """``--url`` and ``--token``: which server, and its admin token."""
+    return _url(_token(command))
+
+
+def _token_for(url: str) -> str | None:
+    token = click.get_current_context().params.get("token")
+    try:
+        return client_token(url, token)
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
 
 
 def call(url: str, method: str, path: str, body: Any = None) -> Any:
     """One admin API call; a clear error when the server is not there or refuses."""
+    token = _token_for(url)
+    headers = {TOKEN_HEADER: token} if token else {}
     try:
         response = httpx.request(
-            method, f"{url.rstrip('/')}/_pizzabus{path}", json=body, timeout=30
+            method, f"{url.rstrip('/')}/_pizzabus{path}", json=body, headers=headers, timeout=30
         )
     except httpx.TransportError as error:
         raise click.ClickException(
@@ -42,6 +68,12 @@ def call(url: str, method: str, path: str, body: Any = None) -> Any:
         document = response.json()
     except ValueError:
         document = {"message": response.text}
+    if response.status_code == 401:
+        raise click.ClickException(
+            f"the server at {url} refused the admin token"
+            + ("" if token else " (none found: is the server on another machine?)")
+            + f"; pass --token or set {ADMIN_TOKEN_ENV} to the token of that server"
+        )
     if response.status_code >= 400:
         raise click.ClickException(document.get("message") or f"HTTP {response.status_code}")
     return document
@@ -58,7 +90,7 @@ def dlq() -> None:
 
 @dlq.command("list")
 @url_option
-def dlq_list(url: str) -> None:
+def dlq_list(url: str, token: str | None) -> None:
     """List the dead letters."""
     letters = call(url, "GET", "/dlq")["DeadLetters"]
     console = Console()
@@ -83,7 +115,7 @@ def dlq_list(url: str) -> None:
 @dlq.command("show")
 @click.argument("letter_id")
 @url_option
-def dlq_show(letter_id: str, url: str) -> None:
+def dlq_show(letter_id: str, url: str, token: str | None) -> None:
     """Show one dead letter with its event."""
     click.echo(json.dumps(call(url, "GET", f"/dlq/{letter_id}"), indent=2))
 
@@ -92,7 +124,7 @@ def dlq_show(letter_id: str, url: str) -> None:
 @click.argument("letter_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Redrive every dead letter.")
 @url_option
-def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str) -> None:
+def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str, token: str | None) -> None:
     """Deliver dead letters again (by id, or --all)."""
     if bool(letter_ids) == everything:
         raise click.UsageError("name the dead letters to redrive, or pass --all (not both)")
@@ -104,7 +136,7 @@ def dlq_redrive(letter_ids: tuple[str, ...], everything: bool, url: str) -> None
 @dlq.command("purge")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @url_option
-def dlq_purge(yes: bool, url: str) -> None:
+def dlq_purge(yes: bool, url: str, token: str | None) -> None:
     """Delete every dead letter."""
     if not yes:
         click.confirm("Delete every dead letter for good?", abort=True)
@@ -127,6 +159,7 @@ def replay(
     bus: str | None,
     name: str | None,
     url: str,
+    token: str | None,
 ) -> None:
     """Replay archived events of a time window to the bus's rules, showing progress.
 
@@ -190,7 +223,7 @@ def follow_replay(url: str, name: str) -> None:
 
 @replay.command("list")
 @url_option
-def replay_list(url: str) -> None:
+def replay_list(url: str, token: str | None) -> None:
     """List replays and their progress."""
     replays = call(url, "GET", "/replays")["Replays"]
     table = Table(title=f"{len(replays)} replay(s)")
@@ -210,7 +243,7 @@ def replay_list(url: str) -> None:
 @replay.command("cancel")
 @click.argument("name")
 @url_option
-def replay_cancel(name: str, url: str) -> None:
+def replay_cancel(name: str, url: str, token: str | None) -> None:
     """Cancel a running replay."""
     state = call(url, "POST", f"/replays/{name}/cancel")
     click.echo(f"Replay {name}: {state['State']}")
@@ -223,7 +256,7 @@ def faults() -> None:
 
 @faults.command("show")
 @url_option
-def faults_show(url: str) -> None:
+def faults_show(url: str, token: str | None) -> None:
     """Show the current fault plan."""
     click.echo(json.dumps(call(url, "GET", "/faults"), indent=2))
 
@@ -240,6 +273,7 @@ def faults_set(
     timeout_rate: float,
     gone_rate: float | None,
     url: str,
+    token: str | None,
 ) -> None:
     """Make FUNCTION fail (--error-rate) or time out (--timeout-rate) on a fraction of calls."""
     plan = call(url, "GET", "/faults")
@@ -252,7 +286,7 @@ def faults_set(
 
 @faults.command("clear")
 @url_option
-def faults_clear(url: str) -> None:
+def faults_clear(url: str, token: str | None) -> None:
     """Remove every injected fault."""
     call(url, "PUT", "/faults", {"functions": {}, "gone_rate": 0})
     click.echo("No faults are injected.")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import importlib
+import ipaddress
 import logging
+import os
 import socket
+import sqlite3
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +21,18 @@ import click
 import uvicorn
 from rich.console import Console
 
+from pizzabus.access import (
+    ADMIN_TOKEN_ENV,
+    ServerRecord,
+    remove_server_record,
+    resolve_admin_token,
+    write_server_record,
+)
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
+from pizzabus.gateway.limits import HttpLimits, limited_protocol
 from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
 
@@ -115,6 +129,42 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--admin-token",
+    envvar=ADMIN_TOKEN_ENV,
+    default=None,
+    help="Token of the admin API and secret of the local SigV4 credentials (access key id "
+    f"pizzabus); also from {ADMIN_TOKEN_ENV}. Default: a new random one, which local pizzabus "
+    "commands find by themselves.",
+)
+@click.option(
+    "--max-header-bytes",
+    type=click.IntRange(1024),
+    default=HttpLimits.max_header_bytes,
+    show_default=True,
+    help="Largest request line and headers (431 beyond).",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.1),
+    default=HttpLimits.header_timeout,
+    show_default=True,
+    help="Seconds a request's headers may take to arrive (408 then).",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(0.1),
+    default=HttpLimits.body_timeout,
+    show_default=True,
+    help="Seconds between two reads of a request body (408 then).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=HttpLimits.max_connections,
+    show_default=True,
+    help="Open connections (HTTP and WebSocket) before new ones get 503.",
+)
+@click.option(
     "--ws-idle-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=SocketLimits.idle_timeout,
@@ -172,6 +222,11 @@ def serve(
     max_in_flight: int,
     max_waiting_retries: int,
     isolate: bool,
+    admin_token: str | None,
+    max_header_bytes: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
     ws_idle_timeout: float,
     ws_max_age: float,
     ws_send_timeout: float,
@@ -191,6 +246,7 @@ def serve(
             if faults_file
             else FaultPlan()
         )
+        token = resolve_admin_token(admin_token)
     except PizzabusError as error:
         raise click.ClickException(error.message) from error
     sock = bind(host, port)
@@ -213,23 +269,112 @@ def serve(
             connections_per_second=ws_connections_per_second,
             connection_burst=max(1, int(ws_connections_per_second * 2)),
         ),
+        admin_token=token,
     )
     try:
         system = EmbeddedSystem(definition, settings)
     except PizzabusError as error:
         sock.close()
         raise click.ClickException(error.message) from error
-    _announce(system, base_url, settings)
+    except (OSError, sqlite3.Error) as error:
+        sock.close()
+        raise click.ClickException(data_dir_problem(data_dir, error)) from error
+    record = ServerRecord(
+        url=base_url,
+        host=host,
+        port=actual_port,
+        pid=os.getpid(),
+        admin_token=token,
+        data_dir=None if memory else str(data_dir.resolve()),
+        started_at=time.time(),
+    )
+    try:
+        where = f"in {write_server_record(record)} (pizzabus commands find it; or --token)"
+    except (OSError, PizzabusError) as error:
+        # Without a record, the token must be shown, or nobody could use the admin API.
+        reason = error.message if isinstance(error, PizzabusError) else str(error)
+        where = f"{token} (the server record could not be written: {reason})"
+    _announce(system, base_url, settings, where)
+    if not _is_loopback(host):
+        click.secho(exposure_warning(host, actual_port), fg="yellow", err=True)
+    sys.stdout.flush()
     _tune_garbage_collector()
+    limits = HttpLimits(max_header_bytes, header_timeout, body_timeout, max_connections)
     ws = definition.websocket_api
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn_config(
             system.app,
             log_level="warning" if log_level == "info" else log_level,
+            limits=limits,
             max_message_bytes=ws.max_message_bytes if ws else MAX_MESSAGE_BYTES,
-        )
+        ),
+        on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
     server.run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, running ``on_stop`` once it has stopped serving: before it re-raises
+    the signal that stopped it (which ends the process at once)."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._on_stop()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, port: int) -> str:
+    """What a non-loopback ``--host`` exposes, and to whom."""
+    return (
+        f"WARNING: --host {host} makes this server reachable from other machines on port "
+        f"{port}: the HTTP API and WebSocket API (anyone who reaches the port can place "
+        "orders and open sockets) and the web client, with no credentials, as on AWS; the admin "
+        "API (/_pizzabus/) and @connections need the admin token (or SigV4 with it). Serve on "
+        "127.0.0.1 (the default) unless other machines must reach it, and keep the token secret."
+    )
+
+
+def data_dir_problem(data_dir: Path, error: BaseException) -> str:
+    """One line saying why ``data_dir`` cannot be used and what to do."""
+    number = getattr(error, "errno", None)
+    sqlite_error = getattr(error, "sqlite_errorname", "")
+    if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or sqlite_error == "SQLITE_FULL":
+        return (
+            f"the disk holding the data directory {data_dir} is full; free some space, or pass "
+            "--data-dir on another disk (or --memory to keep nothing on disk)"
+        )
+    if sqlite_error.startswith("SQLITE_IOERR"):
+        return (
+            f"cannot write in the data directory {data_dir} ({error}): is its disk full or "
+            "failing? Free some space, or pass --data-dir on another disk (or --memory)"
+        )
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS) or sqlite_error.startswith(
+        ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")
+    ):
+        return (
+            f"the data directory {data_dir} is not writable ({error}); fix its permissions, or "
+            "pass --data-dir to a directory you can write (or --memory)"
+        )
+    return (
+        f"cannot use the data directory {data_dir} ({error}); pass --data-dir to a writable "
+        "directory, or --memory"
+    )
 
 
 def _tune_garbage_collector() -> None:
@@ -246,10 +391,15 @@ def _tune_garbage_collector() -> None:
 
 
 def uvicorn_config(
-    app: Any, *, log_level: str, max_message_bytes: int = MAX_MESSAGE_BYTES
+    app: Any,
+    *,
+    log_level: str,
+    limits: HttpLimits | None = None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> uvicorn.Config:
     """How the gateway's ASGI app is served (the transport benchmark serves its own app the
     same way, so both stand on the same stack)."""
+    limits = limits or HttpLimits()
     return uvicorn.Config(
         app,
         log_level=log_level,
@@ -257,7 +407,8 @@ def uvicorn_config(
         lifespan="on",
         # uvloop and httptools when installed (uvicorn[standard] installs both).
         loop="auto",
-        http="auto",
+        # httptools (uvicorn[standard] installs it), enforcing the HTTP limits.
+        http=limited_protocol(limits),
         # The websockets library reads frames and messages against API Gateway's limits (32 KB
         # frames, 128 KB messages) as they arrive, closing with 1009 past either, instead of
         # buffering a whole oversized message first: it takes (message, frame) limits.
@@ -275,7 +426,7 @@ def uvicorn_config(
     )
 
 
-def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None:
+def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_where: str) -> None:
     console = Console(stderr=False, highlight=False)
     definition = system.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
@@ -292,5 +443,5 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings) -> None
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
     console.print(f"  tables         {where}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
+    console.print(f"  admin token    {token_where}", soft_wrap=True)
     console.print("Press Ctrl+C to stop.")
-    sys.stdout.flush()

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.bus.bus import EventRouter
 from pizzabus.bus.delivery import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -33,6 +34,7 @@ from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
+from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.socketlimits import SocketLimits
@@ -74,6 +76,8 @@ class Settings:
     inline: bool = True
     #: Bounds on WebSocket clients (outboxes, timeouts, new connections per second).
     socket_limits: SocketLimits = field(default_factory=SocketLimits)
+    #: The admin API's token, and the secret of the local SigV4 credentials (``pizzabus``).
+    admin_token: str = field(default_factory=generate_token, repr=False)
 
 
 def _api_id(name: str) -> str:
@@ -255,8 +259,8 @@ class EmbeddedSystem:
         if self.settings.data_dir is None:
             store = MemoryTableStore()
         else:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            store = SqliteTableStore(self.settings.data_dir / "tables.sqlite3")
+            ensure_private_dir(self.settings.data_dir)
+            store = SqliteTableStore(ensure_private_file(self.settings.data_dir / "tables.sqlite3"))
         for table in self.definition.tables:
             store.create_table(table)
         return store
@@ -265,7 +269,7 @@ class EmbeddedSystem:
         if self.settings.data_dir is None:
             return MemoryEventStore()
         return SqliteEventStore(
-            self.settings.data_dir / "events.sqlite3",
+            ensure_private_file(self.settings.data_dir / "events.sqlite3"),
             # The router is built after the store, so look it up when a delivery resumes.
             targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
         )
@@ -296,7 +300,9 @@ class EmbeddedSystem:
             else None
         )
         management = (
-            management_routes(self.connections, ws.stage)
+            management_routes(
+                self.connections, ws.stage, secret=self.settings.admin_token, clock=self.clock
+            )
             if ws and self.connections is not None
             else []
         )
@@ -314,6 +320,7 @@ class EmbeddedSystem:
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
+            guard=ControlGuard(self.settings.admin_token, allowed_hosts(self.settings.base_url)),
         )
 
     async def _sweep_expired(self) -> None:

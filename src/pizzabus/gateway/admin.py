@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -48,6 +50,8 @@ class Operations(Protocol):
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+log = logging.getLogger("pizzabus.admin")
+
 
 def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
@@ -56,6 +60,18 @@ def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
         except PizzabusError as error:
             return JSONResponse(
                 {"message": error.message, "code": error.code}, status_code=error.status
+            )
+        except (OSError, sqlite3.Error) as error:
+            # A full or failing disk: say so, and keep serving what can still be read.
+            log.error("admin %s %s failed: %s", request.method, request.url.path, error)
+            return JSONResponse(
+                {
+                    "message": f"The server's storage failed ({error}): this cannot be done "
+                    "now. Reading (stats, dead letters) still works; free the disk and restart "
+                    "the server.",
+                    "code": "StorageUnavailable",
+                },
+                status_code=503,
             )
 
     return endpoint

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pizzabus.gateway.guard import ADMIN_PREFIX, ControlGuard, json_refusal
 
 #: Where the WebSocket API is served.
 WEBSOCKET_PATH = "/ws"
@@ -31,20 +32,61 @@ class Gateway:
     that tries every route first.
     """
 
-    def __init__(self, app: Starlette, websocket_path: str, websocket: ASGIApp | None) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        websocket_path: str,
+        websocket: ASGIApp | None,
+        *,
+        api_routes: list[BaseRoute] | None = None,
+        cors: ASGIApp | None = None,
+        guard: ControlGuard | None = None,
+    ) -> None:
         self.starlette = app
         self._websocket_path = websocket_path
         self._websocket = websocket
+        # (path regex, methods) of the HTTP API's routes: matched directly, as Route.matches
+        # would cost several microseconds on every request.
+        self._api_paths = [
+            (route.path_regex, route.methods)
+            for route in api_routes or []
+            if isinstance(route, Route)
+        ]
+        self._cors = cors
+        self._guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self._websocket is not None
-            and scope["type"] == "websocket"
-            and scope["path"] == self._websocket_path
-        ):
-            await self._websocket(scope, receive, send)
-        else:
-            await self.starlette(scope, receive, send)
+        if scope["type"] == "websocket":
+            if self._websocket is not None and scope["path"] == self._websocket_path:
+                await self._websocket(scope, receive, send)
+                return
+            if (
+                self._guard is not None
+                and scope["path"].startswith(ADMIN_PREFIX)
+                and _refusal(self._guard, scope) is not None
+            ):
+                # A console's live socket: refused before the handshake (the client sees 403).
+                await send({"type": "websocket.close", "code": 1008})
+                return
+        elif scope["type"] == "http":
+            path: str = scope["path"]
+            # The control routes (admin, console, @connections) never answer cross-origin
+            # requests, and check Host; only the HTTP API's own routes get the definition's CORS.
+            if path.startswith(ADMIN_PREFIX) or "/@connections/" in path:
+                if self._guard is not None and not await _admitted(self._guard, scope, send):
+                    return
+            elif self._cors is not None and self._is_api(scope):
+                await self._cors(scope, receive, send)
+                return
+        await self.starlette(scope, receive, send)
+
+    def _is_api(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        for regex, methods in self._api_paths:
+            if regex.match(path) and (methods is None or method in methods or method == "OPTIONS"):
+                return True
+        return False
 
 
 def build_app(
@@ -56,6 +98,7 @@ def build_app(
     cors: Any | None,
     lifespan: Lifespan,
     web_client: Path | None = None,
+    guard: ControlGuard | None = None,
 ) -> Gateway:
     """Compose the gateway's pieces into one ASGI application."""
     routes: list[BaseRoute] = [*admin, *api_routes, *management]
@@ -67,18 +110,37 @@ def build_app(
 
         routes.insert(0, Route("/", index, methods=["GET"]))
         routes.append(Mount("/static", StaticFiles(directory=web_client), name="static"))
-    middleware = []
-    if cors is not None:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(cors.allow_origins),
-                allow_methods=list(cors.allow_methods),
-                allow_headers=list(cors.allow_headers),
-            )
+    app = Starlette(routes=routes, lifespan=lifespan)
+    cors_app = (
+        CORSMiddleware(
+            app,
+            allow_origins=list(cors.allow_origins),
+            allow_methods=list(cors.allow_methods),
+            allow_headers=list(cors.allow_headers),
         )
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    return Gateway(app, WEBSOCKET_PATH, websocket)
+        if cors is not None
+        else None
+    )
+    return Gateway(
+        app, WEBSOCKET_PATH, websocket, api_routes=api_routes, cors=cors_app, guard=guard
+    )
+
+
+def _refusal(guard: ControlGuard, scope: Scope) -> tuple[int, dict[str, str]] | None:
+    refusal = guard.host_refusal(scope)
+    if refusal is None and scope["path"].startswith(ADMIN_PREFIX):
+        refusal = guard.token_refusal(scope)
+    return refusal
+
+
+async def _admitted(guard: ControlGuard, scope: Scope, send: Send) -> bool:
+    refusal = _refusal(guard, scope)
+    if refusal is None:
+        return True
+    start, body = json_refusal(*refusal)
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+    return False
 
 
 @asynccontextmanager

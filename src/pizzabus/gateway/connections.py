@@ -167,8 +167,9 @@ class Connection:
 
 
 def new_connection_id() -> str:
-    """An id shaped like API Gateway's (``L0SM9cOFvHcCIhw=``)."""
-    return base64.b64encode(os.urandom(10)).decode()
+    """An id shaped like API Gateway's (``L0SM9cOFvHcCIhw=``), in base64's URL-safe alphabet:
+    with ``/`` in it (one id in five), an id could not be addressed in an ``@connections`` URL."""
+    return base64.urlsafe_b64encode(os.urandom(10)).decode()
 
 
 class ConnectionRegistry:
