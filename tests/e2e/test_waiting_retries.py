@@ -31,7 +31,6 @@ def failing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     plan.write_text(json.dumps({"functions": {"make_pizza": {"error_rate": 1.0}}}))
     with pytest.MonkeyPatch.context() as env:
         env.setenv(ADMIN_TOKEN_ENV, TOKEN)
-        env.setenv("PIZZABUS_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
         running = start_server(("--memory", "--max-in-flight", "40", "--faults", str(plan)))
     yield running
     running.stop()

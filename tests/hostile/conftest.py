@@ -1,7 +1,7 @@
 """A real server on loopback, attacked as a hostile client would.
 
 The server gets a known admin token through the environment (the admin API requires one), and
-its own runtime directory, so it neither needs nor touches the user's.
+keeps its record in the tests' own runtime directory, away from the user's.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ import httpx
 import pytest
 
 from pizzabus.access.tokens import ADMIN_TOKEN_ENV, TOKEN_HEADER
+from tests.e2e.conftest import private_runtime_dir
 from tests.e2e.server import Server, start_server
+
+__all__ = ["private_runtime_dir"]  # servers keep their records away from the user's
 
 TOKEN = "hostile-suite-token-0123456789"
 ADMIN_HEADERS = {TOKEN_HEADER: TOKEN}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server() -> Iterator[Server]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv(ADMIN_TOKEN_ENV, TOKEN)
-        env.setenv("PIZZABUS_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
         running = start_server(("--memory",))
     yield running
     running.stop()

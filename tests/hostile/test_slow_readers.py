@@ -36,10 +36,9 @@ MAX_RSS_GROWTH_KIB = 96 * 1024
 
 
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def attacked() -> Iterator[Server]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv(ADMIN_TOKEN_ENV, TOKEN)
-        env.setenv("PIZZABUS_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
         running = start_server(SERVER_ARGS)
     yield running
     running.stop()

@@ -24,7 +24,7 @@ def retries() -> None:
 
 @retries.command("list")
 @url_option
-def retries_list(url: str) -> None:
+def retries_list(url: str, token: str | None) -> None:
     """List the deliveries waiting for a retry, soonest first."""
     waiting = call(url, "GET", "/retries")["Retries"]
     console = Console()
@@ -49,7 +49,9 @@ def retries_list(url: str) -> None:
 @click.argument("retry_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Cancel every waiting retry.")
 @url_option
-def retries_cancel(retry_ids: tuple[str, ...], everything: bool, url: str) -> None:
+def retries_cancel(
+    retry_ids: tuple[str, ...], everything: bool, url: str, token: str | None
+) -> None:
     """Stop retrying deliveries (by id, or --all); they go to the dead-letter queue."""
     if bool(retry_ids) == everything:
         raise click.UsageError("name the retries to cancel, or pass --all (not both)")
