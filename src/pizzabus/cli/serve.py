@@ -165,6 +165,13 @@ def bind(host: str, port: int) -> socket.socket:
     help="Open connections (HTTP and WebSocket) before new ones get 503.",
 )
 @click.option(
+    "--max-archive-bytes",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep the archive's events (their payloads) under this many bytes: the oldest go "
+    "first, checked every minute. Default: only the retention (a week) bounds it.",
+)
+@click.option(
     "--ws-idle-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=SocketLimits.idle_timeout,
@@ -227,6 +234,7 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     max_connections: int,
+    max_archive_bytes: int | None,
     ws_idle_timeout: float,
     ws_max_age: float,
     ws_send_timeout: float,
@@ -270,6 +278,7 @@ def serve(
             connection_burst=max(1, int(ws_connections_per_second * 2)),
         ),
         admin_token=token,
+        max_archive_bytes=max_archive_bytes,
     )
     try:
         system = EmbeddedSystem(definition, settings)
