@@ -16,39 +16,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pizzabus.bus.deadletters import DeadLetter
+from pizzabus.bus.records import Delivery
 from pizzabus.clock import Clock
+from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
-from pizzabus.system import Target
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
 
 
 log = logging.getLogger("pizzabus.delivery")
-
-
-@dataclass
-class Delivery:
-    """One matched event on its way to one target."""
-
-    event_id: str
-    bus: str
-    rule: str
-    target: Target
-    payload: bytes
-    published_at: float
-    attempts: int = 0
-    last_error: FunctionError | None = None
-    #: Which of the rule's targets (a rule may target one function twice).
-    index: int = 0
-    #: The replay this delivery belongs to, if it is one.
-    replay_name: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Identifies the delivery in the event store."""
-        return f"{self.event_id}/{self.replay_name or ''}/{self.rule}/{self.index}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,8 @@ class Deliverer:
     """Runs deliveries on the event loop.
 
     A delivery's first attempt runs from a plain loop callback when its function can be run
-    there and then (``invoke_now``: an inline function with a warm environment free); anything
+    there and then (the invoker's ``invoke_now``: on the embedded runtime, an inline function
+    with a warm environment free); anything
     else, and every retry, runs as a task of its own. A task and its coroutines cost about as
     much as a quick handler, and most deliveries succeed at once.
 
@@ -133,18 +112,22 @@ class Deliverer:
 
     def __init__(
         self,
-        invoke: Invoke,
+        invoker: Invoker,
         *,
         clock: Clock,
         store: EventStore,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-        invoke_now: InvokeNow | None = None,
+        fast_path: bool = True,
+        telemetry: Recorder | None = None,
         max_waiting_retry: int = DEFAULT_MAX_WAITING_RETRY,
     ) -> None:
-        self._invoke = invoke
-        self._invoke_now = invoke_now
+        """``fast_path``: try each first attempt at once (``invoker.invoke_now``), from a loop
+        callback; False runs every attempt as a task."""
+        self._invoke = invoker.invoke
+        self._invoke_now = invoker.invoke_now if fast_path else None
+        self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self.clock = clock
         self.store = store
         self.backoff = backoff or Backoff()
@@ -210,6 +193,7 @@ class Deliverer:
             return  # stopping: what was accepted is in the store, and resumes on restart
         assert self._invoke_now is not None
         delivery.attempts += 1
+        traceid.current.set(delivery.trace)  # this callback's own context: the invocation's parent
         try:
             result = self._invoke_now(delivery.target.function, delivery.payload)
         except FunctionError as error:
@@ -298,6 +282,7 @@ class Deliverer:
     async def _attempt_until_done(self, delivery: Delivery) -> None:
         while True:
             delivery.attempts += 1
+            traceid.current.set(delivery.trace)
             try:
                 await self._invoke(delivery.target.function, delivery.payload)
             except FunctionError as error:
@@ -314,6 +299,7 @@ class Deliverer:
         self.stats.succeeded += 1
         name = delivery.target.function
         self.stats.by_target[name] = self.stats.by_target.get(name, 0) + 1
+        self.telemetry.delivered(delivery.rule, name)
 
     def _failed(self, delivery: Delivery, error: FunctionError) -> float | None:
         """Record a failed attempt; the delay before the next one, or None when the
@@ -333,6 +319,9 @@ class Deliverer:
         if age_then > policy.maximum_event_age.total_seconds():
             self._dead_letter(delivery, "MaximumEventAgeExceeded")
             return None
+        self.telemetry.retrying(
+            delivery.rule, delivery.target.function, delivery.trace, delivery.attempts, error, delay
+        )
         log.info(
             "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
             delivery.rule,
@@ -347,6 +336,14 @@ class Deliverer:
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         error = delivery.last_error
         self.stats.dead_lettered += 1
+        self.telemetry.dead_lettered(
+            delivery.rule,
+            delivery.target.function,
+            delivery.trace,
+            delivery.attempts,
+            reason,
+            error,
+        )
         log.warning(
             "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
             delivery.rule,

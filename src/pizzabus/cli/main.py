@@ -9,12 +9,15 @@ import click
 #: Subcommand name → "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "serve": "pizzabus.cli.serve:serve",
+    "worker": "pizzabus.cli.worker:worker",
+    "cluster": "pizzabus.cli.cluster:cluster",
     "order": "pizzabus.cli.order:order",
     "test-event-pattern": "pizzabus.cli.test_event_pattern:test_event_pattern",
     "dlq": "pizzabus.cli.admin:dlq",
     "retries": "pizzabus.cli.retries:retries",
     "replay": "pizzabus.cli.admin:replay",
     "faults": "pizzabus.cli.admin:faults",
+    "trace": "pizzabus.cli.trace:trace",
     "synth": "pizzabus.cli.deploy:synth",
     "deploy": "pizzabus.cli.deploy:deploy",
     "destroy": "pizzabus.cli.deploy:destroy",
@@ -22,12 +25,15 @@ COMMANDS: dict[str, str] = {
 
 HELP = {
     "serve": "Serve the whole system (web client, HTTP API, WebSocket API).",
+    "worker": "Run the functions of a distributed system (NATS JetStream), supervised.",
+    "cluster": "Run the distributed system on this machine: nats-server, gateways, workers.",
     "order": "Place pizza orders and follow each one live until delivered.",
     "test-event-pattern": "Test an event against an EventBridge pattern (like the AWS CLI).",
     "dlq": "List, show, redrive or purge dead letters.",
     "retries": "List or cancel deliveries waiting for a retry.",
     "replay": "Replay archived events of a time window (with progress).",
     "faults": "Inject faults: functions failing or timing out, pushes answered 410.",
+    "trace": "Show an order's journey: events, rule matches, invocations, pushes.",
     "synth": "Write the CloudFormation templates of the AWS stack (offline).",
     "deploy": "Deploy the system to AWS with the CDK.",
     "destroy": "Remove the deployed system from AWS.",

@@ -29,7 +29,9 @@ from pizzabus.access import (
     write_server_record,
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
-from pizzabus.embedded import EmbeddedSystem, Settings
+from pizzabus.compose import Distribution, open_runtime
+from pizzabus.contracts.runtime import Runtime
+from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
@@ -94,6 +96,16 @@ def bind(host: str, port: int) -> socket.socket:
 )
 @click.option("--memory", is_flag=True, help="Keep everything in memory (nothing on disk).")
 @click.option(
+    "--tables",
+    "tables_dsn",
+    envvar="PIZZABUS_TABLES",
+    default=None,
+    metavar="postgresql://USER@HOST:PORT/DB",
+    help="Keep the tables in this PostgreSQL database instead (also PIZZABUS_TABLES); "
+    "add ?schema=NAME for a schema other than public. With --nats: the tables the workers "
+    "share.",
+)
+@click.option(
     "--system",
     "system_ref",
     default=DEFAULT_SYSTEM,
@@ -127,6 +139,37 @@ def bind(host: str, port: int) -> socket.socket:
     is_flag=True,
     help="Run every invocation on its environment's own thread, never inline on the server's "
     "loop (slower; a handler that blocks then never stalls the server).",
+)
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="No START / END / REPORT lines per invocation (handler output still shows).",
+)
+@click.option(
+    "--no-traces",
+    is_flag=True,
+    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Reload a function's code when a file in its code folder is saved.",
+)
+@click.option(
+    "--nats",
+    "nats_url",
+    default=None,
+    envvar="PIZZABUS_NATS",
+    help="Serve as a gateway node of a distributed system on this NATS server (see "
+    "`pizzabus worker`); the functions then run on workers.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="With --nats: copies JetStream keeps of each stream (3 on a 3-node NATS cluster).",
 )
 @click.option(
     "--admin-token",
@@ -224,11 +267,17 @@ def serve(
     port: int,
     data_dir: Path,
     memory: bool,
+    tables_dsn: str | None,
     system_ref: str,
     faults_file: Path | None,
     max_in_flight: int,
     max_waiting_retries: int,
     isolate: bool,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
+    nats_url: str | None,
+    replicas: int,
     admin_token: str | None,
     max_header_bytes: int,
     header_timeout: float,
@@ -257,12 +306,16 @@ def serve(
         token = resolve_admin_token(admin_token)
     except PizzabusError as error:
         raise click.ClickException(error.message) from error
+    if nats_url:
+        _check_broker(nats_url)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
     settings = Settings(
         data_dir=None if memory else data_dir,
+        # With --nats the workers hold the tables; the gateway keeps none.
+        tables=None if nats_url else (tables_dsn or None),
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
@@ -277,11 +330,25 @@ def serve(
             connections_per_second=ws_connections_per_second,
             connection_burst=max(1, int(ws_connections_per_second * 2)),
         ),
+        invocation_logs=not quiet,
+        tracing=not no_traces,
+        reload=reload,
         admin_token=token,
         max_archive_bytes=max_archive_bytes,
     )
     try:
-        system = EmbeddedSystem(definition, settings)
+        runtime = open_runtime(
+            definition,
+            settings,
+            Distribution(
+                nats_url,
+                tables_dsn or "(on the workers)",
+                replicas=replicas,
+                max_backlog=max_in_flight,
+            )
+            if nats_url
+            else None,
+        )
     except PizzabusError as error:
         sock.close()
         raise click.ClickException(error.message) from error
@@ -303,7 +370,7 @@ def serve(
         # Without a record, the token must be shown, or nobody could use the admin API.
         reason = error.message if isinstance(error, PizzabusError) else str(error)
         where = f"{token} (the server record could not be written: {reason})"
-    _announce(system, base_url, settings, where)
+    _announce(runtime, base_url, where, token=token, reload=reload and not nats_url)
     if not _is_loopback(host):
         click.secho(exposure_warning(host, actual_port), fg="yellow", err=True)
     sys.stdout.flush()
@@ -312,7 +379,7 @@ def serve(
     ws = definition.websocket_api
     server = _Server(
         uvicorn_config(
-            system.app,
+            runtime.app,
             log_level="warning" if log_level == "info" else log_level,
             limits=limits,
             max_message_bytes=ws.max_message_bytes if ws else MAX_MESSAGE_BYTES,
@@ -320,6 +387,18 @@ def serve(
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
     server.run(sockets=[sock])
+
+
+def _check_broker(url: str) -> None:
+    """Fail at once, in one line, when the broker of a gateway node is unreachable."""
+    import asyncio
+
+    from pizzabus.distributed.broker import probe
+
+    try:
+        asyncio.run(probe(url))
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
 
 
 class _Server(uvicorn.Server):
@@ -435,9 +514,11 @@ def uvicorn_config(
     )
 
 
-def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_where: str) -> None:
+def _announce(
+    runtime: Runtime, base_url: str, token_where: str, *, token: str, reload: bool
+) -> None:
     console = Console(stderr=False, highlight=False)
-    definition = system.definition
+    definition = runtime.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
     console.print(f"  web client     {base_url}/")
@@ -449,8 +530,11 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_w
         console.print(
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
-    where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
-    console.print(f"  tables         {where}")
+    console.print(f"  tables         {runtime.describe_tables()}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print(f"  admin token    {token_where}", soft_wrap=True)
+    console.print(f"  metrics        {base_url}/metrics")
+    console.print(f"  console        {base_url}/_pizzabus/?token={token}", soft_wrap=True)
+    if reload:
+        console.print("  reload         on: saved handlers take effect on the next invocation")
     console.print("Press Ctrl+C to stop.")

@@ -71,6 +71,8 @@ class ExecutionEnvironment:
         #: Wall and CPU seconds of the last invocation run on the thread.
         self.last_wall = 0.0
         self.last_cpu = 0.0
+        #: Seconds the last invocation spent loading the code (a cold start), until taken.
+        self._init: float | None = None
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -113,6 +115,12 @@ class ExecutionEnvironment:
             return self._inline_context.run(self._outcome, payload, context)
         finally:
             asyncio.events._set_running_loop(server_loop)
+
+    def take_init(self) -> float | None:
+        """The seconds the last invocation spent loading the handler's code (its Init
+        Duration), once; None when the code was already loaded."""
+        init, self._init = self._init, None
+        return init
 
     def kill(self, *, interrupt: bool = True) -> None:
         """Stop the environment: its thread is interrupted if it is still running a handler
@@ -170,9 +178,13 @@ class ExecutionEnvironment:
         logs.begin(self.function.name, context.aws_request_id)
         try:
             if self._handler is None:
-                self._handler = self.namespace.handler(
-                    self.function.module, self.function.attribute
-                )
+                loading = time.perf_counter()
+                try:
+                    self._handler = self.namespace.handler(
+                        self.function.module, self.function.attribute
+                    )
+                finally:
+                    self._init = time.perf_counter() - loading
             result = self._handler(json.loads(payload), context)
         finally:
             logs.end()

@@ -23,13 +23,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pizzabus.bus.bus import EventRouter
 from pizzabus.bus.eventjson import JsonRefused, loads_strict
+from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.contracts.invoker import Invoke
+from pizzabus.contracts.publisher import Publisher
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import Invoke, RuntimeIdentity
 from pizzabus.gateway.events import http_event
 from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -140,7 +142,7 @@ def _json_type(value: object) -> str:
 def build_routes(
     api: HttpApi,
     *,
-    router: EventRouter,
+    router: Publisher,
     invoke: Invoke,
     identity: RuntimeIdentity,
     api_id: str,
@@ -158,7 +160,7 @@ def build_routes(
 
 
 def _put_events_endpoint(
-    route: HttpRoute, integration: PutEventsIntegration, router: EventRouter, limit: int
+    route: HttpRoute, integration: PutEventsIntegration, router: Publisher, limit: int
 ) -> Callable[[Request], Awaitable[Response]]:
     checker = _BodyChecker(route)
 
@@ -174,6 +176,9 @@ def _put_events_endpoint(
             "Detail": detail,
             "EventBusName": integration.bus,
         }
+        trace = traceid.current.get()  # the request's (gateway/tracing.py)
+        if trace is not None:
+            entry["TraceHeader"] = traceid.header(*trace)
         try:
             result = await router.put_events_async([entry])
         except PizzabusError as error:

@@ -20,8 +20,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pizzabus.bus.eventjson import JsonRefused, loads_strict
+from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
 from pizzabus.gateway.connections import (
     Connection,
     ConnectionRegistry,
@@ -31,6 +31,7 @@ from pizzabus.gateway.connections import (
 from pizzabus.gateway.events import websocket_event
 from pizzabus.gateway.socketlimits import ConnectionRate
 from pizzabus.system import WebSocketApi
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -46,17 +47,22 @@ class WebSocketGateway:
         self,
         api: WebSocketApi,
         registry: ConnectionRegistry,
-        invoke: Invoke,
+        invoker: Invoker,
         api_id: str,
-        invoke_now: InvokeNow | None = None,
+        *,
+        new_id: Callable[[], str] = new_connection_id,
+        telemetry: Recorder = NO_TELEMETRY,
     ) -> None:
-        """``invoke_now``, when given, runs a message's or ``$disconnect``'s invocation
-        straight from the socket's task when it can run at once, instead of in a task."""
+        """A message's or ``$disconnect``'s invocation runs straight from the socket's task
+        when the invoker can run it at once (``invoke_now``), otherwise in a task. ``new_id``
+        names each new connection (a distributed gateway puts its own name in it)."""
         self.api = api
         self.registry = registry
-        self.invoke = invoke
-        self.invoke_now = invoke_now
+        self.invoke = invoker.invoke
+        self.invoke_now = invoker.invoke_now
+        self.new_id = new_id
         self.api_id = api_id
+        self.telemetry = telemetry
         self._selection = _selection_path(api.route_selection_expression)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rate = ConnectionRate(registry.limits, registry.clock)
@@ -75,7 +81,7 @@ class WebSocketGateway:
         client = scope.get("client") or ("127.0.0.1", 0)
         headers = dict(websocket.headers)
         connection = Connection(
-            new_connection_id(),
+            self.new_id(),
             client[0],
             headers.get("user-agent", ""),
             clock=self.registry.clock,
@@ -158,6 +164,7 @@ class WebSocketGateway:
                 await websocket.close(MESSAGE_TOO_BIG, "Message too big")
                 return MESSAGE_TOO_BIG, "Message too big"
             connection.touch()
+            self.telemetry.message_received()
             self._route_message(connection, base, body)
 
     def _route_message(
@@ -193,13 +200,12 @@ class WebSocketGateway:
     def _run(self, function: str, payload: bytes, failed: Callable[[FunctionError], None]) -> None:
         """Invoke ``function`` now if it can run at once, otherwise in a task; ``failed``
         gets the error if it fails."""
-        if self.invoke_now is not None:
-            try:
-                if self.invoke_now(function, payload) is not NOT_NOW:
-                    return
-            except FunctionError as error:
-                failed(error)
+        try:
+            if self.invoke_now(function, payload) is not NOT_NOW:
                 return
+        except FunctionError as error:
+            failed(error)
+            return
 
         async def later() -> None:
             try:
