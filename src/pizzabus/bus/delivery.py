@@ -366,5 +366,6 @@ class Deliverer:
                 error_type=error.error_type if error else "",
                 error_message=error.message if error else "",
                 at=self.clock.now(),
+                stack_trace=tuple(error.stack_trace) if error else (),
             ),
         )

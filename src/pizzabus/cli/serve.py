@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gc
-import importlib
 import ipaddress
 import logging
 import os
@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import click
 import uvicorn
@@ -29,6 +29,7 @@ from pizzabus.access import (
     write_server_record,
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
+from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
 from pizzabus.embedded import Settings
@@ -37,23 +38,24 @@ from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
 from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
+from pizzabus.system.loading import DEFAULT_SYSTEM
+from pizzabus.system.loading import load_definition as load_system_definition
+from pizzabus.system.overrides import (
+    describe_retry_policies,
+    parse_duration,
+    uses_default_retry_policy,
+    with_retry_policy,
+)
 
-DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
+P = ParamSpec("P")
 
 
 def load_definition(reference: str) -> SystemDefinition:
-    """Import ``module:attribute`` and check that it is a system definition."""
-    module_name, _, attribute = reference.partition(":")
+    """Import ``module:attribute`` from the current directory, as a click error if it fails."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise click.BadParameter(f"cannot import {module_name!r}: {error}") from error
-    definition = getattr(module, attribute or "SYSTEM", None)
-    if not isinstance(definition, SystemDefinition):
-        raise click.BadParameter(
-            f"{reference!r} is not a SystemDefinition; name one as module:attribute"
-        )
-    return definition
+        return load_system_definition(reference)
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--system'") from error
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -75,6 +77,21 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
+    """Ctrl+C is how a server is stopped, not a crash: one line and exit code 0, instead of
+    click's "Aborted!" and 1. uvicorn stops gracefully, then raises the interrupt again; one
+    that comes while the server starts stops it as well."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("pizzabus stopped.")
+
+    return wrapper
 
 
 @click.command()
@@ -110,7 +127,22 @@ def bind(host: str, port: int) -> socket.socket:
     "system_ref",
     default=DEFAULT_SYSTEM,
     show_default=True,
-    help="The system definition to serve, as module:attribute.",
+    help="The system definition to serve, as module:attribute, imported from the current "
+    "directory (e.g. signups.system:SYSTEM run next to signups/).",
+)
+@click.option(
+    "--max-retry-attempts",
+    type=click.IntRange(0, 185),
+    default=None,
+    help="Retries of a failing delivery before it is dead-lettered, for every rule target "
+    "[default: each target's own; EventBridge's is 185].",
+)
+@click.option(
+    "--max-event-age",
+    default=None,
+    metavar="DURATION",
+    help="How long a failing delivery is retried (60s to 24h, e.g. 60s, 5m), for every rule "
+    "target [default: each target's own; EventBridge's is 24h].",
 )
 @click.option(
     "--faults",
@@ -262,6 +294,7 @@ def bind(host: str, port: int) -> socket.socket:
     default="info",
     show_default=True,
 )
+@_stops_quietly
 def serve(
     host: str,
     port: int,
@@ -269,6 +302,8 @@ def serve(
     memory: bool,
     tables_dsn: str | None,
     system_ref: str,
+    max_retry_attempts: int | None,
+    max_event_age: str | None,
     faults_file: Path | None,
     max_in_flight: int,
     max_waiting_retries: int,
@@ -296,7 +331,16 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _refuse_memory_with_data_dir(memory)
     definition = load_definition(system_ref)
+    try:
+        definition = with_retry_policy(
+            definition,
+            maximum_retry_attempts=max_retry_attempts,
+            maximum_event_age=parse_duration(max_event_age) if max_event_age else None,
+        )
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--max-event-age'") from error
     try:
         faults = (
             FaultPlan.load(faults_file, {f.name for f in definition.functions})
@@ -312,6 +356,8 @@ def serve(
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
+    # Held while this function runs, i.e. as long as the server does.
+    data_lock = None if memory else _lock(data_dir, sock, base_url)
     settings = Settings(
         data_dir=None if memory else data_dir,
         # With --nats the workers hold the tables; the gateway keeps none.
@@ -386,7 +432,36 @@ def serve(
         ),
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if data_lock is not None:
+            data_lock.release()
+
+
+def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:
+    try:
+        lock = lock_data_dir(data_dir)
+        lock.describe(base_url)
+    except click.ClickException:
+        sock.close()
+        raise
+    except OSError as error:
+        sock.close()
+        raise click.ClickException(data_dir_problem(data_dir, error)) from error
+    return lock
+
+
+def _refuse_memory_with_data_dir(memory: bool) -> None:
+    context = click.get_current_context()
+    source = context.get_parameter_source("data_dir")
+    if memory and source in (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+    ):
+        raise click.UsageError(
+            "--memory keeps nothing on disk, so --data-dir would be ignored; pass one of them"
+        )
 
 
 def _check_broker(url: str) -> None:
@@ -521,7 +596,8 @@ def _announce(
     definition = runtime.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
-    console.print(f"  web client     {base_url}/")
+    if definition.web_client is not None:
+        console.print(f"  web client     {base_url}/")
     if definition.http_api:
         for route in definition.http_api.routes:
             console.print(f"  HTTP API       {route.method} {base_url}{route.path}")
@@ -531,6 +607,11 @@ def _announce(
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
     console.print(f"  tables         {runtime.describe_tables()}")
+    console.print(f"  retries        {describe_retry_policies(definition)}")
+    if uses_default_retry_policy(definition):
+        console.print(
+            "                 (AWS default; --max-retry-attempts/--max-event-age shorten it)"
+        )
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print(f"  admin token    {token_where}", soft_wrap=True)
     console.print(f"  metrics        {base_url}/metrics")

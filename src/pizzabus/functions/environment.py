@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -207,9 +208,19 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
+#: The function runtime's own modules: their frames are not part of a handler's stack trace.
+_RUNTIME_DIR = str(Path(__file__).resolve().parent)
+
+
 def _handler_error(error: BaseException) -> FunctionError:
-    frames = traceback.format_tb(error.__traceback__)
-    return FunctionError(type(error).__name__, str(error), [f.rstrip("\n") for f in frames[1:]])
+    """The error as Lambda reports it; its ``stackTrace`` starts in the handler's code, as
+    Lambda's does, not in the runtime that called it."""
+    summary = traceback.extract_tb(error.__traceback__)
+    start = 0
+    while start < len(summary) - 1 and summary[start].filename.startswith(_RUNTIME_DIR):
+        start += 1
+    frames = traceback.StackSummary.from_list(summary[start:]).format()
+    return FunctionError(type(error).__name__, str(error), [f.rstrip("\n") for f in frames])
 
 
 def _exit_error(error: SystemExit) -> FunctionError:
