@@ -11,8 +11,13 @@ from .helpers import Synthesized, as_list, function_id, resources, role_statemen
 
 pytestmark = pytest.mark.aws
 
-READ = ["dynamodb:GetItem", "dynamodb:Query"]
-WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]  # never Scan
+WRITE = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+]
 SEND = ["sqs:SendMessage"]
 BUS_ARN = {"Fn::GetAtt": ["LabEventBus9CC2EF3F", "Arn"]}
 CONNECTIONS_ARN = ("table", "websocket_connections")
@@ -59,7 +64,8 @@ EXPECTED: dict[str, list[tuple[list[str], list[Any]]]] = {
         (["events:PutEvents"], [BUS_ARN]),
         (SEND, [("dlq", "lab_deliver_pizza_rule")]),
     ],
-    "websocket_connect": [(WRITE, [CONNECTIONS_ARN])],
+    # ... and puts the `connected` event that catches the new connection up (§2.6)
+    "websocket_connect": [(WRITE, [CONNECTIONS_ARN]), (["events:PutEvents"], [BUS_ARN])],
     "websocket_disconnect": [
         (READ, [CONNECTIONS_ARN, BY_CONNECTION_ARN]),
         (WRITE, [CONNECTIONS_ARN]),
@@ -91,6 +97,8 @@ def test_each_function_may_do_exactly_what_its_handler_does(
         (as_list(s["Action"]), as_list(s["Resource"]))
         for s in statements
         if not s["Action"][0].startswith("logs:")  # logging: see the next test
+        # Active tracing's own grant (the CDK adds it; X-Ray takes no resource ARNs).
+        and as_list(s["Action"]) != ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     ]
     expected = [
         (actions, [_arn(template, r) for r in refs]) for actions, refs in EXPECTED[function]
@@ -141,7 +149,8 @@ def test_put_events_is_allowed_on_the_bus_only(synthesized: Synthesized) -> None
         for s in p["PolicyDocument"]["Statement"]
         if "events:PutEvents" in as_list(s["Action"])
     ]
-    assert len(statements) == 4  # three stages and the HTTP API's integration role
+    # three stages, $connect (its catch-up event) and the HTTP API's integration role
+    assert len(statements) == 5
     assert all(as_list(s["Resource"]) == [BUS_ARN] for s in statements)
 
 
@@ -176,4 +185,16 @@ def test_the_http_api_role_is_assumed_by_api_gateway_to_put_events(
             "Resource": BUS_ARN,
             "Sid": "AllowEventBridgePutEvents",
         }
+    ]
+
+
+@pytest.mark.parametrize("function", EXPECTED)
+def test_each_function_may_send_its_traces_to_x_ray_and_nothing_more(
+    synthesized: Synthesized, function: str
+) -> None:
+    template = synthesized.template
+    statements = role_statements(template, _role_of(template, function))
+    xray = [s for s in statements if any(a.startswith("xray:") for a in as_list(s["Action"]))]
+    assert [(as_list(s["Action"]), as_list(s["Resource"])) for s in xray] == [
+        (["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
     ]

@@ -20,6 +20,7 @@ from pizzabus.bus.records import Delivery
 from pizzabus.clock import Clock
 from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
@@ -53,12 +54,41 @@ class DeliveryStats:
     succeeded: int = 0
     failed_attempts: int = 0
     dead_lettered: int = 0
+    #: Deliveries not finished, those waiting for a retry included.
     in_flight: int = 0
+    #: Deliveries waiting for their next attempt (outside the admission budget).
+    waiting_retry: int = 0
     by_target: dict[str, int] = field(default_factory=dict)
 
 
 #: Deliveries in flight at once before PutEvents starts refusing entries (back-pressure).
 DEFAULT_MAX_IN_FLIGHT = 20_000
+#: Deliveries waiting for a retry at once; past it, a failed delivery is dead-lettered at once
+#: (``RetryQueueFull``, redrivable) rather than kept: what waits is bounded, in memory and on disk.
+DEFAULT_MAX_WAITING_RETRY = 100_000
+
+
+@dataclass
+class WaitingRetry:
+    """A delivery parked until its next attempt: it holds no room in the admission budget."""
+
+    id: str
+    delivery: Delivery
+    due: float
+    task: asyncio.Task[None] | None = None
+
+    def describe(self) -> dict[str, object]:
+        d, error = self.delivery, self.delivery.last_error
+        return {
+            "id": self.id,
+            "event_id": d.event_id,
+            "rule": d.rule,
+            "target": d.target.function,
+            "attempts": d.attempts,
+            "next_attempt_at": self.due,
+            "error_type": error.error_type if error else "",
+            "error_message": error.message if error else "",
+        }
 
 
 class Deliverer:
@@ -73,6 +103,11 @@ class Deliverer:
     The number of deliveries in flight is bounded: :meth:`admit` reserves room before an
     event is accepted, so that an overloaded bus refuses new entries (the publisher is told)
     instead of growing without bound or dropping what it accepted.
+
+    A delivery waiting out the backoff before a retry gives its room back and waits parked
+    (:meth:`waiting`; at most ``max_waiting_retry``, each also kept by the store): a function
+    that always fails would otherwise hold the budget for a day and throttle every publisher.
+    It takes room again (regardless of the budget, as it was accepted) for its next attempt.
     """
 
     def __init__(
@@ -85,15 +120,21 @@ class Deliverer:
         rng: random.Random | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         fast_path: bool = True,
+        telemetry: Recorder | None = None,
+        max_waiting_retry: int = DEFAULT_MAX_WAITING_RETRY,
     ) -> None:
         """``fast_path``: try each first attempt at once (``invoker.invoke_now``), from a loop
         callback; False runs every attempt as a task."""
         self._invoke = invoker.invoke
         self._invoke_now = invoker.invoke_now if fast_path else None
+        self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self.clock = clock
         self.store = store
         self.backoff = backoff or Backoff()
         self.max_in_flight = max_in_flight
+        self.max_waiting_retry = max_waiting_retry
+        self._waiting: dict[str, WaitingRetry] = {}
+        self._waiting_serial = 0
         self._rng = rng or random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -152,6 +193,7 @@ class Deliverer:
             return  # stopping: what was accepted is in the store, and resumes on restart
         assert self._invoke_now is not None
         delivery.attempts += 1
+        traceid.current.set(delivery.trace)  # this callback's own context: the invocation's parent
         try:
             result = self._invoke_now(delivery.target.function, delivery.payload)
         except FunctionError as error:
@@ -183,10 +225,53 @@ class Deliverer:
     async def _deliver(self, delivery: Delivery, first_delay: float | None) -> None:
         try:
             if first_delay is not None:
-                await self.clock.sleep(first_delay)
+                await self._wait_for_retry(delivery, first_delay)
             await self._attempt_until_done(delivery)
         finally:
             self._finished()
+
+    async def _wait_for_retry(self, delivery: Delivery, delay: float) -> None:
+        """Wait ``delay`` parked: the delivery's room goes back to the budget meanwhile."""
+        self._waiting_serial += 1
+        parked = WaitingRetry(
+            f"r-{self._waiting_serial}", delivery, self.clock.now() + delay, asyncio.current_task()
+        )
+        self._waiting[parked.id] = parked
+        self.stats.waiting_retry += 1
+        self.release(1)
+        try:
+            await self.clock.sleep(delay)
+        finally:
+            # Room again for the attempt (or, when cancelled, for `_finished` to give back).
+            self.admit(1, force=True)
+            self._unpark(parked.id)
+
+    def waiting(self) -> list[WaitingRetry]:
+        """The deliveries waiting for a retry, soonest first."""
+        return sorted(self._waiting.values(), key=lambda parked: parked.due)
+
+    def cancel_retries(self, ids: list[str] | None) -> list[str]:
+        """Stop waiting deliveries (``None``: all of them): each goes to the dead-letter queue
+        (reason ``RetryCancelled``), from where it can be redriven or purged. Returns the ids
+        cancelled; an unknown id raises KeyError naming it."""
+        chosen = list(self._waiting) if ids is None else ids
+        unknown = [i for i in chosen if i not in self._waiting]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        for retry_id in chosen:
+            parked = self._unpark(retry_id)
+            if parked is None:
+                continue  # named twice
+            self._dead_letter(parked.delivery, "RetryCancelled")
+            if parked.task is not None:
+                parked.task.cancel()
+        return chosen
+
+    def _unpark(self, retry_id: str) -> WaitingRetry | None:
+        parked = self._waiting.pop(retry_id, None)
+        if parked is not None:
+            self.stats.waiting_retry -= 1
+        return parked
 
     def _finished(self) -> None:
         self.release(1)
@@ -197,13 +282,14 @@ class Deliverer:
     async def _attempt_until_done(self, delivery: Delivery) -> None:
         while True:
             delivery.attempts += 1
+            traceid.current.set(delivery.trace)
             try:
                 await self._invoke(delivery.target.function, delivery.payload)
             except FunctionError as error:
                 delay = self._failed(delivery, error)
                 if delay is None:
                     return
-                await self.clock.sleep(delay)
+                await self._wait_for_retry(delivery, delay)
             else:
                 self._succeeded(delivery)
                 return
@@ -213,6 +299,7 @@ class Deliverer:
         self.stats.succeeded += 1
         name = delivery.target.function
         self.stats.by_target[name] = self.stats.by_target.get(name, 0) + 1
+        self.telemetry.delivered(delivery.rule, name)
 
     def _failed(self, delivery: Delivery, error: FunctionError) -> float | None:
         """Record a failed attempt; the delay before the next one, or None when the
@@ -224,11 +311,17 @@ class Deliverer:
         if delivery.attempts > policy.maximum_retry_attempts:
             self._dead_letter(delivery, "MaximumRetryAttemptsExceeded")
             return None
+        if len(self._waiting) >= self.max_waiting_retry:
+            self._dead_letter(delivery, "RetryQueueFull")
+            return None
         delay = self.backoff.delay(delivery.attempts, self._rng)
         age_then = self.clock.now() + delay - delivery.published_at
         if age_then > policy.maximum_event_age.total_seconds():
             self._dead_letter(delivery, "MaximumEventAgeExceeded")
             return None
+        self.telemetry.retrying(
+            delivery.rule, delivery.target.function, delivery.trace, delivery.attempts, error, delay
+        )
         log.info(
             "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
             delivery.rule,
@@ -243,6 +336,14 @@ class Deliverer:
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         error = delivery.last_error
         self.stats.dead_lettered += 1
+        self.telemetry.dead_lettered(
+            delivery.rule,
+            delivery.target.function,
+            delivery.trace,
+            delivery.attempts,
+            reason,
+            error,
+        )
         log.warning(
             "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
             delivery.rule,
@@ -265,5 +366,6 @@ class Deliverer:
                 error_type=error.error_type if error else "",
                 error_message=error.message if error else "",
                 at=self.clock.now(),
+                stack_trace=tuple(error.stack_trace) if error else (),
             ),
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gc
-import importlib
 import ipaddress
 import logging
 import os
@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import click
 import uvicorn
@@ -28,31 +28,34 @@ from pizzabus.access import (
     resolve_admin_token,
     write_server_record,
 )
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
+from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
 from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
+from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
+from pizzabus.system.loading import DEFAULT_SYSTEM
+from pizzabus.system.loading import load_definition as load_system_definition
+from pizzabus.system.overrides import (
+    describe_retry_policies,
+    parse_duration,
+    uses_default_retry_policy,
+    with_retry_policy,
+)
 
-DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
+P = ParamSpec("P")
 
 
 def load_definition(reference: str) -> SystemDefinition:
-    """Import ``module:attribute`` and check that it is a system definition."""
-    module_name, _, attribute = reference.partition(":")
+    """Import ``module:attribute`` from the current directory, as a click error if it fails."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise click.BadParameter(f"cannot import {module_name!r}: {error}") from error
-    definition = getattr(module, attribute or "SYSTEM", None)
-    if not isinstance(definition, SystemDefinition):
-        raise click.BadParameter(
-            f"{reference!r} is not a SystemDefinition; name one as module:attribute"
-        )
-    return definition
+        return load_system_definition(reference)
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--system'") from error
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -74,6 +77,21 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
+    """Ctrl+C is how a server is stopped, not a crash: one line and exit code 0, instead of
+    click's "Aborted!" and 1. uvicorn stops gracefully, then raises the interrupt again; one
+    that comes while the server starts stops it as well."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("pizzabus stopped.")
+
+    return wrapper
 
 
 @click.command()
@@ -109,7 +127,22 @@ def bind(host: str, port: int) -> socket.socket:
     "system_ref",
     default=DEFAULT_SYSTEM,
     show_default=True,
-    help="The system definition to serve, as module:attribute.",
+    help="The system definition to serve, as module:attribute, imported from the current "
+    "directory (e.g. signups.system:SYSTEM run next to signups/).",
+)
+@click.option(
+    "--max-retry-attempts",
+    type=click.IntRange(0, 185),
+    default=None,
+    help="Retries of a failing delivery before it is dead-lettered, for every rule target "
+    "[default: each target's own; EventBridge's is 185].",
+)
+@click.option(
+    "--max-event-age",
+    default=None,
+    metavar="DURATION",
+    help="How long a failing delivery is retried (60s to 24h, e.g. 60s, 5m), for every rule "
+    "target [default: each target's own; EventBridge's is 24h].",
 )
 @click.option(
     "--faults",
@@ -126,10 +159,34 @@ def bind(host: str, port: int) -> socket.socket:
     help="Deliveries in flight before PutEvents answers ThrottlingException.",
 )
 @click.option(
+    "--max-waiting-retries",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_WAITING_RETRY,
+    show_default=True,
+    help="Deliveries waiting for a retry (they hold no in-flight room) before further "
+    "failures are dead-lettered at once.",
+)
+@click.option(
     "--isolate",
     is_flag=True,
     help="Run every invocation on its environment's own thread, never inline on the server's "
     "loop (slower; a handler that blocks then never stalls the server).",
+)
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="No START / END / REPORT lines per invocation (handler output still shows).",
+)
+@click.option(
+    "--no-traces",
+    is_flag=True,
+    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Reload a function's code when a file in its code folder is saved.",
 )
 @click.option(
     "--nats",
@@ -190,11 +247,54 @@ def bind(host: str, port: int) -> socket.socket:
     "first, checked every minute. Default: only the retention (a week) bounds it.",
 )
 @click.option(
+    "--ws-idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.idle_timeout,
+    show_default=True,
+    help="Seconds without a message before a WebSocket is closed (API Gateway: 600).",
+)
+@click.option(
+    "--ws-max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.max_age,
+    show_default=True,
+    help="Seconds after which any WebSocket is closed (API Gateway: 7200).",
+)
+@click.option(
+    "--ws-send-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.send_timeout,
+    show_default=True,
+    help="Seconds a send to a client that does not read may stall before the socket is closed.",
+)
+@click.option(
+    "--ws-outbox-bytes",
+    type=click.IntRange(1),
+    default=SocketLimits.max_outbox_bytes,
+    show_default=True,
+    help="Bytes waiting for one WebSocket client before posts to it get 429.",
+)
+@click.option(
+    "--ws-total-outbox-bytes",
+    type=click.IntRange(1),
+    default=SocketLimits.max_total_outbox_bytes,
+    show_default=True,
+    help="Bytes waiting for all WebSocket clients together before posts get 429.",
+)
+@click.option(
+    "--ws-connections-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.connections_per_second,
+    show_default=True,
+    help="New WebSocket connections per second (bursts of twice as many) before 429.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
+@_stops_quietly
 def serve(
     host: str,
     port: int,
@@ -202,9 +302,15 @@ def serve(
     memory: bool,
     tables_dsn: str | None,
     system_ref: str,
+    max_retry_attempts: int | None,
+    max_event_age: str | None,
     faults_file: Path | None,
     max_in_flight: int,
+    max_waiting_retries: int,
     isolate: bool,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
     nats_url: str | None,
     replicas: int,
     admin_token: str | None,
@@ -213,13 +319,28 @@ def serve(
     body_timeout: float,
     max_connections: int,
     max_archive_bytes: int | None,
+    ws_idle_timeout: float,
+    ws_max_age: float,
+    ws_send_timeout: float,
+    ws_outbox_bytes: int,
+    ws_total_outbox_bytes: int,
+    ws_connections_per_second: float,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _refuse_memory_with_data_dir(memory)
     definition = load_definition(system_ref)
+    try:
+        definition = with_retry_policy(
+            definition,
+            maximum_retry_attempts=max_retry_attempts,
+            maximum_event_age=parse_duration(max_event_age) if max_event_age else None,
+        )
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--max-event-age'") from error
     try:
         faults = (
             FaultPlan.load(faults_file, {f.name for f in definition.functions})
@@ -235,6 +356,8 @@ def serve(
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
+    # Held while this function runs, i.e. as long as the server does.
+    data_lock = None if memory else _lock(data_dir, sock, base_url)
     settings = Settings(
         data_dir=None if memory else data_dir,
         # With --nats the workers hold the tables; the gateway keeps none.
@@ -242,7 +365,20 @@ def serve(
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
+        max_waiting_retry=max_waiting_retries,
         inline=not isolate,
+        socket_limits=SocketLimits(
+            idle_timeout=ws_idle_timeout,
+            max_age=ws_max_age,
+            send_timeout=ws_send_timeout,
+            max_outbox_bytes=ws_outbox_bytes,
+            max_total_outbox_bytes=ws_total_outbox_bytes,
+            connections_per_second=ws_connections_per_second,
+            connection_burst=max(1, int(ws_connections_per_second * 2)),
+        ),
+        invocation_logs=not quiet,
+        tracing=not no_traces,
+        reload=reload,
         admin_token=token,
         max_archive_bytes=max_archive_bytes,
     )
@@ -280,21 +416,52 @@ def serve(
         # Without a record, the token must be shown, or nobody could use the admin API.
         reason = error.message if isinstance(error, PizzabusError) else str(error)
         where = f"{token} (the server record could not be written: {reason})"
-    _announce(runtime, base_url, where)
+    _announce(runtime, base_url, where, token=token, reload=reload and not nats_url)
     if not _is_loopback(host):
         click.secho(exposure_warning(host, actual_port), fg="yellow", err=True)
     sys.stdout.flush()
     _tune_garbage_collector()
     limits = HttpLimits(max_header_bytes, header_timeout, body_timeout, max_connections)
+    ws = definition.websocket_api
     server = _Server(
         uvicorn_config(
             runtime.app,
             log_level="warning" if log_level == "info" else log_level,
             limits=limits,
+            max_message_bytes=ws.max_message_bytes if ws else MAX_MESSAGE_BYTES,
         ),
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if data_lock is not None:
+            data_lock.release()
+
+
+def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:
+    try:
+        lock = lock_data_dir(data_dir)
+        lock.describe(base_url)
+    except click.ClickException:
+        sock.close()
+        raise
+    except OSError as error:
+        sock.close()
+        raise click.ClickException(data_dir_problem(data_dir, error)) from error
+    return lock
+
+
+def _refuse_memory_with_data_dir(memory: bool) -> None:
+    context = click.get_current_context()
+    source = context.get_parameter_source("data_dir")
+    if memory and source in (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+    ):
+        raise click.UsageError(
+            "--memory keeps nothing on disk, so --data-dir would be ignored; pass one of them"
+        )
 
 
 def _check_broker(url: str) -> None:
@@ -386,7 +553,13 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None) -> uvicorn.Config:
+def uvicorn_config(
+    app: Any,
+    *,
+    log_level: str,
+    limits: HttpLimits | None = None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> uvicorn.Config:
     """How the gateway's ASGI app is served (the transport benchmark serves its own app the
     same way, so both stand on the same stack)."""
     limits = limits or HttpLimits()
@@ -399,10 +572,14 @@ def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None
         loop="auto",
         # httptools (uvicorn[standard] installs it), enforcing the HTTP limits.
         http=limited_protocol(limits),
+        # The websockets library reads frames and messages against API Gateway's limits (32 KB
+        # frames, 128 KB messages) as they arrive, closing with 1009 past either, instead of
+        # buffering a whole oversized message first: it takes (message, frame) limits.
+        ws="websockets-sansio",
+        ws_max_size=(max_message_bytes, MAX_FRAME_BYTES),  # type: ignore[arg-type]
         # Frames here are a few hundred bytes: compressing them saves nothing on loopback or a
         # LAN, and each connection's zlib state would cost ~300 KiB of memory.
         ws_per_message_deflate=False,
-        ws_max_size=16 * 1024 * 1024,
         # Longer than clients' pools keep idle connections, so a reused one is not found closed.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
@@ -412,12 +589,15 @@ def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None
     )
 
 
-def _announce(runtime: Runtime, base_url: str, token_where: str) -> None:
+def _announce(
+    runtime: Runtime, base_url: str, token_where: str, *, token: str, reload: bool
+) -> None:
     console = Console(stderr=False, highlight=False)
     definition = runtime.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
-    console.print(f"  web client     {base_url}/")
+    if definition.web_client is not None:
+        console.print(f"  web client     {base_url}/")
     if definition.http_api:
         for route in definition.http_api.routes:
             console.print(f"  HTTP API       {route.method} {base_url}{route.path}")
@@ -427,6 +607,15 @@ def _announce(runtime: Runtime, base_url: str, token_where: str) -> None:
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
     console.print(f"  tables         {runtime.describe_tables()}")
+    console.print(f"  retries        {describe_retry_policies(definition)}")
+    if uses_default_retry_policy(definition):
+        console.print(
+            "                 (AWS default; --max-retry-attempts/--max-event-age shorten it)"
+        )
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print(f"  admin token    {token_where}", soft_wrap=True)
+    console.print(f"  metrics        {base_url}/metrics")
+    console.print(f"  console        {base_url}/_pizzabus/?token={token}", soft_wrap=True)
+    if reload:
+        console.print("  reload         on: saved handlers take effect on the next invocation")
     console.print("Press Ctrl+C to stop.")

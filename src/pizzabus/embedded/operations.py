@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:
     summary = asdict(letter)
-    del summary["payload"]
+    del summary["payload"], summary["stack_trace"]
     return summary
 
 
 def _detail(letter: DeadLetter) -> dict[str, Any]:
     detail = _summary(letter)
+    detail["stack_trace"] = list(letter.stack_trace)
     try:
         detail["event"] = json.loads(letter.payload)
     except ValueError:
@@ -120,6 +121,19 @@ class Operations:
         if letter is None:
             raise NotFoundError(f"No dead letter {letter_id}; nothing was redriven.")
         return letter
+
+    def retries(self) -> list[dict[str, Any]]:
+        return [parked.describe() for parked in self.system.deliverer.waiting()]
+
+    def cancel_retries(self, retry_ids: list[str] | None) -> dict[str, Any]:
+        try:
+            cancelled = self.system.deliverer.cancel_retries(retry_ids)
+        except KeyError as error:
+            raise NotFoundError(
+                f"No delivery waiting for a retry with id {error.args[0]}; nothing was "
+                "cancelled. `pizzabus retries list` shows the ones there are."
+            ) from error
+        return {"Cancelled": len(cancelled), "Ids": cancelled}
 
     def purge(self) -> dict[str, Any]:
         store = self.system.store

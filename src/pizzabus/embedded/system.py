@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,12 @@ from starlette.applications import Starlette
 
 from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
+from pizzabus.bus.delivery import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_WAITING_RETRY,
+    Backoff,
+    Deliverer,
+)
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
 from pizzabus.bus.records import Delivery
 from pizzabus.bus.replay import Replayer
@@ -25,8 +31,11 @@ from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.operations import Operations
+from pizzabus.embedded.reload import CodeWatcher
 from pizzabus.errors import PizzabusError
+from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime
@@ -36,17 +45,25 @@ from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
+from pizzabus.gateway.observe import observe_routes
+from pizzabus.gateway.socketlimits import SocketLimits
+from pizzabus.gateway.tracing import RequestTracing
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import Telemetry
+from pizzabus.telemetry.invocation_log import InvocationLog
+from pizzabus.telemetry.spans import TraceStore
 
 log = logging.getLogger("pizzabus")
 
 #: How often expired items (TTL) are swept from the tables.
 TTL_SWEEP_SECONDS = 60.0
+#: How often queued invocation log lines are written.
+TELEMETRY_TICK_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -65,11 +82,22 @@ class Settings:
     default_concurrency: int = 16
     #: Deliveries in flight before PutEvents answers ThrottlingException.
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    #: Deliveries waiting for a retry (outside the in-flight budget) before more failures
+    #: are dead-lettered at once.
+    max_waiting_retry: int = DEFAULT_MAX_WAITING_RETRY
     #: Faults to inject from the start (they can be changed while running).
     faults: FaultPlan = field(default_factory=FaultPlan)
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: Bounds on WebSocket clients (outboxes, timeouts, new connections per second).
+    socket_limits: SocketLimits = field(default_factory=SocketLimits)
+    #: Write Lambda's START / END / REPORT lines for each invocation (``serve --quiet``: no).
+    invocation_logs: bool = True
+    #: Record journey traces (``/_pizzabus/traces``, ``pizzabus trace``).
+    tracing: bool = True
+    #: Watch the functions' code folders and reload changed code (``serve``; ``--no-reload``).
+    reload: bool = False
     #: The admin API's token, and the secret of the local SigV4 credentials (``pizzabus``).
     admin_token: str = field(default_factory=generate_token, repr=False)
     #: At most this many bytes of archived payloads: the oldest archived events go first, at
@@ -104,6 +132,11 @@ class EmbeddedSystem:
         self.tables = self._open_tables()
         self.store = self._open_store()
         self.faults = FaultInjector(self.settings.faults)
+        self.telemetry = Telemetry(
+            log=InvocationLog() if self.settings.invocation_logs else None,
+            traces=TraceStore() if self.settings.tracing else None,
+            now=self.clock.now,
+        )
         self.runtime = FunctionRuntime(
             definition.functions,
             overrides=self._sdk_for,
@@ -115,6 +148,7 @@ class EmbeddedSystem:
             # A table call to a server blocks for a round trip: on the loop's thread it would
             # stall every request, so with PostgreSQL tables every invocation has its thread.
             inline=InlinePolicy() if self.settings.inline and not self.settings.tables else None,
+            telemetry=self.telemetry,
         )
         self.deliverer = Deliverer(
             self.runtime,
@@ -122,6 +156,8 @@ class EmbeddedSystem:
             store=self.store,
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
+            telemetry=self.telemetry,
+            max_waiting_retry=self.settings.max_waiting_retry,
         )
         self.router = EventRouter(
             definition.buses,
@@ -130,19 +166,34 @@ class EmbeddedSystem:
             store=self.store,
             deliverer=self.deliverer,
             max_request_bytes=self.settings.max_request_bytes,
+            telemetry=self.telemetry,
         )
         self.replayer = Replayer(self.router, self.store, self.clock)
         ws = definition.websocket_api
         self.connections = (
             ConnectionRegistry(
-                ws.name, max_message_bytes=ws.max_message_bytes, inject_gone=self.faults.push_gone
+                ws.name,
+                max_message_bytes=ws.max_message_bytes,
+                inject_gone=self.faults.push_gone,
+                limits=self.settings.socket_limits,
+                clock=self.clock,
             )
             if ws
             else None
         )
+        self.telemetry.metrics.concurrency = self.runtime.concurrency
+        self.telemetry.metrics.connections = lambda: len(self.connections or ())
         self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.watcher = (
+            CodeWatcher(definition.functions, self.runtime.discard)
+            if self.settings.reload
+            else None
+        )
+        self._watching: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
@@ -193,15 +244,29 @@ class EmbeddedSystem:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
             self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
+        if self.connections is not None:
+            self._reaper = asyncio.create_task(self.connections.reap_forever())
+        if self.telemetry.log is not None:
+            logs.announce_with(self.telemetry.log.announce)
+        self._ticker = asyncio.create_task(self._tick_telemetry())
+        if self.watcher is not None:
+            self._watching = asyncio.create_task(self.watcher.run())
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._reaper, self._ticker):
+            if task is not None:
+                task.cancel()
+        if self.watcher is not None and self._watching is not None:
+            self.watcher.stop()
+            await asyncio.wait([self._watching], timeout=5)
         await self.replayer.close()
         await self.deliverer.close()
         self.runtime.close()
         self.tables.close()
         self.store.close()
+        if self.telemetry.log is not None:
+            self.telemetry.log.flush(None)
+            logs.announce_with(None)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[EmbeddedSystem]:
@@ -231,10 +296,18 @@ class EmbeddedSystem:
                 "failed_attempts": delivery.failed_attempts,
                 "dead_lettered": delivery.dead_lettered,
                 "in_flight": delivery.in_flight,
+                "waiting_retry": delivery.waiting_retry,
                 "by_target": dict(delivery.by_target),
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # Bytes waiting for slow WebSocket clients, and sockets closed by a limit.
+            "sockets": {
+                "outbox_bytes": self.connections.budget.total,
+                "closed_by_limit": dict(self.connections.reaped),
+            }
+            if self.connections is not None
+            else {},
             # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
             "asyncio_tasks": len(asyncio.all_tasks()),
             # Why the event log refuses writes now (a full disk), or None.
@@ -251,6 +324,41 @@ class EmbeddedSystem:
                 for name, placement in self.runtime.placements().items()
             },
         }
+
+    def console_state(self) -> dict[str, Any]:
+        """What the operator console shows (``/_pizzabus/console/state``)."""
+        operations = Operations(self)
+        now = self.clock.now()
+        return console_state(
+            self.telemetry,
+            self._map,
+            self.stats,
+            operations.dead_letters,
+            lambda: [
+                {
+                    "event_id": parked.delivery.event_id,
+                    "rule": parked.delivery.rule,
+                    "target": parked.delivery.target.function,
+                    "attempts": parked.delivery.attempts,
+                    "due_in_s": round(max(0.0, parked.due - now), 3),
+                    "error": str(parked.delivery.last_error or ""),
+                }
+                for parked in self.deliverer.waiting()
+            ],
+            operations.faults,
+            self.connections.describe if self.connections is not None else list,
+        )
+
+    async def _tick_telemetry(self) -> None:
+        # Invocation lines are written a few times a second (buffered); charts sample each second.
+        while True:
+            # Wall time, not the injected clock: the ticks flush output and sample charts for
+            # people, and a test that advances a manual clock by a week must not run 3 million.
+            await asyncio.sleep(TELEMETRY_TICK_SECONDS)
+            try:
+                self.telemetry.tick(time.monotonic())
+            except Exception:  # a broken stdout must not stop the server
+                log.exception("writing the invocation log failed")
 
     @property
     def tables_location(self) -> str:
@@ -337,7 +445,16 @@ class EmbeddedSystem:
             async with self.running():
                 yield
 
+        self._map = system_map(definition)
+        http_api = definition.http_api
         return build_app(
+            observe=observe_routes(self.telemetry, self.console_state),
+            wrap_http=lambda app: RequestTracing(
+                app,
+                self.telemetry,
+                http_api.name if http_api else "",
+                [(r.method, r.path, r.route_key) for r in http_api.routes] if http_api else [],
+            ),
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,

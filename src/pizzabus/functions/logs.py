@@ -4,6 +4,10 @@ On Lambda a handler's ``print`` lands in its function's log stream, next to the 
 every function shares the server's output, so :func:`install` wraps ``sys.stdout`` and
 ``sys.stderr``: a line written during an invocation is prefixed with the function's name and the
 start of its request id (``[cook_pizza 3f2a9c1e] …``); other output passes through untouched.
+
+When the runtime writes Lambda's ``START`` line for each invocation (buffered, see
+``pizzabus.telemetry.invocation_log``), :func:`announce_with` lets it write that line before an
+invocation's first line of output, so the order on screen is Lambda's.
 """
 
 from __future__ import annotations
@@ -11,10 +15,25 @@ from __future__ import annotations
 import io
 import sys
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TextIO
 
-_current: ContextVar[str | None] = ContextVar("pizzabus_invocation_prefix", default=None)
+#: Called with (function, request id) before an invocation's first line of output.
+Announcer = Callable[[str, str], None]
+
+
+class _Invocation:
+    __slots__ = ("announced", "function", "prefix", "request_id")
+
+    def __init__(self, function: str, request_id: str) -> None:
+        self.function = function
+        self.request_id = request_id
+        self.prefix = f"[{function} {request_id[:8]}]"
+        self.announced = False
+
+
+_current: ContextVar[_Invocation | None] = ContextVar("pizzabus_invocation", default=None)
 
 
 class AttributedStream(io.TextIOBase):
@@ -23,11 +42,17 @@ class AttributedStream(io.TextIOBase):
     def __init__(self, underlying: TextIO) -> None:
         self.underlying = underlying
         self._partial = threading.local()
+        self.announce: Announcer | None = None
 
     def write(self, text: str) -> int:
-        prefix = _current.get()
-        if prefix is None:
+        invocation = _current.get()
+        if invocation is None:
             return self.underlying.write(text)
+        prefix = invocation.prefix
+        if not invocation.announced:
+            invocation.announced = True
+            if self.announce is not None:
+                self.announce(invocation.function, invocation.request_id)
         pending: str = getattr(self._partial, "text", "") + text
         *lines, rest = pending.split("\n")
         self._partial.text = rest
@@ -64,9 +89,16 @@ def install() -> None:
         sys.stderr = AttributedStream(sys.stderr)
 
 
+def announce_with(announcer: Announcer | None) -> None:
+    """Call ``announcer`` before each invocation's first line of output (None: nothing)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, AttributedStream):
+            stream.announce = announcer
+
+
 def begin(function: str, request_id: str) -> None:
     """Attribute what the calling thread writes to this invocation."""
-    _current.set(f"[{function} {request_id[:8]}]")
+    _current.set(_Invocation(function, request_id))
 
 
 def end() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.bus.eventjson import JsonRefused, loads_strict
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.contracts.invoker import Invoke
 from pizzabus.contracts.publisher import Publisher
@@ -30,6 +31,7 @@ from pizzabus.errors import PizzabusError
 from pizzabus.functions.errors import FunctionError
 from pizzabus.gateway.events import http_event
 from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -81,15 +83,18 @@ class _BodyChecker:
         )
         self.example = json.dumps(route.example) if route.example else None
 
-    def check(self, body: bytes) -> None:
+    def check(self, body: bytes) -> str:
+        """The body as text, once it is known to be acceptable."""
         hint = f" For example: {self.example}" if self.example else ""
         if not body.strip():
             raise BadRequest(400, f"The request body is empty; send a JSON object.{hint}")
         try:
-            # As json.loads reads bytes, with a decoder built once instead of per call.
-            document = _BODY_DECODER.decode(
-                body.decode(json.detect_encoding(body), "surrogatepass")
-            )
+            # As json.loads reads bytes; strictly (see bus.eventjson: what every stage after
+            # this one can process).
+            text = body.decode(json.detect_encoding(body))
+            document = loads_strict(text)
+        except JsonRefused as error:
+            raise BadRequest(400, f"The request body is refused: {error}.{hint}") from error
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(400, f"The request body is not valid JSON ({error}).{hint}") from error
         if not isinstance(document, dict):
@@ -97,11 +102,11 @@ class _BodyChecker:
                 400,
                 f"The request body must be a JSON object, not {_json_type(document)}.{hint}",
             )
-        if self.validator is None:
-            return
-        first = min(self.validator.iter_errors(document), key=_error_order, default=None)
-        if first is not None:
-            raise BadRequest(400, f"{_describe(first)}.{hint}")
+        if self.validator is not None:
+            first = min(self.validator.iter_errors(document), key=_error_order, default=None)
+            if first is not None:
+                raise BadRequest(400, f"{_describe(first)}.{hint}")
+        return text
 
 
 def _error_order(error: SchemaError) -> tuple[int, str]:
@@ -134,13 +139,6 @@ def _json_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-_BODY_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def build_routes(
     api: HttpApi,
     *,
@@ -152,12 +150,11 @@ def build_routes(
     """Starlette routes for every route of the HTTP API."""
     routes: list[Route] = []
     for route in api.routes:
+        limit = min(route.max_body_bytes or api.max_body_bytes, api.max_body_bytes)
         if isinstance(route.integration, PutEventsIntegration):
-            endpoint = _put_events_endpoint(route, route.integration, router, api.max_body_bytes)
+            endpoint = _put_events_endpoint(route, route.integration, router, limit)
         else:
-            endpoint = _lambda_endpoint(
-                route, route.integration, invoke, identity, api_id, api.max_body_bytes
-            )
+            endpoint = _lambda_endpoint(route, route.integration, invoke, identity, api_id, limit)
         routes.append(Route(route.path, endpoint, methods=[route.method]))
     return routes
 
@@ -170,15 +167,18 @@ def _put_events_endpoint(
     async def endpoint(request: Request) -> Response:
         try:
             body = await read_body(request, limit)
-            checker.check(body)
+            detail = checker.check(body)
         except BadRequest as refused:
             return message(refused.status, refused.message)
         entry = {
             "Source": integration.source,
             "DetailType": integration.detail_type,
-            "Detail": body.decode(),
+            "Detail": detail,
             "EventBusName": integration.bus,
         }
+        trace = traceid.current.get()  # the request's (gateway/tracing.py)
+        if trace is not None:
+            entry["TraceHeader"] = traceid.header(*trace)
         try:
             result = await router.put_events_async([entry])
         except PizzabusError as error:
@@ -206,7 +206,7 @@ def _lambda_endpoint(
             method=request.method,
             path=request.url.path,
             raw_query=request.url.query,
-            headers=dict(request.headers),
+            headers=_joined(request.headers.items()),
             path_parameters={k: str(v) for k, v in request.path_params.items()},
             body=body,
             identity=identity,
@@ -232,4 +232,15 @@ def lambda_response(result: Any) -> Response:
     body = result.get("body") or ""
     content = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-    return Response(content, status_code=int(result["statusCode"]), headers=headers)
+    response = Response(content, status_code=int(result["statusCode"]), headers=headers)
+    for cookie in result.get("cookies") or ():
+        response.headers.append("set-cookie", str(cookie))
+    return response
+
+
+def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers as format 2.0 gives them: a repeated header's values comma-joined."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers

@@ -1,20 +1,22 @@
 """The lab's system, as one definition that every runtime reads.
 
-It is the wiring of ``shared/seed/lab.txt`` with the departures of DESIGN §2, each marked
-``(§2.N)`` where it appears:
+It is the wiring of the AWS lab with the departures the README lists ("Where pizzabus departs
+from the lab"), each marked ``(§2.N)`` where it appears:
 
 1. the receive rule also matches ``delivered``;
 2. ``receive_events`` reads ``websocket_connections``, not a table nobody writes;
 3. ``$disconnect`` (and a 410 on push) removes connections;
 4. an order may have several connections (sort key ``connection_id``);
 5. handlers raise on failure, so the bus retries and finally dead-letters;
-6. an order's stages are kept in ``order_timeline``; a new connection catches up;
+6. an order's stages are kept in ``order_timeline``; a new connection catches up by itself
+   (``$connect`` puts a ``connected`` event that ``receive_events`` handles);
 7. a body without ``item.order_id`` is refused, and stage rules require the expected ``source``,
    so a posted ``eventtype: "delivered"`` advances nothing.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,12 @@ HTTP_SOURCE = "lab_http_api"
 CONNECTIONS_TABLE = "websocket_connections"
 TIMELINE_TABLE = "order_timeline"
 WEBSOCKET_API = "lab_websocket_api"
+#: The longest STAGE_DELAY_MS, well inside the stage functions' 3 s timeout.
+MAX_STAGE_DELAY_MS = 2000
+
+#: The event ``$connect`` puts on the bus so that a new connection is caught up (§2.6).
+CONNECTED = "connected"
+CONNECT_SOURCE = "websocket_connect"
 
 #: Each stage, the source that may announce it (§2.7), and the function that handles it.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -61,12 +69,27 @@ def _stage_pattern(eventtype: str, source: str) -> dict[str, Any]:
     return {"source": [source], "detail": {"item": {"eventtype": [eventtype]}}}
 
 
+def _stage_delay() -> dict[str, str]:
+    """``STAGE_DELAY_MS`` from the environment of ``pizzabus serve`` (``STAGE_DELAY_MS=800 make
+    run``), handed to the stage functions so each takes that long: with the 50–135 ms the stages
+    take otherwise, nobody can watch a pizza move. Unset (or 0), the functions get nothing."""
+    raw = os.environ.get("STAGE_DELAY_MS", "").strip()
+    if not raw or raw == "0":
+        return {}
+    if not raw.isdigit() or int(raw) > MAX_STAGE_DELAY_MS:
+        raise ValueError(
+            f"STAGE_DELAY_MS must be a whole number of milliseconds from 0 to "
+            f"{MAX_STAGE_DELAY_MS} (the stages' timeout is 3 s), got {raw!r}"
+        )
+    return {"STAGE_DELAY_MS": str(int(raw))}
+
+
 def _stage_function(name: str) -> Function:
     return Function(
         name=name,
         code_dir=FUNCTIONS_DIR,
         handler=f"{name}.lambda_handler",
-        environment={"EVENT_BUS": BUS},
+        environment={"EVENT_BUS": BUS, **_stage_delay()},
         grants=(Grant("events:PutEvents", BUS),),
         description=f"The {name.replace('_', ' ')} stage: sets the next eventtype and puts it back",
     )
@@ -87,6 +110,15 @@ ORDER_SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+#: The largest order body, in bytes. Every stage is recorded in the timeline as
+#: ``json.dumps(detail)`` and pushed as that text to the order's sockets, and a WebSocket
+#: message holds at most 128 KiB (a DynamoDB item's 400 KB comes later). Re-encoding can grow
+#: a body: ``1e15`` is written back as ``1000000000000000.0`` (4.5 times its bytes; a
+#: non-ASCII character grows at most 3 times, as ``\uXXXX``), and the stages rename
+#: ``eventtype`` (3 bytes more). So 28 KiB x 4.5 + 3 < 128 KiB: any order accepted is one every
+#: stage can record and push, and a larger one is refused with 413 instead of retried for a day.
+ORDER_MAX_BODY_BYTES = 28 * 1024
 
 ORDER_EXAMPLE = {
     "item": {
@@ -121,8 +153,14 @@ SYSTEM = SystemDefinition(
                 ),
                 Rule(
                     name="lab_receive_events_rule",
-                    # Every stage, `delivered` included (§2.1), each only from its own source.
-                    event_pattern={"$or": [_stage_pattern(e, s) for e, s in STAGES]},
+                    # Every stage, `delivered` included (§2.1), each only from its own source,
+                    # and a new connection's catch-up (§2.6).
+                    event_pattern={
+                        "$or": [
+                            *(_stage_pattern(e, s) for e, s in STAGES),
+                            _stage_pattern(CONNECTED, CONNECT_SOURCE),
+                        ]
+                    },
                     targets=(Target("receive_events"),),
                 ),
             ),
@@ -136,9 +174,10 @@ SYSTEM = SystemDefinition(
             name="websocket_connect",
             code_dir=FUNCTIONS_DIR,
             handler="websocket_connect.lambda_handler",
-            environment={"TABLENAME": CONNECTIONS_TABLE},
-            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE),),
-            description="$connect: remembers which order a connection follows",
+            environment={"TABLENAME": CONNECTIONS_TABLE, "EVENT_BUS": BUS},
+            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE), Grant("events:PutEvents", BUS)),
+            description="$connect: remembers which order a connection follows, asks for its "
+            "catch-up",
         ),
         Function(
             name="websocket_disconnect",
@@ -205,6 +244,7 @@ SYSTEM = SystemDefinition(
                 ),
                 request_schema=ORDER_SCHEMA,
                 example=ORDER_EXAMPLE,
+                max_body_bytes=ORDER_MAX_BODY_BYTES,
             ),
             HttpRoute(
                 method="GET",
@@ -219,8 +259,8 @@ SYSTEM = SystemDefinition(
         routes={
             "$connect": "websocket_connect",
             "$disconnect": "websocket_disconnect",
-            # A client sends {"action": "sync"} once open to receive what already happened:
-            # API Gateway cannot push during $connect, so catch-up needs a message (§2.6).
+            # A new connection catches up by itself (§2.6: $connect puts a `connected` event);
+            # {"action": "sync"} asks for the same again, as the web client does once open.
             "sync": "receive_events",
         },
         route_selection_expression="$request.body.action",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
@@ -10,6 +11,8 @@ from pizzabus.errors import PizzabusError
 from pizzabus.sdk.errors import translate
 from pizzabus.sdk.grants import Authorizer
 from pizzabus.sdk.platform import ConnectionManager
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
+from pizzabus.telemetry.traceid import ENV_VAR as TRACE_VARIABLE
 
 
 class _Exceptions:
@@ -31,15 +34,27 @@ class _Exceptions:
     ClientError = ClientError
 
 
+#: The management API's HTTP method of each operation: what a ManageConnections grant is
+#: checked against, as IAM checks it on AWS.
+_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+
+
 class ManagementClient:
     """The API Gateway management API of the system's WebSocket API."""
 
     exceptions = _Exceptions
 
-    def __init__(self, manager: ConnectionManager, authorizer: Authorizer, api: str) -> None:
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        authorizer: Authorizer,
+        api: str,
+        telemetry: Recorder = NO_TELEMETRY,
+    ) -> None:
         self._manager = manager
         self._authorizer = authorizer
         self._api = api
+        self._telemetry = telemetry
 
     def post_to_connection(self, *, Data: bytes | str, ConnectionId: str) -> dict[str, Any]:
         data = Data.encode() if isinstance(Data, str) else Data
@@ -48,9 +63,19 @@ class ManagementClient:
                 report=f"Invalid type for parameter Data, value: {Data!r}, type: {type(Data)}, "
                 "valid types: <class 'bytes'>, <class 'bytearray'>, file-like object"
             )
-        self._call(
-            "PostToConnection", ConnectionId, lambda: self._manager.post(ConnectionId, bytes(data))
-        )
+        outcome = "ok"
+        try:
+            self._call(
+                "PostToConnection",
+                ConnectionId,
+                lambda: self._manager.post(ConnectionId, bytes(data)),
+            )
+        except ClientError as error:
+            outcome = error.response.get("Error", {}).get("Code", "error")
+            raise
+        finally:
+            # The trace header botocore would send with the call: the invocation's.
+            self._telemetry.pushed(ConnectionId, len(data), outcome, os.environ.get(TRACE_VARIABLE))
         return {"ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
 
     def get_connection(self, *, ConnectionId: str) -> dict[str, Any]:
@@ -65,14 +90,7 @@ class ManagementClient:
 
     def _call(self, operation: str, connection_id: str, action: Any) -> Any:
         try:
-            self._authorizer.require(
-                "execute-api:ManageConnections",
-                "execute-api:ManageConnections",
-                self._api,
-                f"arn:aws:execute-api:{self._authorizer.identity.region}:"
-                f"{self._authorizer.identity.account}:{self._api}/*/POST/@connections/"
-                f"{connection_id}",
-            )
+            self._authorizer.connection(self._api, _METHODS[operation], connection_id)
             return action()
         except PizzabusError as error:
             raised = translate(error, operation)
