@@ -50,7 +50,7 @@ async def rest_of(socket: Any, server: Any, timeout: float = 30.0) -> list[str]:
     answers it on the socket ("Forbidden"), queued behind every frame posted before it. So a
     late duplicate shows here however slow the machine is; no "nothing came within N ms"."""
     async with asyncio.timeout(timeout):  # a failure guard only
-        while server.stats()["deliveries"]["in_flight"]:
+        while _busy(server.stats()):
             await asyncio.sleep(0.05)
         await socket.send("end of test: no route takes this")
         frames: list[str] = []
@@ -70,3 +70,11 @@ async def place_and_follow(url: str, ws_url: str, client: httpx.AsyncClient) -> 
         response = await client.post(url + "/", json=order)
         assert response.status_code == 200, response.text
         return await collect(socket)
+
+
+def _busy(stats: dict[str, Any]) -> bool:
+    """Deliveries still to run: in flight (embedded), or in the backlog (a cluster's gateway,
+    which reads its JetStream consumers' pending count)."""
+    if "deliveries" in stats:
+        return bool(stats["deliveries"]["in_flight"])
+    return bool(stats["backlog"])
