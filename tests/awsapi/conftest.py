@@ -34,7 +34,7 @@ def client(aws_server: Server) -> Clients:
     def make(service: str, *, secret: str | None = None, unsigned: bool = False) -> Any:
         config = Config(retries={"max_attempts": 1})
         if unsigned:
-            from botocore import UNSIGNED  # noqa: PLC0415
+            from botocore import UNSIGNED
 
             config = config.merge(Config(signature_version=UNSIGNED))
         return boto3.client(

@@ -153,9 +153,9 @@ def test_a_malformed_body_gets_serialization_exception_never_a_500(
     service = {"DynamoDB_20120810": "dynamodb", "AWSEvents": "events", "AmazonSQS": "sqs"}[
         target.partition(".")[0]
     ]
-    from botocore.auth import SigV4Auth  # noqa: PLC0415
-    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
-    from botocore.credentials import Credentials  # noqa: PLC0415
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
 
     request = AWSRequest(
         method="POST",

@@ -4,8 +4,8 @@ the same calls, and the modeled exceptions for what DynamoDB refuses."""
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import boto3
