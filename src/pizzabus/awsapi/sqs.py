@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,8 @@ class Sqs:
         #: Dead letter id → when it becomes visible again.
         self._hidden: dict[str, float] = {}
         self._receives: dict[str, int] = {}
+        # Receives run on worker threads: two must never hand out the same message.
+        self._lock = threading.Lock()
         self._operations: dict[str, Callable[[Params, str], Params]] = {
             "ListQueues": self._list_queues,
             "GetQueueUrl": self._get_queue_url,
@@ -163,6 +166,10 @@ class Sqs:
                 "InvalidParameterValue",
                 f"VisibilityTimeout must be between 0 and {MAX_VISIBILITY_TIMEOUT} seconds",
             )
+        with self._lock:
+            return self._receive(queue, count, timeout)
+
+    def _receive(self, queue: Queue, count: int, timeout: int) -> Params:
         now = self._backends.clock.now()
         messages: list[Params] = []
         for letter in self._letters(queue):
