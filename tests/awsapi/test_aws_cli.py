@@ -60,6 +60,7 @@ def aws(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     """``aws ARGS`` with the venv's AWS CLI."""
     done = subprocess.run(
         [sys.executable, "-m", "awscli", *args, "--output", "json"],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
