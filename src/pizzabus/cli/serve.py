@@ -363,5 +363,10 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_w
     where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
     console.print(f"  tables         {where}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
+    console.print(
+        f"  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): "
+        'eval "$(pizzabus env)"',
+        soft_wrap=True,
+    )
     console.print(f"  admin token    {token_where}", soft_wrap=True)
     console.print("Press Ctrl+C to stop.")
