@@ -117,6 +117,38 @@ def _answers(db: Any, order: str) -> list[Any]:
         lambda: db.get_item(TableName=TABLE, Key=key),
         lambda: db.get_item(TableName="no_such_table", Key=key),
         lambda: db.get_item(TableName=TABLE, Key={"order_id": {"S": order}}),
+        lambda: db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**key, "t": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": {**key, "seq": {"N": "2"}},
+                        "UpdateExpression": "SET t = :t",
+                        "ConditionExpression": "attribute_exists(seq)",
+                        "ExpressionAttributeValues": {":t": {"S": "updated"}},
+                    }
+                },
+                {"Delete": {"TableName": TABLE, "Key": {**key, "seq": {"N": "3"}}}},
+            ]
+        ),
+        lambda: db.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": TABLE, "Key": key}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": {**key, "seq": {"N": "4"}},
+                        "ConditionExpression": "attribute_not_exists(seq)",
+                    }
+                },
+            ]
+        ),
+        lambda: db.query(
+            TableName=TABLE,
+            KeyConditionExpression="order_id = :o",
+            ExpressionAttributeValues={":o": {"S": order}},
+        ),
     ]
     answers = []
     for call in calls:
@@ -187,6 +219,31 @@ def test_the_modeled_exception_classes_are_raised(client: Clients) -> None:
         db.put_item(TableName=TABLE, Item={**key, "bad": {"N": "not a number"}})
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "bad" in refused.value.response["Error"]["Message"]
+
+
+def test_a_canceled_transaction_gives_its_cancellation_reasons(client: Clients) -> None:
+    db = client("dynamodb")
+    key = {"order_id": {"S": str(uuid.uuid4())}, "seq": {"N": "1"}}
+    db.put_item(TableName=TABLE, Item=key)
+    with pytest.raises(db.exceptions.TransactionCanceledException) as canceled:
+        db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**key, "seq": {"N": "2"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": key,
+                        "ConditionExpression": "attribute_not_exists(seq)",
+                    }
+                },
+            ]
+        )
+    reasons = canceled.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["None", "ConditionalCheckFailed"]
+    assert "Item" not in db.get_item(TableName=TABLE, Key={**key, "seq": {"N": "2"}})
+    with pytest.raises(db.exceptions.ClientError) as refused:
+        db.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": key}}] * 2)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_what_moto_lets_through_is_refused_as_dynamodb_refuses_it(client: Clients) -> None:

@@ -27,6 +27,7 @@ from pizzabus.awsapi.protocol import (
 )
 from pizzabus.sdk.dynamodb import LocalTable
 from pizzabus.system import Table
+from pizzabus.tables import TransactionCanceled, TransactWrite
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 NAMESPACE = "com.amazonaws.dynamodb.v20120810"
@@ -56,6 +57,7 @@ class DynamoDB:
             "BatchGetItem": self._batch_get,
             "BatchWriteItem": self._batch_write,
             "TransactGetItems": self._transact_get,
+            "TransactWriteItems": self._transact_write,
             "DescribeTable": self._describe_table,
             "ListTables": self._list_tables,
             "DescribeTimeToLive": self._describe_ttl,
@@ -160,6 +162,23 @@ class DynamoDB:
             responses.append({"Item": answer["Item"]} if "Item" in answer else {})
         return {"Responses": responses}
 
+    def _transact_write(self, params: Params) -> Params:
+        actions = [
+            _action(item, index) for index, item in enumerate(_list(params, "TransactItems"))
+        ]
+        try:
+            self._store.transact_write(actions)
+        except TransactionCanceled as canceled:
+            raise AwsError(
+                canceled.code,
+                canceled.message,
+                400,
+                {"CancellationReasons": canceled.reasons},
+            ) from None
+        except Exception as error:
+            raise _aws(error) from None
+        return {}
+
     # -- tables ---------------------------------------------------------------------------------
 
     def _check_table(self, name: str) -> Table:
@@ -241,6 +260,39 @@ def _aws(error: Exception) -> AwsError:
     if isinstance(code, str) and isinstance(message, str):
         return AwsError(code, message, 400)
     raise error
+
+
+_ACTION_KEYS = {"Put": "Item", "Update": "Key", "Delete": "Key", "ConditionCheck": "Key"}
+
+
+def _action(member: Any, index: int) -> TransactWrite:
+    """One member of TransactItems as the engine's action."""
+    where = f"TransactItems[{index}]"
+    if not isinstance(member, dict) or len(member) != 1:
+        raise AwsError(
+            "ValidationException",
+            f"{where} must have exactly one of Put, Update, Delete, ConditionCheck",
+        )
+    ((kind, action),) = member.items()
+    if kind not in _ACTION_KEYS or not isinstance(action, dict):
+        raise AwsError(
+            "ValidationException",
+            f"{where}: {kind!r} is not one of Put, Update, Delete, ConditionCheck",
+        )
+    table = action.get("TableName")
+    if not isinstance(table, str):
+        raise AwsError("ValidationException", f"{where}.{kind}.TableName is required")
+    item = from_wire_item(action.get(_ACTION_KEYS[kind]), f"{where}.{kind}.{_ACTION_KEYS[kind]}")
+    values = action.get("ExpressionAttributeValues")
+    return TransactWrite(
+        kind,
+        table,
+        item,
+        update=action.get("UpdateExpression"),
+        condition=action.get("ConditionExpression"),
+        names=action.get("ExpressionAttributeNames"),
+        values=from_wire_item(values, "ExpressionAttributeValues") if values is not None else None,
+    )
 
 
 def _decoded(params: Params) -> Params:

@@ -20,9 +20,13 @@ from pizzabus.errors import PizzabusError
 class AwsError(PizzabusError):
     """An error as an AWS service answers it: its code, message and HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 400, fields: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.status = status
+        #: Members of the error beyond its message (DynamoDB's ``CancellationReasons``).
+        self.fields = fields or {}
 
 
 def unknown_operation(service: str, operation: str, served: list[str]) -> AwsError:
@@ -99,7 +103,9 @@ def json_error(error: AwsError, namespace: str, content_type: str) -> AwsRespons
     too large (413)."""
     status = error.status if error.status >= 500 or error.status in (403, 413) else 400
     return json_response(
-        {"__type": f"{namespace}#{error.code}", "message": error.message}, content_type, status
+        {"__type": f"{namespace}#{error.code}", "message": error.message, **error.fields},
+        content_type,
+        status,
     )
 
 

@@ -364,8 +364,7 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_w
     console.print(f"  tables         {where}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print(
-        f"  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): "
-        'eval "$(pizzabus env)"',
+        f'  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): eval "$(pizzabus env)"',
         soft_wrap=True,
     )
     console.print(f"  admin token    {token_where}", soft_wrap=True)
