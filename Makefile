@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-smoke synth deploy destroy clean
+.PHONY: install run test lint bench bench-smoke soak synth deploy destroy clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ bench: install
 
 bench-smoke: install
 	$(BIN)/python -m benchmarks --smoke
+
+# A long run at a fraction of saturation; verdict on bounded disk and memory (not in `make test`).
+# make soak SOAK_ARGS="--minutes 10 --memory"
+SOAK_ARGS ?=
+soak: install
+	$(BIN)/python -m benchmarks.soak --minutes 30 --fraction 0.5 $(SOAK_ARGS)
 
 synth: install
 	$(BIN)/pizzabus synth --out cdk.out

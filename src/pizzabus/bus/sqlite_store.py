@@ -8,15 +8,32 @@ the disk with the next durable commit, since WAL frames are appended in order an
 the log keeps everything before it. Under load many PutEvents share each fsync, so durability
 does not cost one fsync per event, and finishing a delivery costs none. Reads use their own
 connection (WAL lets them run beside the writer).
+
+The log stays bounded: the writer thread checkpoints after its own commits (no other write can
+slip in between, so the log is fully copied and starts over), and if a reader ever held the
+log long enough for it to pass :data:`WAL_CHECKPOINT_BYTES`, the writer empties it with a
+TRUNCATE checkpoint that waits at most :data:`CHECKPOINT_WAIT_SECONDS` for readers. Deleted
+rows' pages are reused by later writes; a new file is created with incremental auto-vacuum,
+so pages freed by the archive's retention are handed back to the file system too.
+
+A write that fails (the disk is full) puts the log in an outage: what is submitted meanwhile is
+refused (each waiting caller gets the error), and every :data:`PROBE_SECONDS` the writer tries
+a small write. Once one commits, the log takes writes again, by itself. Deliveries that
+finished while their "finished" record could not be written are handed to ``on_recovered``
+to run again (at least once, as after a restart): an invocation's own "finished" record is
+what keeps the events it put, so the events it put during the outage are put again too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -34,6 +51,20 @@ log = logging.getLogger("pizzabus.store")
 
 #: The longest a lazy write (a delivery finished or attempted) waits for the writer.
 LAZY_WRITE_DELAY = 0.05
+#: How often, while a write has failed, the writer tries whether the log can be written again.
+PROBE_SECONDS = 1.0
+#: What the probe writes (and deletes at once): room for a batch of a few orders.
+_PROBE_BYTES = 64 * 1024
+#: Past this size, the writer empties the write-ahead log (TRUNCATE) after its commit.
+WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024
+#: The longest that TRUNCATE checkpoint waits for readers (then a later commit retries).
+CHECKPOINT_WAIT_SECONDS = 0.1
+#: Commits to let pass after a TRUNCATE checkpoint found the log held by a reader.
+RETRY_AFTER_COMMITS = 64
+#: Free pages handed back to the file system at most per commit (incremental vacuum).
+_VACUUM_PAGES = 256
+#: Vacuum steps at most after one commit (4,096 pages: 16 MB).
+_VACUUM_STEPS = 16
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -60,6 +91,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     error_type TEXT,
     error_message TEXT
 );
+CREATE TABLE IF NOT EXISTS probe (filler BLOB);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -81,29 +113,80 @@ Write = Callable[[sqlite3.Connection], None]
 class SqliteEventStore:
     """Events, deliveries, dead letters and the archive in one SQLite file."""
 
-    def __init__(self, path: Path, targets: Callable[[str, str, int], Target]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        targets: Callable[[str, str, int], Target],
+        *,
+        on_recovered: Callable[[list[Delivery]], None] | None = None,
+    ) -> None:
         """``targets(bus, rule, index)`` gives the current target (and retry policy) of a
-        stored delivery when it is resumed."""
-        self.path = path
+        stored delivery when it is resumed; ``on_recovered(deliveries)`` is called (on the
+        writer's thread) after an outage with the deliveries to run again."""
+        self.path = Path(path)
+        self.wal_path = self.path.with_name(self.path.name + "-wal")
         self._targets = targets
         self._reader = self._connect()
         self._reader.executescript(SCHEMA)
+        #: Checkpoints that emptied the log.
+        self.truncations = 0
         self._read_lock = threading.Lock()
         # Writes in the order they were made; only a write someone waits on wakes the writer.
         self._pending: deque[tuple[Write, Future[None] | None] | None] = deque()
         self._wake = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="pizzabus-log", daemon=True)
         self.commits = 0
-        #: Why the log stopped accepting writes, if it has (see ``_commit``).
+        self._truncate_after = 0
+        self._freed = False  # rows were deleted in bulk: free pages to hand back
+        #: Why the log refuses writes now, if it does (see ``_commit``); None once it recovered.
         self.failure: BaseException | None = None
+        self.outages = 0
+        self._on_recovered = on_recovered
+        # Deliveries that finished while their record could not be written (see _commit).
+        self._unfinished: set[str] = set()
+        self._next_probe = 0.0
         self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Only takes effect on a new file (before its first page is written): an existing one
+        # keeps its mode, and its free pages are reused but not handed back.
+        connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_BYTES}")
         return connection
+
+    def wal_size(self) -> int:
+        """The write-ahead log's size on disk now, in bytes."""
+        try:
+            return os.stat(self.wal_path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def _keep_small(self, connection: sqlite3.Connection) -> None:
+        """After a commit, on the writer thread: bound the log, hand free pages back."""
+        if self.commits >= self._truncate_after and self.wal_size() > WAL_CHECKPOINT_BYTES:
+            connection.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_SECONDS * 1000)}")
+            try:
+                busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                connection.execute("PRAGMA busy_timeout=5000")
+            if busy:  # a reader still holds the log: let some commits pass before waiting again
+                self._truncate_after = self.commits + RETRY_AFTER_COMMITS
+            else:
+                self.truncations += 1
+        steps = 0
+        while self._freed and steps < _VACUUM_STEPS:
+            # Each step is a short transaction of its own; more than the steps allow is left
+            # for after the next commit, so queued writes do not wait long.
+            # Each page freed is one step of the statement, and execute() steps a statement
+            # without result columns only once: executescript() runs it to the end.
+            connection.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES});")
+            (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+            self._freed = free > 0
+            steps += 1
 
     # --- the writer thread -------------------------------------------------------------------
 
@@ -124,6 +207,8 @@ class SqliteEventStore:
         while True:
             self._wake.wait(LAZY_WRITE_DELAY)
             self._wake.clear()  # before taking the writes: a later set() is not lost
+            if self.failure is not None and time.monotonic() >= self._next_probe:
+                self._probe(connection)
             batch: list[tuple[Write, Future[None] | None]] = []
             stop = False
             while self._pending and len(batch) < 5000:
@@ -140,6 +225,13 @@ class SqliteEventStore:
                     connection.execute(f"PRAGMA synchronous={'FULL' if waited_on else 'NORMAL'}")
                     durable = waited_on
                 self._commit(connection, batch)
+                if self.failure is None:
+                    try:
+                        self._keep_small(connection)
+                    except sqlite3.Error as error:  # only housekeeping: the next commit retries
+                        log.warning(
+                            "the event log %s could not be checkpointed: %s", self.path, error
+                        )
             if stop:
                 connection.close()
                 return
@@ -150,6 +242,8 @@ class SqliteEventStore:
         # After a failed commit nothing more is written: a later write may depend on one that
         # was lost (an invocation's "delivered" record on the events it put, which were
         # answered before they were flushed), and must not be kept without it.
+        # Until the log is written again (see _probe) the same holds for everything submitted
+        # meanwhile: refused, and the deliveries it would have finished run again afterwards.
         error: BaseException | None = self.failure
         if error is None:
             try:
@@ -160,15 +254,19 @@ class SqliteEventStore:
                 self.commits += 1
             except BaseException as failure:
                 error = self.failure = failure
+                self.outages += 1
+                self._next_probe = time.monotonic() + PROBE_SECONDS
                 log.error(
-                    "the event log %s could not be written (%s): it accepts nothing more; "
-                    "restart the server once the cause is fixed (what it had accepted "
-                    "resumes then)",
+                    "the event log %s could not be written (%s): it refuses writes until it "
+                    "can write again (tried every %g s; free some disk space)",
                     self.path,
                     failure,
+                    PROBE_SECONDS,
                 )
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
+        if error is not None:
+            self._unfinished.update(w.key for w, _ in batch if isinstance(w, _Finish))
         for _, future in batch:
             if future is None:
                 continue
@@ -176,6 +274,26 @@ class SqliteEventStore:
                 future.set_result(None)
             else:
                 future.set_exception(error)
+
+    def _probe(self, connection: sqlite3.Connection) -> None:
+        """While in an outage: try a small write; if it commits, take writes again."""
+        self._next_probe = time.monotonic() + PROBE_SECONDS
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO probe VALUES (zeroblob(?))", (_PROBE_BYTES,))
+            connection.execute("DELETE FROM probe")
+            connection.execute("COMMIT")
+        except sqlite3.Error:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            return
+        log.warning("the event log %s is written again: it takes writes again", self.path)
+        keys, self._unfinished = self._unfinished, set()
+        self.failure = None
+        if keys and self._on_recovered is not None:
+            again = [d for d in self._stored_deliveries() if d.key in keys]
+            self._on_recovered(again)
 
     # --- EventStore --------------------------------------------------------------------------
 
@@ -220,22 +338,18 @@ class SqliteEventStore:
         self._submit(write)
 
     def delivered(self, delivery: Delivery) -> None:
-        key = delivery.key
-        self._submit(lambda c: _finish(c, key))
+        self._submit(_Finish(delivery.key))
 
     def dead_lettered(self, delivery: Delivery, letter: DeadLetter) -> DeadLetter:
         stored = replace(letter, id=_letter_id())
-        key = delivery.key
-
-        def write(connection: sqlite3.Connection) -> None:
-            _insert_letter(connection, stored)
-            _finish(connection, key)
-
-        self._submit(write)
+        self._submit(_Finish(delivery.key, stored))
         return stored
 
     def pending(self) -> list[Delivery]:
-        self.flush()
+        self._flush_for_reading()
+        return self._stored_deliveries()
+
+    def _stored_deliveries(self) -> list[Delivery]:
         with self._read_lock:
             rows = self._reader.execute(
                 "SELECT d.event_id, d.replay, d.bus, d.rule, d.idx, d.published_at, d.attempts, "
@@ -280,11 +394,51 @@ class SqliteEventStore:
                 (bus, archived_before),
             )
             removed.append(cursor.rowcount)
+            if cursor.rowcount > 0:
+                self._freed = True
 
+        self._submit_and_vacuum(write)
+        return removed[0] if removed else 0
+
+    def trim(self, max_bytes: int) -> int:
+        """The archive's size is its events' payloads (the file is about a third larger, with
+        ids and indexes): the oldest go until the rest fit in ``max_bytes``."""
+        removed: list[int] = []
+
+        def write(connection: sqlite3.Connection) -> None:
+            # length() of a BLOB reads its size from the row's header, not the payload.
+            (total,) = connection.execute(
+                "SELECT coalesce(sum(length(payload)), 0) FROM events WHERE archived = 1"
+            ).fetchone()
+            excess = total - max_bytes
+            if excess <= 0:
+                return
+            doomed: list[tuple[str, str]] = []
+            rows = connection.execute(
+                "SELECT id, replay, length(payload) FROM events WHERE archived = 1 "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) "
+                "ORDER BY time"
+            )
+            for event_id, replay, size in rows:
+                doomed.append((event_id, replay))
+                excess -= size
+                if excess <= 0:
+                    break
+            rows.close()
+            connection.executemany("DELETE FROM events WHERE id = ? AND replay = ?", doomed)
+            removed.append(len(doomed))
+            self._freed = bool(doomed)
+
+        self._submit_and_vacuum(write)
+        return sum(removed)
+
+    def _submit_and_vacuum(self, write: Write) -> None:
+        """Commit a bulk delete, and return once its freed pages are handed back: they are
+        vacuumed after the commit, before the writer takes the next batch (the flush)."""
         future = self._submit(write, durable=True)
         assert future is not None
         future.result()
-        return removed[0] if removed else 0
+        self.flush()
 
     def put(self, letter: DeadLetter) -> DeadLetter:
         stored = replace(letter, id=letter.id or _letter_id())
@@ -294,13 +448,13 @@ class SqliteEventStore:
         return stored
 
     def list(self) -> list[DeadLetter]:
-        self._flush_for_read()
+        self._flush_for_reading()
         with self._read_lock:
             rows = self._reader.execute("SELECT * FROM dead_letters ORDER BY at").fetchall()
         return [_letter(row) for row in rows]
 
     def get(self, letter_id: str) -> DeadLetter | None:
-        self._flush_for_read()
+        self._flush_for_reading()
         with self._read_lock:
             row = self._reader.execute(
                 "SELECT * FROM dead_letters WHERE id = ?", (letter_id,)
@@ -319,11 +473,11 @@ class SqliteEventStore:
         future.result()
         return bool(removed and removed[0])
 
-    def _flush_for_read(self) -> None:
-        # After a failed write nothing more will be committed: read what was (the admin API
-        # keeps answering on a full disk) rather than raise the failure again.
+    def _flush_for_reading(self) -> None:
+        """Reads see every write queued before them; in an outage, what is on disk."""
         if self.failure is None:
-            self.flush()
+            with contextlib.suppress(sqlite3.Error):
+                self.flush()
 
     def flush(self) -> None:
         """Wait until every write queued so far is committed."""
@@ -332,8 +486,9 @@ class SqliteEventStore:
         future.result()
 
     def close(self) -> None:
-        if self.failure is None:  # after a failed write there is nothing more to flush
-            self.flush()
+        if self.failure is None:  # in an outage there is nothing more to flush
+            with contextlib.suppress(sqlite3.Error):
+                self.flush()
         self._pending.append(None)
         self._wake.set()
         self._writer.join(timeout=10)
@@ -368,6 +523,21 @@ def _delivery_row(d: Delivery) -> tuple[object, ...]:
         error.error_type if error else None,
         error.message if error else None,
     )
+
+
+class _Finish:
+    """The write that a delivery finished (with its dead letter, if it failed): named, so an
+    outage knows which deliveries to run again (see ``SqliteEventStore._commit``)."""
+
+    __slots__ = ("key", "letter")
+
+    def __init__(self, key: str, letter: DeadLetter | None = None) -> None:
+        self.key, self.letter = key, letter
+
+    def __call__(self, connection: sqlite3.Connection) -> None:
+        if self.letter is not None:
+            _insert_letter(connection, self.letter)
+        _finish(connection, self.key)
 
 
 def _finish(connection: sqlite3.Connection, key: str) -> None:

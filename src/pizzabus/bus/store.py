@@ -64,6 +64,10 @@ class EventStore(Protocol):
     def expire(self, bus: str, archived_before: float) -> int:
         """Forget ``bus``'s archived events older than its retention; returns how many."""
 
+    def trim(self, max_bytes: int) -> int:
+        """Forget the oldest archived events (of any bus) until the payloads of the rest take
+        at most ``max_bytes``; returns how many. Events a delivery still needs are kept."""
+
     # The dead-letter queue.
     def put(self, letter: DeadLetter) -> DeadLetter: ...
 
@@ -82,13 +86,17 @@ class MemoryEventStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: list[StoredEvent] = []
+        self._archive_bytes = 0
         self._pending: dict[str, Delivery] = {}
         self._letters: dict[str, DeadLetter] = {}
         self._serial = 0
 
     def record(self, events: Sequence[StoredEvent], deliveries: Sequence[Delivery]) -> Future[None]:
         with self._lock:
-            self._events.extend(e for e in events if e.archived)
+            for e in events:
+                if e.archived:
+                    self._events.append(e)
+                    self._archive_bytes += len(e.payload)
             for delivery in deliveries:
                 self._pending[delivery.key] = delivery
         return done()
@@ -115,10 +123,32 @@ class MemoryEventStore:
 
     def expire(self, bus: str, archived_before: float) -> int:
         with self._lock:
-            kept = [e for e in self._events if e.bus != bus or e.time >= archived_before]
-            removed = len(self._events) - len(kept)
-            self._events = kept
-            return removed
+            # Events are appended as they are published, so the expired ones lead the list:
+            # look at those only (a week of events is millions, swept every minute, while the
+            # loop waits for the interpreter); a straggler out of order goes at a later sweep.
+            events = self._events
+            end = 0
+            while end < len(events) and events[end].time < archived_before:
+                end += 1
+            if end == 0:
+                return 0
+            head = events[:end]
+            kept = [e for e in head if e.bus != bus]
+            self._archive_bytes -= sum(len(e.payload) for e in head if e.bus == bus)
+            events[:end] = kept  # one memmove, not a new list of millions
+            return len(head) - len(kept)
+
+    def trim(self, max_bytes: int) -> int:
+        with self._lock:
+            if self._archive_bytes <= max_bytes:
+                return 0
+            ordered = sorted(self._events, key=lambda e: e.time)
+            dropped = 0
+            while dropped < len(ordered) and self._archive_bytes > max_bytes:
+                self._archive_bytes -= len(ordered[dropped].payload)
+                dropped += 1
+            self._events = ordered[dropped:]
+            return dropped
 
     def put(self, letter: DeadLetter) -> DeadLetter:
         with self._lock:

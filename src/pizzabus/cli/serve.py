@@ -156,6 +156,13 @@ def bind(host: str, port: int) -> socket.socket:
     help="Open connections (HTTP and WebSocket) before new ones get 503.",
 )
 @click.option(
+    "--max-archive-bytes",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep the archive's events (their payloads) under this many bytes: the oldest go "
+    "first, checked every minute. Default: only the retention (a week) bounds it.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -175,6 +182,7 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     max_connections: int,
+    max_archive_bytes: int | None,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -202,6 +210,7 @@ def serve(
         max_in_flight=max_in_flight,
         inline=not isolate,
         admin_token=token,
+        max_archive_bytes=max_archive_bytes,
     )
     try:
         system = EmbeddedSystem(definition, settings)

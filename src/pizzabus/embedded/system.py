@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.awsapi import Backends, build_aws_apis
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer, Delivery
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
@@ -68,6 +68,14 @@ class Settings:
     inline: bool = True
     #: The admin API's token, and the secret of the local SigV4 credentials (``pizzabus``).
     admin_token: str = field(default_factory=generate_token, repr=False)
+    #: At most this many bytes of archived payloads: the oldest archived events go first, at
+    #: each sweep. None: only the retention bounds the archive.
+    max_archive_bytes: int | None = None
+
+
+def _failure_of(store: EventStore) -> str | None:
+    failure = getattr(store, "failure", None)  # only a store on disk has outages
+    return None if failure is None else str(failure)
 
 
 def _api_id(name: str) -> str:
@@ -129,6 +137,7 @@ class EmbeddedSystem:
         )
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
 
@@ -172,11 +181,11 @@ class EmbeddedSystem:
         self.runtime.bind()
         if self.connections is not None:
             self.connections.bind(loop)
+        self._loop = loop
         resumed = await asyncio.to_thread(self.store.pending)
         if resumed:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
-            self.deliverer.admit(len(resumed), force=True)
-            self.deliverer.submit(resumed)
+            self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
 
     async def stop(self) -> None:
@@ -212,6 +221,10 @@ class EmbeddedSystem:
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            # Why the event log refuses writes now (a full disk), or None.
+            "event_log_failure": _failure_of(self.store),
             # Where each function's invocations run now (inline on the loop, or on threads),
             # and how many ran where.
             "functions": {
@@ -245,7 +258,20 @@ class EmbeddedSystem:
             ensure_private_file(self.settings.data_dir / "events.sqlite3"),
             # The router is built after the store, so look it up when a delivery resumes.
             targets=lambda bus, rule, index: self.router.target(bus, rule, index),  # noqa: PLW0108
+            on_recovered=self._run_again,
         )
+
+    def _run_again(self, deliveries: list[Delivery]) -> None:
+        """After the event log's outage (from its thread): deliveries whose end could not be
+        recorded run again, as they would after a restart."""
+        loop = self._loop
+        if deliveries and loop is not None and not loop.is_closed():
+            log.info("the event log is back: running %d deliveries again", len(deliveries))
+            loop.call_soon_threadsafe(self._resume, deliveries)
+
+    def _resume(self, deliveries: list[Delivery]) -> None:
+        self.deliverer.admit(len(deliveries), force=True)
+        self.deliverer.submit(deliveries)
 
     def _build_app(self) -> Gateway:
         definition = self.definition
@@ -316,17 +342,30 @@ class EmbeddedSystem:
     async def _sweep_expired(self) -> None:
         while True:
             await self.clock.sleep(TTL_SWEEP_SECONDS)
-            try:
-                removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
-            except Exception:  # a sweep failing must not stop the server; the next one retries
-                log.exception("TTL sweep failed")
-                continue
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Delete expired items (TTL) and archived events past their retention or over
+        ``max_archive_bytes`` (every ``TTL_SWEEP_SECONDS``, on threads, off the loop)."""
+        # Each step failing must not stop the server or the other steps; the next sweep retries.
+        try:
+            removed = await asyncio.to_thread(self.tables.delete_expired, self.clock.now())
             if removed:
                 log.info("TTL: removed %d expired items", removed)
+        except Exception:
+            log.exception("TTL sweep failed")
+        try:
             await self._expire_archives()
+        except Exception:
+            log.exception("archive sweep failed")
 
     async def _expire_archives(self) -> None:
         for bus in self.definition.buses:
             if bus.archive is not None and bus.archive.retention is not None:
                 before = self.clock.now() - bus.archive.retention.total_seconds()
                 await asyncio.to_thread(self.store.expire, bus.name, before)
+        limit = self.settings.max_archive_bytes
+        if limit is not None:
+            dropped = await asyncio.to_thread(self.store.trim, limit)
+            if dropped:
+                log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)

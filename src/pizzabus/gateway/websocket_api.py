@@ -72,21 +72,29 @@ class WebSocketGateway:
             "user_agent": connection.user_agent,
         }
         self.registry.add(connection)
-        refusal = await self._connect(base, headers, scope.get("query_string", b"").decode())
-        if refusal is not None:
-            self.registry.discard(connection)
-            await _refuse(websocket, *refusal)
-            return
-        await websocket.accept()
-        connection.transition(ConnectionState.CONNECTING, ConnectionState.OPEN)
-        pump = asyncio.create_task(connection.pump(_sender(websocket), websocket.close))
+        connected = False
+        pump: asyncio.Task[None] | None = None
         close_status = (1005, "Client closed the connection")
+        # Whatever happens from here (a refusal, a client gone during $connect or the
+        # handshake, a server stopping), the registry forgets the connection, and $disconnect
+        # follows a $connect that let it in: else both leaked, one per dropped handshake.
         try:
+            refusal = await self._connect(base, headers, scope.get("query_string", b"").decode())
+            if refusal is not None:
+                self.registry.discard(connection)
+                await _refuse(websocket, *refusal)
+                return
+            connected = True
+            await websocket.accept()
+            connection.transition(ConnectionState.CONNECTING, ConnectionState.OPEN)
+            pump = asyncio.create_task(connection.pump(_sender(websocket), websocket.close))
             close_status = await self._receive_messages(websocket, connection, base)
         finally:
             self.registry.discard(connection)
-            pump.cancel()
-            self._disconnect(base, headers, close_status)
+            if pump is not None:
+                pump.cancel()
+            if connected:
+                self._disconnect(base, headers, close_status)
 
     async def _connect(
         self, base: dict[str, Any], headers: dict[str, str], query: str

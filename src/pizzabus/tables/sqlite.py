@@ -11,12 +11,23 @@ Checkpoints (copying the write-ahead log back into the database, and flushing it
 on a thread of their own, not inside whichever write crosses SQLite's threshold: writes come
 from handlers, which may run on the server's event loop, and a checkpoint's flush there would
 stall every request for tens of milliseconds.
+
+A checkpoint alone does not bound the log: SQLite starts the log over only when a write begins
+while *every* frame has been copied back. A PASSIVE checkpoint never stops writers, so under a
+steady load some write nearly always commits during its flush, the log is never reset, and it
+grew by the size of every page written (about 100 KB an order, gigabytes within minutes). So
+once the log passes :data:`WAL_CHECKPOINT_BYTES` the checkpointer follows its PASSIVE copy
+with a TRUNCATE checkpoint: it holds writers back for the few frames written meanwhile (a few
+milliseconds, with a bounded wait for readers) and empties the file. Should the checkpointer
+ever fall behind, the write that finds the log past :data:`WAL_LIMIT_BYTES` truncates it
+itself, so the log stays bounded at every moment, whatever the timing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -33,6 +44,22 @@ from pizzabus.tables.values import Item
 
 #: How often the write-ahead log is checkpointed into the database.
 CHECKPOINT_SECONDS = 1.0
+#: Past this size, the checkpointer empties the log (TRUNCATE) after copying it.
+WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024
+#: Past this size, the write that notices empties the log itself (the checkpointer is behind).
+WAL_LIMIT_BYTES = 32 * 1024 * 1024
+#: The longest a TRUNCATE checkpoint waits for readers and writers (then the next one retries).
+CHECKPOINT_WAIT_SECONDS = 0.1
+#: Expired items deleted per transaction (per table) by a TTL sweep.
+SWEEP_BATCH = 500
+#: Free pages handed back to the file system per step after a TTL sweep.
+_VACUUM_PAGES = 256
+#: Writes to let pass after a TRUNCATE found the log held by a reader.
+_RETRY_AFTER_WRITES = 256
+#: How long a write waits for the database's write lock.
+_WRITE_WAIT_SECONDS = 10.0
+#: Writes between two looks at the log's size (a stat: about a microsecond).
+_SIZE_CHECK_EVERY = 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pb_tables (
@@ -72,13 +99,27 @@ class SqliteTableStore(Engine):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=10.0
+            self.path, check_same_thread=False, isolation_level=None, timeout=_WRITE_WAIT_SECONDS
         )
+        # Pages freed by TTL sweeps go back to the file system (on a new file: an existing one
+        # keeps its mode and reuses free pages for new items).
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
+        # A log emptied by a plain restart (not TRUNCATE) is cut back to this size.
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_BYTES}")
         self._db.executescript(_SCHEMA)
+        self.wal_path = self.path.with_name(self.path.name + "-wal")
+        self._writes = 0
+        self._force_after = 0
+        #: Checkpoints that emptied the log: by the checkpointer, and by a write (fallback).
+        self.truncations = 0
+        self.forced_truncations = 0
         self._closing = threading.Event()
+        self._closed = False
+        self._wake = threading.Event()
+        self._checkpointing = threading.Lock()  # one checkpoint at a time (see _watch_log)
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="pizzabus-tables-checkpoint", daemon=True
         )
@@ -98,6 +139,41 @@ class SqliteTableStore(Engine):
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._writes += 1
+        if self._writes % _SIZE_CHECK_EVERY == 0:
+            self._watch_log()
+
+    def _watch_log(self) -> None:
+        """Wake the checkpointer when the log has grown; empty it here if it is far behind."""
+        size = self.wal_size()
+        if size > WAL_LIMIT_BYTES and self._writes >= self._force_after:
+            # Rare: the checkpointer could not keep up (a stalled machine, a reader that held
+            # the log). The engine's lock is held, so no write of ours is in progress; the
+            # checkpoint lock waits for a round of the checkpointer in progress (whose
+            # checkpoint would make ours fail at once) and lets it finish first.
+            with self._checkpointing:
+                if self.wal_size() <= WAL_LIMIT_BYTES:
+                    return
+                self._db.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_SECONDS * 1000)}")
+                try:
+                    busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.Error:
+                    busy = 1
+                finally:
+                    self._db.execute(f"PRAGMA busy_timeout={int(_WRITE_WAIT_SECONDS * 1000)}")
+            if busy:  # a reader still holds the log: let some writes pass before waiting again
+                self._force_after = self._writes + _RETRY_AFTER_WRITES
+            else:
+                self.forced_truncations += 1
+        elif size > WAL_CHECKPOINT_BYTES:
+            self._wake.set()
+
+    def wal_size(self) -> int:
+        """The write-ahead log's size on disk now, in bytes."""
+        try:
+            return os.stat(self.wal_path).st_size
+        except FileNotFoundError:
+            return 0
 
     def _save_spec(self, spec: Table, previous: Table | None) -> None:
         self._db.execute(
@@ -230,28 +306,66 @@ class SqliteTableStore(Engine):
 
     def _expiring(self, spec: Table, now: float) -> list[Item]:
         # ttl is a float copy of the exact number: look a second wider, the engine checks exactly.
+        # At most a batch, oldest first: see delete_expired.
         rows = self._db.execute(
-            "SELECT item FROM pb_items WHERE tbl = ? AND ttl BETWEEN ? AND ?",
-            (spec.name, now - TTL_HORIZON_SECONDS - 1, now + 1),
+            "SELECT item FROM pb_items WHERE tbl = ? AND ttl BETWEEN ? AND ? ORDER BY ttl LIMIT ?",
+            (spec.name, now - TTL_HORIZON_SECONDS - 1, now + 1, SWEEP_BATCH),
         )
         return [loads(text) for (text,) in rows]
 
+    def delete_expired(self, now: float) -> int:
+        # A batch per transaction, the lock let go in between: a minute of expired orders is
+        # thousands of items, and handlers' writes on the event loop wait for the lock.
+        removed = 0
+        while True:
+            batch = super().delete_expired(now)
+            removed += batch
+            if batch == 0 or self._closed:
+                break
+        # Hand the freed pages back in bounded steps, letting writes in between.
+        while removed:
+            with self._lock:
+                if self._closed:
+                    break
+                # executescript() steps it to the end; execute() would free one page.
+                self._db.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES});")
+                (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
+            if not free:
+                break
+        return removed
+
     def _checkpoint_loop(self) -> None:
-        # PASSIVE: copies what no reader still needs, never waits for or blocks a writer.
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_SECONDS * 1000)}")
         try:
-            while not self._closing.wait(CHECKPOINT_SECONDS):
-                with contextlib.suppress(sqlite3.Error):  # busy now: the next round will do
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            while not self._closing.is_set():
+                self._wake.wait(CHECKPOINT_SECONDS)
+                self._wake.clear()
+                if not self._closing.is_set():
+                    self._checkpoint(connection)
         finally:
             connection.close()
 
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        with self._checkpointing, contextlib.suppress(sqlite3.Error):  # busy: the next round
+            # PASSIVE copies what no reader still needs and never waits for or blocks a writer:
+            # the bulk of the work, beside the writes.
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if self.wal_size() > WAL_CHECKPOINT_BYTES:
+                # Only the frames written during the copy are left: TRUNCATE holds writers back
+                # while it copies those, then empties the file (see the module's docstring).
+                busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    self.truncations += 1
+
     def _close(self) -> None:
         self._closing.set()
+        self._wake.set()
         self._checkpointer.join(timeout=10)
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
+        self._closed = True
 
 
 def _sort_bounds(column: str, sort: SortRange | None) -> tuple[str, list[bytes]]:
