@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import websockets
+from click.testing import CliRunner
 
+from pizzabus.cli.main import cli
 from tests.e2e.server import Server, start_server
 
 pytestmark = pytest.mark.e2e
@@ -53,6 +55,19 @@ def aws_env(lab: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         "AWS_CONFIG_FILE": str(empty / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(empty / "credentials"),
         **exported,
+    }
+
+
+def test_pizzabus_env_finds_the_server_and_its_token_by_url(lab: Server) -> None:
+    result = CliRunner().invoke(cli, ["env", "--url", lab.url, "--region", "eu-west-1"])
+    assert result.exit_code == 0, result.output
+    words = shlex.split(result.output)
+    assert dict(word.split("=", 1) for word in words[1:]) == {
+        "AWS_ENDPOINT_URL": lab.url,
+        "AWS_ACCESS_KEY_ID": "pizzabus",
+        "AWS_SECRET_ACCESS_KEY": lab.admin_token,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
     }
 
 

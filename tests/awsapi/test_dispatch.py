@@ -13,7 +13,7 @@ import pytest
 from pizzabus.awsapi import AwsApis
 from pizzabus.clock import SystemClock
 from tests.awsapi.conftest import Clients
-from tests.e2e.server import Server
+from tests.awsapi.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +80,7 @@ def test_a_request_goes_to_the_service_it_names(
     assert apis.service_of(_scope(path, headers)) == service
 
 
-def test_the_http_apis_own_post_still_reaches_the_http_api(aws_server: Server) -> None:
+def test_the_http_apis_own_post_still_reaches_the_http_api(aws_server: LocalServer) -> None:
     order = {"item": {"order_id": str(uuid.uuid4()), "eventtype": "make_pizza", "pizza": "x"}}
     response = httpx.post(f"{aws_server.url}/", json=order, timeout=10)
     assert response.status_code == 200
@@ -147,7 +147,7 @@ def test_an_operation_not_implemented_answers_unknown_operation(
     ],
 )
 def test_a_malformed_body_gets_serialization_exception_never_a_500(
-    aws_server: Server, client: Clients, target: str, body: bytes
+    aws_server: LocalServer, client: Clients, target: str, body: bytes
 ) -> None:
     # Signed as botocore signs, with the malformed body: the signature is right, the body not.
     service = {"DynamoDB_20120810": "dynamodb", "AWSEvents": "events", "AmazonSQS": "sqs"}[

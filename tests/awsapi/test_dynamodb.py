@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from tests.awsapi.conftest import REGION, Clients
-from tests.e2e.server import Server
+from tests.awsapi.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 
@@ -317,7 +317,7 @@ def test_tables_are_described_as_dynamodb_describes_them(client: Clients) -> Non
         db.describe_table(TableName="missing")
 
 
-def test_the_resource_api_works_too(aws_server: Server) -> None:
+def test_the_resource_api_works_too(aws_server: LocalServer) -> None:
     dynamodb = boto3.resource(
         "dynamodb",
         endpoint_url=aws_server.url,

@@ -10,25 +10,12 @@ from click.testing import CliRunner
 
 from pizzabus.access import RUNTIME_DIR_ENV, ServerRecord, write_server_record
 from pizzabus.cli.main import cli
-from tests.e2e.server import Server
 
 
 def _exports(output: str) -> dict[str, str]:
     words = shlex.split(output)
     assert words[0] == "export"
     return dict(word.split("=", 1) for word in words[1:])
-
-
-def test_env_finds_the_server_and_its_token_by_url(aws_server: Server) -> None:
-    result = CliRunner().invoke(cli, ["env", "--url", aws_server.url, "--region", "eu-west-1"])
-    assert result.exit_code == 0, result.output
-    assert _exports(result.output) == {
-        "AWS_ENDPOINT_URL": aws_server.url,
-        "AWS_ACCESS_KEY_ID": "pizzabus",
-        "AWS_SECRET_ACCESS_KEY": aws_server.admin_token,
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-    }
 
 
 def test_env_with_no_server_running_says_how_to_start_one(tmp_path: Path) -> None:

@@ -10,9 +10,17 @@ from typing import Any
 
 import pytest
 
+from pizzabus.functions import logs
 from tests.awsapi.conftest import REGION, Clients
 
 pytestmark = pytest.mark.e2e
+
+
+def _attribute_output() -> None:
+    """pytest swaps ``sys.stdout`` around each test phase; the runtime attributes (and
+    collects) what handlers print by wrapping the stream it finds, as ``pizzabus serve`` does
+    once at start: wrap the test's own."""
+    logs.install()
 
 
 def _payload(answer: dict[str, Any]) -> Any:
@@ -49,6 +57,7 @@ def test_get_order_answers_an_orders_timeline(client: Clients) -> None:
 
 
 def test_a_handler_error_comes_back_as_lambda_answers_it(client: Clients) -> None:
+    _attribute_output()
     answer = client("lambda").invoke(
         FunctionName="noisy", Payload=json.dumps({"fail": True}), LogType="Tail"
     )
@@ -63,6 +72,7 @@ def test_a_handler_error_comes_back_as_lambda_answers_it(client: Clients) -> Non
 
 
 def test_the_log_tail_is_the_last_4_kb_of_the_invocations_log(client: Clients) -> None:
+    _attribute_output()
     answer = client("lambda").invoke(
         FunctionName="noisy", Payload=json.dumps({"big": 100}), LogType="Tail"
     )

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.awsapi.conftest import REGION, Clients
-from tests.e2e.server import Server
+from tests.awsapi.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 
@@ -33,14 +33,14 @@ def _fail_one_order(client: Clients) -> str:
     return order_id
 
 
-def _dead_letter_ids(server: Server) -> list[str]:
+def _dead_letter_ids(server: LocalServer) -> list[str]:
     """What ``pizzabus dlq list`` shows (the admin API it reads)."""
     answer = httpx.get(f"{server.url}/_pizzabus/dlq", headers=server.admin_headers, timeout=5)
     return [letter["id"] for letter in answer.json()["DeadLetters"]]
 
 
 def test_a_dead_letter_is_received_and_deleted_as_an_sqs_message(
-    client: Clients, aws_server: Server
+    client: Clients, aws_server: LocalServer
 ) -> None:
     sqs = client("sqs")
     url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
@@ -71,7 +71,7 @@ def test_a_dead_letter_is_received_and_deleted_as_an_sqs_message(
     assert message["MessageId"] not in [m["MessageId"] for m in again]
 
 
-def test_queue_errors_are_the_modeled_exceptions(client: Clients, aws_server: Server) -> None:
+def test_queue_errors_are_the_modeled_exceptions(client: Clients, aws_server: LocalServer) -> None:
     sqs = client("sqs")
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName="missing")
