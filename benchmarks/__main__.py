@@ -2,7 +2,9 @@
 
 - ``lifecycle``: orders end to end (``--memory``, durable) beside the transport limit;
 - ``idle``: server memory per idle WebSocket;
-- ``patterns``: the event-pattern engine.
+- ``patterns``: the event-pattern engine;
+- ``cluster``: ``pizzabus cluster`` beside embedded (throughput, CPU per order over every
+  process, scaling with 5 ms handlers on 1 vs 2 workers, light-load latency).
 
 ``--smoke`` runs each briefly (well under a minute in all), for CI logs: nothing is asserted.
 Results are written under ``benchmarks/results/`` (JSON, and PNG charts when matplotlib is
@@ -20,10 +22,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_idle_sockets, bench_lifecycle, bench_patterns
+from benchmarks import bench_cluster, bench_idle_sockets, bench_lifecycle, bench_patterns
 from benchmarks.common import machine, results_dir, write_json
 
-NAMES = ("lifecycle", "idle", "patterns")
+NAMES = ("lifecycle", "idle", "patterns", "cluster")
 #: The targets of the performance issue, beside what was measured.
 TARGETS = {
     "memory_orders_per_s": 2000,
@@ -32,6 +34,9 @@ TARGETS = {
     "p50_ms_at_half": 2.0,
     "p99_ms_at_half": 10.0,
     "kib_per_idle_socket": 20.0,
+    "cluster_scaling_2_over_1": 1.6,
+    "cluster_light_p50_ms": 15.0,
+    "cluster_light_p99_ms": 50.0,
 }
 
 
@@ -67,6 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with console.status("pattern matching…"):
             bench_patterns.main([*smoke, "--no-others"] if args.smoke else [])
         summary["patterns"] = json.loads(bench_patterns.RESULTS.read_text())
+    if "cluster" in chosen:
+        with console.status("cluster: the distributed runtime…"):
+            summary["cluster"] = {
+                k: v
+                for k, v in bench_cluster.run(smoke, progress).items()
+                if k not in {"rounds", "machine"}
+            }
     summary["seconds"] = round(time.monotonic() - started, 1)
     console.print(report(summary))
     path = write_json("summary", _compact(summary), args.smoke)
@@ -169,6 +181,40 @@ def report(summary: dict[str, Any]) -> Table:
         rows = summary["patterns"]["mixed"]
         widest = max(rows, key=lambda r: r["rules"])
         add(f"patterns: events/s, {widest['rules']} mixed rules", widest["pizzabus"], None, True)
+    if "cluster" in summary:
+        cluster = summary["cluster"]
+        add("cluster: orders/s", cluster["cluster_orders_per_s"], None, True)
+        add(
+            "cluster: CPU µs per order, all processes",
+            cluster["cluster_cpu_us_per_order"],
+            None,
+            False,
+        )
+        add("embedded (same run): orders/s", cluster["embedded_orders_per_s"], None, True)
+        add(
+            "embedded (same run): CPU µs per order",
+            cluster["embedded_cpu_us_per_order"],
+            None,
+            False,
+        )
+        add(
+            "cluster, 5 ms handlers: 2 workers ÷ 1 worker",
+            cluster["scaling_2_over_1"],
+            TARGETS["cluster_scaling_2_over_1"],
+            True,
+        )
+        add(
+            "cluster: light-load p50 ms",
+            cluster["light_p50_ms"],
+            TARGETS["cluster_light_p50_ms"],
+            False,
+        )
+        add(
+            "cluster: light-load p99 ms",
+            cluster["light_p99_ms"],
+            TARGETS["cluster_light_p99_ms"],
+            False,
+        )
     return table
 
 
@@ -183,6 +229,8 @@ def _compact(summary: dict[str, Any]) -> dict[str, Any]:
         out["idle"] = {k: v for k, v in summary["idle"].items() if k != "machine"}
     if "patterns" in summary:
         out["patterns"] = summary["patterns"]
+    if "cluster" in summary:
+        out["cluster"] = summary["cluster"]
     out["targets"] = TARGETS
     return out
 

@@ -37,7 +37,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from benchmarks.common import machine, write_json
-from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.pizza.system import CONNECTIONS_TABLE, SYSTEM, TIMELINE_TABLE
 from pizzabus.sdk.boto3_shim import Session
 from pizzabus.sdk.platform import Platform

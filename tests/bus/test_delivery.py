@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from pizzabus.bus.delivery import Backoff, Deliverer, Delivery
+from pizzabus.bus.delivery import Backoff, Deliverer
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
+from pizzabus.contracts.invoker import NOT_NOW, Invocations
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
-from pizzabus.functions.runtime import NOT_NOW
 from pizzabus.system import RetryPolicy, Target
 
 
@@ -57,7 +58,7 @@ async def test_a_failed_attempt_is_retried_until_it_succeeds() -> None:
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=3)
-    deliverer = Deliverer(function, clock=clock, store=dead, rng=random.Random(1))
+    deliverer = Deliverer(Invocations(function), clock=clock, store=dead, rng=random.Random(1))
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy())])
     await run_until_idle(deliverer, clock, step=0.05)
@@ -70,7 +71,9 @@ async def test_retries_wait_exponentially_longer_within_the_jitter_bounds() -> N
     clock = ManualClock()
     backoff = Backoff(base=1.0, cap=1000.0)
     function = FlakyFunction(clock, failures=6)
-    deliverer = Deliverer(function, clock=clock, store=MemoryEventStore(), backoff=backoff)
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=MemoryEventStore(), backoff=backoff
+    )
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy())])
     await run_until_idle(deliverer, clock, step=0.01)
@@ -90,7 +93,7 @@ async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_la
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=100, timeout=True)
-    deliverer = Deliverer(function, clock=clock, store=dead)
+    deliverer = Deliverer(Invocations(function), clock=clock, store=dead)
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=2))])
     await run_until_idle(deliverer, clock, step=0.05)
@@ -107,7 +110,9 @@ async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() ->
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=10_000)
-    deliverer = Deliverer(function, clock=clock, store=dead, backoff=Backoff(base=10, cap=100))
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=dead, backoff=Backoff(base=10, cap=100)
+    )
     policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=300))
     deliverer.admit(1)
     deliverer.submit([delivery(clock, policy)])
@@ -161,7 +166,7 @@ async def test_a_first_attempt_runs_at_once_when_the_function_can(
     store = MemoryEventStore()
     later = FlakyFunction(clock, failures=0)
     now = RunNow(outcome)
-    deliverer = Deliverer(later, clock=clock, store=store, invoke_now=now)
+    deliverer = Deliverer(Invocations(later, now), clock=clock, store=store)
     deliverer.admit(1)
     deliverer.submit([delivery(clock, RetryPolicy(maximum_retry_attempts=3))])
     await run_until_idle(deliverer, clock, step=0.5)
@@ -175,10 +180,9 @@ async def test_a_fault_of_pizzabus_in_the_first_attempt_is_logged_and_frees_the_
 ) -> None:
     clock = ManualClock()
     deliverer = Deliverer(
-        FlakyFunction(clock, failures=0),
+        Invocations(FlakyFunction(clock, failures=0), RunNow("bug")),
         clock=clock,
         store=MemoryEventStore(),
-        invoke_now=RunNow("bug"),
         max_in_flight=1,
     )
     assert deliverer.admit(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pizzabus.bus.deadletters import DeadLetter
-from pizzabus.bus.delivery import Delivery
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore, StoredEvent
 from pizzabus.functions.errors import FunctionError

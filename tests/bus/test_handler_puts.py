@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import Deliverer, Delivery
+from pizzabus.bus.delivery import Deliverer
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import StoredEvent
 from pizzabus.clock import SystemClock
-from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.contracts.invoker import Invocations
 from pizzabus.system import EventBus, Rule, Target
 
 BUS = EventBus(
@@ -33,7 +35,7 @@ class Wiring:
         self.invoked: list[str] = []
         self.store = SqliteEventStore(path, lambda bus, rule, index: BUS.rules[0].targets[0])
         clock = SystemClock()
-        self.deliverer = Deliverer(self._invoke, clock=clock, store=self.store)
+        self.deliverer = Deliverer(Invocations(self._invoke), clock=clock, store=self.store)
         self.router = EventRouter(
             (BUS,),
             identity=RuntimeIdentity(),

@@ -816,21 +816,14 @@ def test_serve_isolate_turns_inline_runs_off(
 ) -> None:
     built: list[Settings] = []
 
-    class SettingsOnly(EmbeddedSystem):
+    def settings_only(
+        definition: SystemDefinition, settings: Settings, distribution: object = None
+    ) -> EmbeddedSystem:
         """Records what serve would run, then stops it before it serves anything."""
+        built.append(settings)
+        raise PizzabusError("stopped by the test before serving")
 
-        def __init__(
-            self,
-            definition: SystemDefinition,
-            settings: Settings | None = None,
-            *,
-            clock: Clock | None = None,
-        ) -> None:
-            assert settings is not None
-            built.append(settings)
-            raise PizzabusError("stopped by the test before serving")
-
-    monkeypatch.setattr(serve_module, "EmbeddedSystem", SettingsOnly)
+    monkeypatch.setattr(serve_module, "open_runtime", settings_only)
     result = CliRunner().invoke(serve_module.serve, ["--memory", "--port", "0", *flags])
     assert result.exit_code == 1, result.output
     assert "stopped by the test before serving" in result.output

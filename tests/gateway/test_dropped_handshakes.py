@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pizzabus.contracts.invoker import Invocations
 from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.system import WebSocketApi
@@ -56,7 +57,7 @@ async def test_a_handshake_that_fails_after_connect_leaves_the_registry_and_disc
     registry: ConnectionRegistry,
 ) -> None:
     runtime = Recorder()
-    gateway = WebSocketGateway(API, registry, runtime.invoke, "abc123")
+    gateway = WebSocketGateway(API, registry, Invocations(runtime.invoke), "abc123")
 
     async def send(message: dict[str, Any]) -> None:
         raise OSError("the client went away")  # the accept never reaches it
@@ -74,7 +75,7 @@ async def test_a_handshake_cancelled_during_connect_leaves_the_registry(
 ) -> None:
     gate = asyncio.Event()
     runtime = Recorder(connect_gate=gate)
-    gateway = WebSocketGateway(API, registry, runtime.invoke, "abc123")
+    gateway = WebSocketGateway(API, registry, Invocations(runtime.invoke), "abc123")
     sent: list[str] = []
 
     async def send(message: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from pizzabus.bus.delivery import Deliverer, Delivery
+from pizzabus.bus.delivery import Deliverer
 from pizzabus.bus.envelope import envelope
 from pizzabus.bus.putevents import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -18,11 +18,12 @@ from pizzabus.bus.putevents import (
     validate_entry,
     validate_request,
 )
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import EventStore, StoredEvent, done
 from pizzabus.clock import Clock
+from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.contracts.ids import uuid4
 from pizzabus.errors import DefinitionError
-from pizzabus.functions.ids import uuid4
-from pizzabus.functions.runtime import RuntimeIdentity
 from pizzabus.loop import LoopBinding
 from pizzabus.patterns import CompiledPattern, InvalidEventPattern, RuleSet, compile_pattern
 from pizzabus.system import EventBus as BusSpec

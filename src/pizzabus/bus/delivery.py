@@ -16,39 +16,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pizzabus.bus.deadletters import DeadLetter
+from pizzabus.bus.records import Delivery
 from pizzabus.clock import Clock
+from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
-from pizzabus.system import Target
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
 
 
 log = logging.getLogger("pizzabus.delivery")
-
-
-@dataclass
-class Delivery:
-    """One matched event on its way to one target."""
-
-    event_id: str
-    bus: str
-    rule: str
-    target: Target
-    payload: bytes
-    published_at: float
-    attempts: int = 0
-    last_error: FunctionError | None = None
-    #: Which of the rule's targets (a rule may target one function twice).
-    index: int = 0
-    #: The replay this delivery belongs to, if it is one.
-    replay_name: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Identifies the delivery in the event store."""
-        return f"{self.event_id}/{self.replay_name or ''}/{self.rule}/{self.index}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +65,8 @@ class Deliverer:
     """Runs deliveries on the event loop.
 
     A delivery's first attempt runs from a plain loop callback when its function can be run
-    there and then (``invoke_now``: an inline function with a warm environment free); anything
+    there and then (the invoker's ``invoke_now``: on the embedded runtime, an inline function
+    with a warm environment free); anything
     else, and every retry, runs as a task of its own. A task and its coroutines cost about as
     much as a quick handler, and most deliveries succeed at once.
 
@@ -99,17 +77,19 @@ class Deliverer:
 
     def __init__(
         self,
-        invoke: Invoke,
+        invoker: Invoker,
         *,
         clock: Clock,
         store: EventStore,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-        invoke_now: InvokeNow | None = None,
+        fast_path: bool = True,
     ) -> None:
-        self._invoke = invoke
-        self._invoke_now = invoke_now
+        """``fast_path``: try each first attempt at once (``invoker.invoke_now``), from a loop
+        callback; False runs every attempt as a task."""
+        self._invoke = invoker.invoke
+        self._invoke_now = invoker.invoke_now if fast_path else None
         self.clock = clock
         self.store = store
         self.backoff = backoff or Backoff()

@@ -6,7 +6,7 @@ from typing import Any
 
 from pizzabus.bus.putevents import ValidEntry
 from pizzabus.clock import iso8601
-from pizzabus.functions.ids import uuid4
+from pizzabus.contracts.ids import uuid4
 
 
 def envelope(

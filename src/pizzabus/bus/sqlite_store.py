@@ -42,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pizzabus.bus.deadletters import DeadLetter
-from pizzabus.bus.delivery import Delivery
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import StoredEvent
 from pizzabus.functions.errors import FunctionError
 from pizzabus.system import RetryPolicy, Target

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import NamedTuple, Protocol
 
 from pizzabus.bus.deadletters import DeadLetter
-from pizzabus.bus.delivery import Delivery
+from pizzabus.bus.records import Delivery
 
 
 class StoredEvent(NamedTuple):

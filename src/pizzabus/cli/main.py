@@ -9,6 +9,8 @@ import click
 #: Subcommand name → "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "serve": "pizzabus.cli.serve:serve",
+    "worker": "pizzabus.cli.worker:worker",
+    "cluster": "pizzabus.cli.cluster:cluster",
     "order": "pizzabus.cli.order:order",
     "test-event-pattern": "pizzabus.cli.test_event_pattern:test_event_pattern",
     "dlq": "pizzabus.cli.admin:dlq",
@@ -22,6 +24,8 @@ COMMANDS: dict[str, str] = {
 
 HELP = {
     "serve": "Serve the whole system (web client, HTTP API, WebSocket API).",
+    "worker": "Run the functions of a distributed system (NATS JetStream), supervised.",
+    "cluster": "Run the distributed system on this machine: nats-server, gateways, workers.",
     "order": "Place pizza orders and follow each one live until delivered.",
     "test-event-pattern": "Test an event against an EventBridge pattern (like the AWS CLI).",
     "dlq": "List, show, redrive or purge dead letters.",

@@ -29,7 +29,9 @@ from pizzabus.access import (
     write_server_record,
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
-from pizzabus.embedded import EmbeddedSystem, Settings
+from pizzabus.compose import Distribution, open_runtime
+from pizzabus.contracts.runtime import Runtime
+from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
@@ -120,6 +122,28 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--nats",
+    "nats_url",
+    default=None,
+    envvar="PIZZABUS_NATS",
+    help="Serve as a gateway node of a distributed system on this NATS server (see "
+    "`pizzabus worker`); the functions then run on workers.",
+)
+@click.option(
+    "--tables",
+    "tables_url",
+    default=None,
+    envvar="PIZZABUS_TABLES",
+    help="With --nats: the tables the workers share (postgresql://…).",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="With --nats: copies JetStream keeps of each stream (3 on a 3-node NATS cluster).",
+)
+@click.option(
     "--admin-token",
     envvar=ADMIN_TOKEN_ENV,
     default=None,
@@ -177,6 +201,9 @@ def serve(
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
+    nats_url: str | None,
+    tables_url: str | None,
+    replicas: int,
     admin_token: str | None,
     max_header_bytes: int,
     header_timeout: float,
@@ -199,6 +226,8 @@ def serve(
         token = resolve_admin_token(admin_token)
     except PizzabusError as error:
         raise click.ClickException(error.message) from error
+    if nats_url:
+        _check_broker(nats_url)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
@@ -213,7 +242,18 @@ def serve(
         max_archive_bytes=max_archive_bytes,
     )
     try:
-        system = EmbeddedSystem(definition, settings)
+        runtime = open_runtime(
+            definition,
+            settings,
+            Distribution(
+                nats_url,
+                tables_url or "(on the workers)",
+                replicas=replicas,
+                max_backlog=max_in_flight,
+            )
+            if nats_url
+            else None,
+        )
     except PizzabusError as error:
         sock.close()
         raise click.ClickException(error.message) from error
@@ -235,7 +275,7 @@ def serve(
         # Without a record, the token must be shown, or nobody could use the admin API.
         reason = error.message if isinstance(error, PizzabusError) else str(error)
         where = f"{token} (the server record could not be written: {reason})"
-    _announce(system, base_url, settings, where)
+    _announce(runtime, base_url, where)
     if not _is_loopback(host):
         click.secho(exposure_warning(host, actual_port), fg="yellow", err=True)
     sys.stdout.flush()
@@ -243,13 +283,25 @@ def serve(
     limits = HttpLimits(max_header_bytes, header_timeout, body_timeout, max_connections)
     server = _Server(
         uvicorn_config(
-            system.app,
+            runtime.app,
             log_level="warning" if log_level == "info" else log_level,
             limits=limits,
         ),
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
     server.run(sockets=[sock])
+
+
+def _check_broker(url: str) -> None:
+    """Fail at once, in one line, when the broker of a gateway node is unreachable."""
+    import asyncio
+
+    from pizzabus.distributed.broker import probe
+
+    try:
+        asyncio.run(probe(url))
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
 
 
 class _Server(uvicorn.Server):
@@ -355,9 +407,9 @@ def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None
     )
 
 
-def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_where: str) -> None:
+def _announce(runtime: Runtime, base_url: str, token_where: str) -> None:
     console = Console(stderr=False, highlight=False)
-    definition = system.definition
+    definition = runtime.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
     console.print(f"  web client     {base_url}/")
@@ -369,8 +421,7 @@ def _announce(system: EmbeddedSystem, base_url: str, settings: Settings, token_w
         console.print(
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
-    where = "memory (--memory)" if settings.data_dir is None else f"{settings.data_dir}/ (SQLite)"
-    console.print(f"  tables         {where}")
+    console.print(f"  tables         {runtime.describe_tables()}")
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print(
         f'  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): eval "$(pizzabus env)"',

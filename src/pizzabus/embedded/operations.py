@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pizzabus.bus.deadletters import DeadLetter
-from pizzabus.bus.delivery import Delivery
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import StoredEvent
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.functions.faults import FaultPlan

@@ -17,16 +17,19 @@ from starlette.applications import Starlette
 from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.awsapi import Backends, build_aws_apis
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer, Delivery
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
+from pizzabus.bus.records import Delivery
 from pizzabus.bus.replay import Replayer
 from pizzabus.bus.sqlite_store import SqliteEventStore
 from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
+from pizzabus.contracts.connections import ConnectionDirectory
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.embedded.operations import Operations
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
-from pizzabus.functions.runtime import FunctionRuntime, RuntimeIdentity
+from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
@@ -35,7 +38,6 @@ from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
-from pizzabus.sdk.platform import ConnectionManager
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
@@ -111,12 +113,11 @@ class EmbeddedSystem:
             inline=InlinePolicy() if self.settings.inline else None,
         )
         self.deliverer = Deliverer(
-            self.runtime.invoke,
+            self.runtime,
             clock=self.clock,
             store=self.store,
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
-            invoke_now=self.runtime.invoke_now,
         )
         self.router = EventRouter(
             definition.buses,
@@ -135,6 +136,7 @@ class EmbeddedSystem:
             if ws
             else None
         )
+        self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -144,7 +146,7 @@ class EmbeddedSystem:
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         return self.router.put_events(entries)
 
-    def connection_manager(self, endpoint_url: str | None) -> ConnectionManager:
+    def connection_manager(self, endpoint_url: str | None) -> ConnectionDirectory:
         ws = self.definition.websocket_api
         if ws is None or self.connections is None:
             raise Forbidden("This system has no WebSocket API to manage connections of.")
@@ -204,6 +206,12 @@ class EmbeddedSystem:
             yield self
         finally:
             await self.stop()
+
+    def describe_tables(self) -> str:
+        """Where the tables live, in a few words (for the start-up banner)."""
+        if self.settings.data_dir is None:
+            return "memory (--memory)"
+        return f"{self.settings.data_dir}/ (SQLite)"
 
     def stats(self) -> dict[str, Any]:
         """What the system has done so far (served at ``/_pizzabus/stats``)."""
@@ -291,9 +299,8 @@ class EmbeddedSystem:
             WebSocketGateway(
                 ws,
                 self.connections,
-                self.runtime.invoke,
+                self.runtime,
                 _api_id(ws.name),
-                invoke_now=self.runtime.invoke_now,
             )
             if ws and self.connections is not None
             else None
@@ -315,7 +322,7 @@ class EmbeddedSystem:
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,
-            admin=admin_routes(Operations(self)),
+            admin=admin_routes(self.operations),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
@@ -327,7 +334,7 @@ class EmbeddedSystem:
                     table_names=[t.name for t in definition.tables],
                     buses=definition.buses,
                     publisher=self.router,
-                    replays=Operations(self),
+                    replays=self.operations,
                     functions=definition.functions,
                     invoke=self.runtime.invoke,
                     dead_letters=self.store,

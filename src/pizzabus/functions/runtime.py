@@ -6,13 +6,15 @@ import asyncio
 import itertools
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 from pizzabus.clock import Clock, SystemClock
+from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.contracts.ids import uuid4
+from pizzabus.contracts.invoker import NOT_NOW, Invoke, InvokeNow
 from pizzabus.errors import NotFoundError
 from pizzabus.functions import environ, logs
 from pizzabus.functions import environment as environment_module
@@ -21,7 +23,6 @@ from pizzabus.functions.context import LambdaContext
 from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironment
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut, InvocationInterrupt
 from pizzabus.functions.faults import FaultInjector
-from pizzabus.functions.ids import uuid4
 from pizzabus.functions.inline import GcPauses, InlineAlarm, InlinePolicy, Placement
 from pizzabus.functions.slots import Slots
 from pizzabus.system import Function, WebSocketEndpoint
@@ -30,19 +31,6 @@ from pizzabus.system import Function, WebSocketEndpoint
 #: one machine is better served by a few warm environments per function).
 DEFAULT_CONCURRENCY = 16
 
-
-@dataclass(frozen=True)
-class RuntimeIdentity:
-    """The account and region the local system pretends to run in."""
-
-    account: str = "000000000000"
-    region: str = "us-east-1"
-
-
-#: Invokes a function by name on an event (JSON bytes): :meth:`FunctionRuntime.invoke`.
-Invoke = Callable[[str, bytes], Awaitable[Any]]
-#: Invokes it at once if it can, or answers :data:`NOT_NOW`: :meth:`FunctionRuntime.invoke_now`.
-InvokeNow = Callable[[str, bytes], Any]
 
 #: Gives an environment of a function the modules that replace real ones (``boto3``).
 OverridesFactory = Callable[[Function], Mapping[str, ModuleType]]
@@ -60,15 +48,6 @@ _RUNTIME_FILES = frozenset(
         environ.__file__ or "",
     }
 )
-
-
-class _NotNow:
-    def __repr__(self) -> str:
-        return "NOT_NOW"
-
-
-#: What :meth:`FunctionRuntime.invoke_now` answers when the invocation must wait its turn.
-NOT_NOW: Any = _NotNow()
 
 
 class _Pool:

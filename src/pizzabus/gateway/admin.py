@@ -1,46 +1,29 @@
 """pizzabus's own HTTP API under ``/_pizzabus/``: what happened, and the controls the CLI uses
-(dead letters, replays, injected faults). The embedded runtime implements :class:`Operations`.
+(dead letters, replays, injected faults). Each runtime implements
+:class:`~pizzabus.contracts.Operations`.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.contracts.operations import Operations
 from pizzabus.errors import PizzabusError, ValidationError
 
 
-class Operations(Protocol):
-    """What the admin API can ask of a running system."""
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def dead_letters(self) -> list[dict[str, Any]]: ...
-
-    def dead_letter(self, letter_id: str) -> dict[str, Any]: ...
-
-    async def redrive(self, letter_ids: list[str] | None) -> dict[str, Any]: ...
-
-    def purge(self) -> dict[str, Any]: ...
-
-    def replays(self) -> list[dict[str, Any]]: ...
-
-    def replay(self, name: str) -> dict[str, Any]: ...
-
-    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]: ...
-
-    def cancel_replay(self, name: str) -> dict[str, Any]: ...
-
-    def faults(self) -> dict[str, Any]: ...
-
-    def set_faults(self, plan: Any) -> dict[str, Any]: ...
+async def _settled(answer: Any) -> Any:
+    """An operation's answer: as it is, or awaited (a runtime whose answers come from the
+    network answers with awaitables)."""
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -51,7 +34,7 @@ log = logging.getLogger("pizzabus.admin")
 def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
-            return JSONResponse(await action(request))
+            return JSONResponse(await _settled(await action(request)))
         except PizzabusError as error:
             return JSONResponse(
                 {"message": error.message, "code": error.code}, status_code=error.status
@@ -87,7 +70,7 @@ def admin_routes(ops: Operations) -> list[Route]:
         return ops.stats()
 
     async def letters(request: Request) -> Any:
-        return {"DeadLetters": ops.dead_letters()}
+        return {"DeadLetters": await _settled(ops.dead_letters())}
 
     async def letter(request: Request) -> Any:
         return ops.dead_letter(request.path_params["letter_id"])
@@ -103,7 +86,7 @@ def admin_routes(ops: Operations) -> list[Route]:
     async def replays(request: Request) -> Any:
         if request.method == "POST":
             return ops.start_replay(await _json(request))
-        return {"Replays": ops.replays()}
+        return {"Replays": await _settled(ops.replays())}
 
     async def replay(request: Request) -> Any:
         return ops.replay(request.path_params["name"])

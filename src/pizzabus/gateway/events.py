@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pizzabus.functions.ids import token, uuid4
-from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.contracts.ids import token, uuid4
 
 
 def _request_time(now: float) -> str:

@@ -23,10 +23,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pizzabus.bus.bus import EventRouter
+from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.contracts.invoker import Invoke
+from pizzabus.contracts.publisher import Publisher
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import Invoke, RuntimeIdentity
 from pizzabus.gateway.events import http_event
 from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
 
@@ -143,7 +144,7 @@ _BODY_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 def build_routes(
     api: HttpApi,
     *,
-    router: EventRouter,
+    router: Publisher,
     invoke: Invoke,
     identity: RuntimeIdentity,
     api_id: str,
@@ -162,7 +163,7 @@ def build_routes(
 
 
 def _put_events_endpoint(
-    route: HttpRoute, integration: PutEventsIntegration, router: EventRouter, limit: int
+    route: HttpRoute, integration: PutEventsIntegration, router: Publisher, limit: int
 ) -> Callable[[Request], Awaitable[Response]]:
     checker = _BodyChecker(route)
 

@@ -17,13 +17,13 @@ from starlette.routing import Route
 
 from pizzabus.access import ACCESS_KEY_ID, SignatureError, SignedRequest, verify_sigv4
 from pizzabus.clock import Clock
+from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.errors import PizzabusError
-from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.http_api import BadRequest, read_body
 
 
 def management_routes(
-    registry: ConnectionRegistry, stage: str, *, secret: str, clock: Clock
+    registry: ConnectionDirectory, stage: str, *, secret: str, clock: Clock
 ) -> list[Route]:
     """The management API's routes; requests must be signed by ``pizzabus`` / ``secret``."""
 

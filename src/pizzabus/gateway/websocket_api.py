@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
-from pizzabus.functions.runtime import NOT_NOW, Invoke, InvokeNow
 from pizzabus.gateway.connections import (
     Connection,
     ConnectionRegistry,
@@ -43,16 +43,19 @@ class WebSocketGateway:
         self,
         api: WebSocketApi,
         registry: ConnectionRegistry,
-        invoke: Invoke,
+        invoker: Invoker,
         api_id: str,
-        invoke_now: InvokeNow | None = None,
+        *,
+        new_id: Callable[[], str] = new_connection_id,
     ) -> None:
-        """``invoke_now``, when given, runs a message's or ``$disconnect``'s invocation
-        straight from the socket's task when it can run at once, instead of in a task."""
+        """A message's or ``$disconnect``'s invocation runs straight from the socket's task
+        when the invoker can run it at once (``invoke_now``), otherwise in a task. ``new_id``
+        names each new connection (a distributed gateway puts its own name in it)."""
         self.api = api
         self.registry = registry
-        self.invoke = invoke
-        self.invoke_now = invoke_now
+        self.invoke = invoker.invoke
+        self.invoke_now = invoker.invoke_now
+        self.new_id = new_id
         self.api_id = api_id
         self._selection = _selection_path(api.route_selection_expression)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -61,7 +64,7 @@ class WebSocketGateway:
         websocket = WebSocket(scope, receive, send)
         client = scope.get("client") or ("127.0.0.1", 0)
         headers = dict(websocket.headers)
-        connection = Connection(new_connection_id(), client[0], headers.get("user-agent", ""))
+        connection = Connection(self.new_id(), client[0], headers.get("user-agent", ""))
         base = {
             "connection_id": connection.id,
             "connected_at": connection.connected_at,
@@ -163,13 +166,12 @@ class WebSocketGateway:
     def _run(self, function: str, payload: bytes, failed: Callable[[FunctionError], None]) -> None:
         """Invoke ``function`` now if it can run at once, otherwise in a task; ``failed``
         gets the error if it fails."""
-        if self.invoke_now is not None:
-            try:
-                if self.invoke_now(function, payload) is not NOT_NOW:
-                    return
-            except FunctionError as error:
-                failed(error)
+        try:
+            if self.invoke_now(function, payload) is not NOT_NOW:
                 return
+        except FunctionError as error:
+            failed(error)
+            return
 
         async def later() -> None:
             try:

@@ -3,8 +3,8 @@ AWS's ``AccessDeniedException``, locally, before the same mistake reaches AWS.""
 
 from __future__ import annotations
 
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.errors import PizzabusError
-from pizzabus.functions.runtime import RuntimeIdentity
 from pizzabus.system import Function
 
 

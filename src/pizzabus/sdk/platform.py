@@ -5,21 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pizzabus.functions.runtime import RuntimeIdentity
+from pizzabus.contracts.connections import ConnectionDirectory
+from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.tables.store import TableStore
 
-
-class ConnectionManager(Protocol):
-    """API Gateway's management API of one WebSocket API."""
-
-    def post(self, connection_id: str, data: bytes) -> None:
-        """Send ``data`` to the connection (GoneException, PayloadTooLargeException)."""
-
-    def get(self, connection_id: str) -> dict[str, Any]:
-        """``ConnectedAt``, ``Identity`` and ``LastActiveAt`` of the connection."""
-
-    def delete(self, connection_id: str) -> None:
-        """Close the connection."""
+#: API Gateway's management API of one WebSocket API (the seam of pushes).
+ConnectionManager = ConnectionDirectory
 
 
 class Platform(Protocol):

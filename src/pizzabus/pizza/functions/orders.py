@@ -18,10 +18,16 @@ from botocore.exceptions import ClientError
 
 STAGES = ("make_pizza", "cook_pizza", "deliver_pizza", "delivered")
 LEASE_SECONDS = 15
+#: A push holds a lease for milliseconds; one held longer may belong to a push that died.
+HOLDER_GRACE_SECONDS = 3
 TTL_SECONDS = 24 * 3600
 #: A connection this young may still be in its $connect (API Gateway answers 410 until the
 #: handshake completes): a 410 then means "not yet", not "gone".
 CONNECT_GRACE_SECONDS = 10
+
+
+class LeaseHeld(Exception):
+    """Another push has held a connection's lease for long; retry this one later."""
 
 
 def remember_connection(table, order_id, connection_id):
@@ -89,8 +95,18 @@ def push_pending(connections, timeline, management, order_id):
 
 def _push_connection(connections, timeline, management, connection):
     while True:
-        if connection is None or int(connection.get("lease_until", 0)) > time.time():
-            return  # gone, or another push holds the lease and will look again after it
+        if connection is None:
+            return  # gone
+        lease_until = int(connection.get("lease_until", 0))
+        if lease_until > time.time():
+            if time.time() - (lease_until - LEASE_SECONDS) > HOLDER_GRACE_SECONDS:
+                # Held for long: its holder may have died mid-push (a worker killed). Fail, so
+                # the bus retries this push until the lease runs out and it can take over.
+                raise LeaseHeld(
+                    f"connection {connection['connection_id']} has been leased for more than "
+                    f"{HOLDER_GRACE_SECONDS} s; retrying once its lease ends"
+                )
+            return  # another push holds the lease and will look again after it
         sent = int(connection["sent"])
         pending = _contiguous_after(_timeline_items(timeline, connection["order_id"]), sent)
         if not pending:

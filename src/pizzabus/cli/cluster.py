@@ -1,0 +1,201 @@
+"""``pizzabus cluster``: the whole distributed system on this machine, with one command.
+
+It starts a private nats-server with JetStream (a temp store, or ``--data-dir``), uses
+``--tables`` or else a throwaway database, then the gateways and a worker supervisor, prints
+the URLs, and stops everything on Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from pizzabus.cli.serve import DEFAULT_SYSTEM, load_definition
+from pizzabus.devservers.nats import die_with_parent
+from pizzabus.errors import PizzabusError
+
+ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
+
+
+@contextlib.contextmanager
+def throwaway_tables(data_dir: Path) -> Iterator[str]:
+    """A throwaway PostgreSQL when PostgreSQL tables are installed (``pizzabus[postgres]``);
+    otherwise an SQLite file in ``data_dir``, which the processes of one machine share."""
+    try:
+        importlib.import_module("pizzabus.tables.postgres")
+        from pizzabus.devservers.postgres import start_postgres
+    except ImportError:
+        yield f"sqlite:///{data_dir / 'tables.sqlite3'}"
+        return
+    server = start_postgres()
+    try:
+        yield server.dsn
+    finally:
+        server.close()
+
+
+class _Child:
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+        )
+        self.url: str | None = None
+        self.ready = threading.Event()
+        #: Worker processes that said they are ready.
+        self.workers_ready = 0
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            match = ANNOUNCE.search(line)
+            if match and self.url is None:
+                self.url = match.group(1)
+                self.ready.set()
+            elif line.startswith("worker process") and line.rstrip().endswith("ready"):
+                self.workers_ready += 1
+                self.ready.set()
+            if "ERROR" in line or "Error" in line or "exited" in line:
+                sys.stderr.write(f"[{self.name}] {line}")
+        self.ready.set()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@click.command()
+@click.option("--gateways", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    envvar="PORT",
+    default=8000,
+    show_default=True,
+    help="The first gateway's port; the others take the next ones (0: free ports).",
+)
+@click.option(
+    "--tables",
+    "tables_url",
+    default=None,
+    help="Shared tables (postgresql://…); default: a throwaway database.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where nats-server stores its streams (default: a temp directory, removed at exit).",
+)
+@click.option("--system", "system_ref", default=DEFAULT_SYSTEM, show_default=True)
+def cluster(
+    gateways: int,
+    workers: int,
+    host: str,
+    port: int,
+    tables_url: str | None,
+    data_dir: Path | None,
+    system_ref: str,
+) -> None:
+    """Run nats-server, gateways and workers on this machine; Ctrl+C stops everything."""
+    load_definition(system_ref)  # a bad --system is said now, not by every child
+    from pizzabus.devservers.nats import start_nats
+
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pizzabus-")))
+        try:
+            nats = start_nats(store_dir=data_dir / "nats" if data_dir else None)
+        except PizzabusError as error:
+            raise click.ClickException(error.message) from error
+        stack.callback(nats.stop)
+        click.echo(f"nats-server    {nats.url} (JetStream, {data_dir or 'temp store'})")
+        tables = tables_url or stack.enter_context(throwaway_tables(scratch))
+        click.echo(f"tables         {tables}")
+        children: list[_Child] = []
+
+        def stop_children() -> None:
+            for child in reversed(children):
+                child.stop()
+
+        stack.callback(stop_children)
+        base = [sys.executable, "-m", "pizzabus"]
+        for index in range(gateways):
+            gateway_port = port + index if port else 0
+            children.append(
+                _Child(
+                    f"gateway {index + 1}",
+                    [
+                        *base,
+                        *("serve", "--host", host, "--port", str(gateway_port), "--memory"),
+                        *("--nats", nats.url, "--tables", tables, "--system", system_ref),
+                    ],
+                )
+            )
+        for child in children:
+            child.ready.wait(30)
+            if child.url is None:
+                raise click.ClickException(f"{child.name} did not start (see above)")
+        base_url = children[0].url or f"http://{host}:{port}"
+        children.append(
+            _Child(
+                "workers",
+                [
+                    *base,
+                    *("worker", "--nats", nats.url, "--tables", tables),
+                    *("--processes", str(workers), "--base-url", base_url),
+                    *("--system", system_ref),
+                ],
+            )
+        )
+        workers_child = children[-1]
+        deadline = time.monotonic() + 60
+        while workers_child.workers_ready < workers and time.monotonic() < deadline:
+            if workers_child.process.poll() is not None or stopping.is_set():
+                break
+            time.sleep(0.1)
+        if workers_child.workers_ready < workers:
+            raise click.ClickException("the workers did not start (see above)")
+        for child in children:
+            if child.url:
+                click.echo(
+                    f"gateway        {child.url}/   (ws: {child.url.replace('http', 'ws', 1)}/ws)"
+                )
+        click.echo(f"workers        {workers} process(es), supervised")
+        click.echo("Press Ctrl+C to stop everything.")
+        sys.stdout.flush()
+        while not stopping.is_set():
+            if any(c.process.poll() is not None for c in children):
+                raise click.ClickException("a process of the cluster stopped; stopping the rest")
+            time.sleep(0.2)
+        click.echo("stopping…")

@@ -1,0 +1,105 @@
+"""``pizzabus worker``: the functions of a distributed system, in N supervised processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+import click
+
+from pizzabus.cli.serve import DEFAULT_SYSTEM, load_definition
+from pizzabus.errors import PizzabusError
+
+
+@click.command()
+@click.option("--nats", "nats_url", required=True, envvar="PIZZABUS_NATS", help="NATS URL(s).")
+@click.option(
+    "--tables",
+    "tables_url",
+    required=True,
+    envvar="PIZZABUS_TABLES",
+    help="The shared tables: postgresql://… (or sqlite:///PATH on one machine).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1),
+    default=None,
+    help="Worker processes to run and restart when they die (default: the number of cores).",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The gateways' public URL (what APIGW_ENDPOINT names).",
+)
+@click.option("--replicas", type=click.IntRange(1, 5), default=1, show_default=True)
+@click.option(
+    "--system",
+    "system_ref",
+    default=DEFAULT_SYSTEM,
+    show_default=True,
+    help="The system definition, as module:attribute.",
+)
+@click.option("--slot", type=int, default=None, hidden=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def worker(
+    nats_url: str,
+    tables_url: str,
+    processes: int | None,
+    base_url: str,
+    replicas: int,
+    system_ref: str,
+    slot: int | None,
+    log_level: str,
+) -> None:
+    """Run the system's functions: consume their deliveries from NATS JetStream."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    definition = load_definition(system_ref)
+    if slot is None:
+        from pizzabus.distributed.supervisor import Supervisor
+
+        count = processes or os.cpu_count() or 1
+        command = [sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url]
+        command += ["--tables", tables_url, "--base-url", base_url, "--replicas", str(replicas)]
+        command += ["--system", system_ref, "--log-level", log_level]
+        click.echo(f"pizzabus worker: {count} process(es) on {nats_url}, tables {tables_url}")
+        sys.stdout.flush()
+        raise SystemExit(Supervisor(command, count, on_event=click.echo).run())
+    from pizzabus.distributed.worker import Worker, WorkerSettings
+
+    settings = WorkerSettings(
+        nats_url=nats_url, tables_url=tables_url, base_url=base_url, replicas=replicas
+    )
+    try:
+        asyncio.run(_serve(Worker(definition, settings), slot))
+    except PizzabusError as error:
+        raise click.ClickException(error.message) from error
+
+
+async def _serve(node: object, slot: int) -> None:
+    from pizzabus.distributed.worker import Worker
+
+    assert isinstance(node, Worker)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    click.echo(f"worker process {slot} (pid {os.getpid()}) ready")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await node.stop()

@@ -1,0 +1,232 @@
+"""Deliveries of one function, consumed from JetStream and run in execution environments.
+
+Each worker process pulls only as many deliveries as the function has free concurrency, runs
+each, and then: acks it (success), naks it with EventBridge's delay (failure, see
+:mod:`.retry`), or writes its dead letter and terminates it (last attempt). Nothing is acked
+before it succeeded: a worker that dies leaves its deliveries unacked, and JetStream hands them
+to another worker after the function's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import asdict, dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+
+from pizzabus.bus.deadletters import DeadLetter
+from pizzabus.bus.delivery import Backoff
+from pizzabus.clock import Clock
+from pizzabus.contracts.invoker import Invoker
+from pizzabus.distributed.broker import Broker, headers_of
+from pizzabus.distributed.retry import (
+    MAXIMUM_RETRY_ATTEMPTS_EXCEEDED,
+    GiveUp,
+    after_failure,
+    attempts_exhausted,
+)
+from pizzabus.functions.errors import FunctionError
+from pizzabus.system import RetryPolicy, SystemDefinition
+
+log = logging.getLogger("pizzabus.distributed.worker")
+
+#: The longest a fetch may take, its own timeout included.
+FETCH_DEADLINE = 5.0
+
+
+@dataclass
+class ConsumerStats:
+    succeeded: int = 0
+    failed_attempts: int = 0
+    dead_lettered: int = 0
+
+
+class DeliveryConsumer:
+    """Runs the deliveries of one function in this process."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        definition: SystemDefinition,
+        function: str,
+        invoker: Invoker,
+        *,
+        concurrency: int,
+        clock: Clock,
+        backoff: Backoff,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.broker = broker
+        self.function = function
+        self.invoker = invoker
+        self.clock = clock
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+        self.concurrency = concurrency
+        self.stats = ConsumerStats()
+        self._free = concurrency
+        self._room = asyncio.Event()
+        self._room.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._policies = {
+            (bus.name, rule.name, index): target.retry_policy
+            for bus in definition.buses
+            for rule in bus.rules
+            for index, target in enumerate(rule.targets)
+        }
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        names = self.broker.names
+        subscription = await self.broker.js.pull_subscribe_bind(
+            names.delivery_consumer(self.function), names.deliveries_stream
+        )
+        while True:
+            await self._room.wait()
+            try:
+                # Bounded from outside too: a pull request lost with a connection (a worker
+                # or NATS node gone) must not leave this loop waiting for ever.
+                messages = await asyncio.wait_for(
+                    subscription.fetch(self._free, timeout=1.0), FETCH_DEADLINE
+                )
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except Exception as error:
+                log.warning("%s: fetching deliveries failed (%s); retrying", self.function, error)
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                self._take()
+                task = asyncio.create_task(self._deliver(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> None:
+        self._free -= 1
+        if self._free <= 0:
+            self._room.clear()
+
+    def _give(self) -> None:
+        self._free += 1
+        self._room.set()
+
+    async def _deliver(self, message: Msg) -> None:
+        try:
+            await self._attempt(message)
+        except Exception:  # a fault of pizzabus's own: the delivery comes back after ack_wait
+            log.exception("%s: handling a delivery failed", self.function)
+        finally:
+            self._give()
+
+    async def _attempt(self, message: Msg) -> None:
+        headers = headers_of(message)
+        attempt = message.metadata.num_delivered or 1
+        policy = self._policy(headers)
+        if attempts_exhausted(attempt, policy):
+            # The worker running the last attempt died: that attempt counts.
+            await self._dead_letter(
+                message, headers, attempt - 1, MAXIMUM_RETRY_ATTEMPTS_EXCEEDED, None
+            )
+            return
+        try:
+            await self.invoker.invoke(self.function, message.data)
+        except FunctionError as error:
+            self.stats.failed_attempts += 1
+            published = float(headers.get("Pizzabus-Published", self.clock.now()))
+            decision = after_failure(
+                attempt,
+                policy,
+                published_at=published,
+                now=self.clock.now(),
+                backoff=self.backoff,
+                rng=self.rng,
+            )
+            if isinstance(decision, GiveUp):
+                await self._dead_letter(message, headers, attempt, decision.reason, error)
+                return
+            log.info(
+                "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
+                headers.get("Pizzabus-Rule"),
+                self.function,
+                attempt,
+                policy.maximum_retry_attempts + 1,
+                error,
+                decision.delay,
+            )
+            await message.nak(delay=decision.delay)
+            return
+        await message.ack()
+        self.stats.succeeded += 1
+
+    def _policy(self, headers: dict[str, str]) -> RetryPolicy:
+        key = (
+            headers.get("Pizzabus-Bus", ""),
+            headers.get("Pizzabus-Rule", ""),
+            int(headers.get("Pizzabus-Index", "0")),
+        )
+        return self._policies.get(key) or RetryPolicy()
+
+    async def _dead_letter(
+        self,
+        message: Msg,
+        headers: dict[str, str],
+        attempts: int,
+        reason: str,
+        error: FunctionError | None,
+    ) -> None:
+        """Write the dead letter first, then terminate the delivery: a crash between the two
+        at worst writes the same letter twice (keyed by the delivery, so it is one letter)."""
+        letter = DeadLetter(
+            event_id=headers.get("Pizzabus-Event-Id", ""),
+            bus=headers.get("Pizzabus-Bus", ""),
+            rule=headers.get("Pizzabus-Rule", ""),
+            target=self.function,
+            payload=message.data,
+            attempts=attempts,
+            reason=reason,
+            error_type=error.error_type if error else "Pizzabus.WorkerDied",
+            error_message=error.message if error else "the worker running it died",
+            at=self.clock.now(),
+            id=letter_id(headers.get("Nats-Msg-Id", "")),
+        )
+        assert self.broker.dead_letters is not None
+        await self.broker.dead_letters.put(letter.id, encode_letter(letter))
+        await message.term()
+        self.stats.dead_lettered += 1
+        log.warning(
+            "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
+            letter.rule,
+            self.function,
+            letter.event_id,
+            attempts,
+            reason,
+            letter.error_message,
+        )
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def letter_id(delivery_key: str) -> str:
+    """A dead letter's id: a valid KV key derived from its delivery."""
+    import hashlib
+
+    return "dl-" + hashlib.sha256(delivery_key.encode()).hexdigest()[:16]
+
+
+def encode_letter(letter: DeadLetter) -> bytes:
+    document = asdict(letter)
+    document["payload"] = letter.payload.decode("utf-8", "replace")
+    return json.dumps(document).encode()
+
+
+def decode_letter(data: bytes) -> DeadLetter:
+    document = json.loads(data)
+    document["payload"] = document["payload"].encode()
+    return DeadLetter(**document)

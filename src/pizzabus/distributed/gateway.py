@@ -1,0 +1,254 @@
+"""A gateway node: the HTTP API, the WebSocket API, ``@connections`` and the admin API of a
+distributed system. It runs no handler: PutEvents is a JetStream publish, invocations go to a
+worker, and pushes for its sockets come to it over NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from nats.js.errors import NoKeysError
+from starlette.applications import Starlette
+
+from pizzabus.clock import SystemClock
+from pizzabus.contracts.operations import Operations
+from pizzabus.contracts.runtime import Distribution
+from pizzabus.distributed.broker import Broker, connect
+from pizzabus.distributed.invoker import NatsInvoker
+from pizzabus.distributed.operations import ClusterOperations, publish_faults
+from pizzabus.distributed.publisher import NatsPublisher
+from pizzabus.distributed.pushes import PushService
+from pizzabus.distributed.subjects import connection_id, new_gateway_tag
+from pizzabus.embedded.system import Settings
+from pizzabus.errors import PizzabusError
+from pizzabus.functions.faults import FaultPlan
+from pizzabus.gateway.admin import admin_routes
+from pizzabus.gateway.app import Gateway, build_app
+from pizzabus.gateway.connections import ConnectionRegistry
+from pizzabus.gateway.guard import ControlGuard, allowed_hosts
+from pizzabus.gateway.http_api import build_routes
+from pizzabus.gateway.management import management_routes
+from pizzabus.gateway.websocket_api import WebSocketGateway
+from pizzabus.system import SystemDefinition
+
+log = logging.getLogger("pizzabus.distributed")
+
+#: How often the gateway reads the backlog (for throttling and stats).
+BACKLOG_POLL = 0.5
+
+
+class NotConnected(PizzabusError):
+    code = "ServiceUnavailable"
+    status = 503
+
+
+def _api_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:10]
+
+
+class GatewayNode:
+    """The :class:`~pizzabus.contracts.Runtime` of ``pizzabus serve --nats``."""
+
+    def __init__(
+        self, definition: SystemDefinition, settings: Settings, distribution: Distribution
+    ) -> None:
+        self.definition = definition.validate()
+        self.settings = settings
+        self.distribution = distribution
+        self.clock = SystemClock()
+        self.tag = new_gateway_tag()
+        self.broker: Broker | None = None
+        self._publisher: NatsPublisher | None = None
+        self._invoker: NatsInvoker | None = None
+        self._operations: ClusterOperations | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._backlog = 0
+        self._dead_letters = 0
+        self._consumers: dict[str, dict[str, int]] = {}
+        ws = definition.websocket_api
+        self.connections = (
+            ConnectionRegistry(ws.name, max_message_bytes=ws.max_message_bytes) if ws else None
+        )
+        self.app: Gateway = self._build_app()
+
+    # --- the seams the gateway's parts are given (live once connected) ----------------------
+
+    async def put_events_async(self, entries: object) -> dict[str, Any]:
+        if self._publisher is None:
+            raise NotConnected("The gateway is still connecting to NATS; retry shortly.")
+        return await self._publisher.put_events_async(entries)
+
+    def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
+        if self._publisher is None:
+            raise NotConnected("The gateway is still connecting to NATS; retry shortly.")
+        return self._publisher.put_events(entries)
+
+    async def invoke(self, name: str, payload: bytes) -> Any:
+        assert self._invoker is not None, "the gateway is not started"
+        return await self._invoker.invoke(name, payload)
+
+    def invoke_now(self, name: str, payload: bytes) -> Any:
+        assert self._invoker is not None, "the gateway is not started"
+        return self._invoker.invoke_now(name, payload)
+
+    @property
+    def operations(self) -> Operations:
+        assert self._operations is not None, "the gateway is not started"
+        return self._operations
+
+    def describe_tables(self) -> str:
+        return f"{self.distribution.tables_url} (shared by the workers)"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.broker = broker = await connect(
+            self.distribution.nats_url, name=f"pizzabus-gateway-{self.tag}"
+        )
+        await broker.ensure(self.definition, replicas=self.distribution.replicas)
+        self._publisher = NatsPublisher(
+            broker,
+            self.definition.buses,
+            identity=self.settings.identity,
+            clock=self.clock,
+            backlog=lambda: self._backlog,
+            max_backlog=self.distribution.max_backlog,
+            max_request_bytes=self.settings.max_request_bytes,
+        )
+        self._publisher.bind(loop)
+        self._invoker = NatsInvoker(broker, self.definition)
+        self._operations = ClusterOperations(self.definition, broker, self.stats)
+        if self.connections is not None:
+            self.connections.bind(loop)
+            await PushService(broker, self.tag, self.connections).start()
+        if self.settings.faults.to_json() != FaultPlan().to_json():
+            await publish_faults(broker, self.settings.faults)  # serve --faults plan.json
+        self._poller = asyncio.create_task(self._poll_backlog())
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                await self.broker.close()
+
+    async def _poll_backlog(self) -> None:
+        assert self.broker is not None
+        names = self.broker.names
+        consumers = [(names.events_stream, names.router_consumer)] + [
+            (names.deliveries_stream, names.delivery_consumer(f.name))
+            for f in self.definition.functions
+        ]
+        while True:
+            total = 0
+            for stream, consumer in consumers:
+                try:
+                    info = await self.broker.js.consumer_info(stream, consumer)
+                except Exception:
+                    continue
+                pending = {
+                    "pending": info.num_pending or 0,
+                    "in_flight": info.num_ack_pending or 0,
+                    "redelivered": info.num_redelivered or 0,
+                }
+                self._consumers[consumer] = pending
+                total += pending["pending"] + pending["in_flight"]
+            self._backlog = total
+            self._dead_letters = await self._count_dead_letters()
+            await asyncio.sleep(BACKLOG_POLL)
+
+    async def _count_dead_letters(self) -> int:
+        assert self.broker is not None
+        assert self.broker.dead_letters is not None
+        try:
+            return len(await self.broker.dead_letters.keys())
+        except NoKeysError:
+            return 0
+        except Exception:
+            return self._dead_letters
+
+    def stats(self) -> dict[str, Any]:
+        publisher = self._publisher
+        return {
+            "runtime": "distributed",
+            "gateway": self.tag,
+            "events_published": publisher.published if publisher else 0,
+            "entries_throttled": publisher.throttled if publisher else 0,
+            "entries_failed": publisher.failed if publisher else 0,
+            "backlog": self._backlog,
+            "dead_letters": self._dead_letters,
+            "consumers": dict(self._consumers),
+            "connections": len(self.connections) if self.connections is not None else 0,
+        }
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    def _build_app(self) -> Gateway:
+        definition = self.definition
+        api_routes = (
+            build_routes(
+                definition.http_api,
+                router=self,
+                invoke=self.invoke,
+                identity=self.settings.identity,
+                api_id=_api_id(definition.http_api.name),
+            )
+            if definition.http_api
+            else []
+        )
+        ws = definition.websocket_api
+        websocket = (
+            WebSocketGateway(
+                ws,
+                self.connections,
+                self,
+                _api_id(ws.name),
+                new_id=lambda: connection_id(self.tag),
+            )
+            if ws and self.connections is not None
+            else None
+        )
+        management = (
+            management_routes(
+                self.connections, ws.stage, secret=self.settings.admin_token, clock=self.clock
+            )
+            if ws and self.connections is not None
+            else []
+        )
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return build_app(
+            api_routes=list(api_routes),
+            websocket=websocket,
+            management=management,
+            admin=admin_routes(_LateOperations(self)),
+            cors=definition.http_api.cors if definition.http_api else None,
+            lifespan=lifespan,
+            web_client=definition.web_client,
+            guard=ControlGuard(self.settings.admin_token, allowed_hosts(self.settings.base_url)),
+        )
+
+
+class _LateOperations:
+    """The operations of a node that connects at start: each call finds them then."""
+
+    def __init__(self, node: GatewayNode) -> None:
+        self._node = node
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._node.operations, name)

@@ -1,0 +1,92 @@
+"""Synchronous invocations across the broker: a gateway's ``$connect``, socket messages and
+Lambda routes run on some worker, by NATS request/reply (a queue group: one worker answers).
+
+The reply is ``{"result": …}`` or ``{"error": [type, message]}``; no worker answering is a
+``FunctionError`` the gateway turns into a 500, as API Gateway does when Lambda fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import nats.errors
+from nats.aio.msg import Msg
+
+from pizzabus.contracts.invoker import NOT_NOW, Invoker
+from pizzabus.distributed.broker import Broker
+from pizzabus.functions.errors import FunctionError
+from pizzabus.system import SystemDefinition
+
+log = logging.getLogger("pizzabus.distributed")
+
+#: The queue group every worker's invoke service joins.
+QUEUE = "workers"
+#: Extra time past the function's timeout before a gateway gives up on an answer.
+MARGIN = 2.0
+
+
+class NatsInvoker:
+    """The :class:`~pizzabus.contracts.Invoker` of a gateway node: every invocation is remote."""
+
+    def __init__(self, broker: Broker, definition: SystemDefinition) -> None:
+        self.broker = broker
+        self.timeouts = {f.name: f.timeout.total_seconds() + MARGIN for f in definition.functions}
+
+    def invoke_now(self, name: str, payload: bytes) -> Any:
+        return NOT_NOW
+
+    async def invoke(self, name: str, payload: bytes) -> Any:
+        subject = self.broker.names.invoke_subject(name)
+        try:
+            reply = await self.broker.nc.request(
+                subject, payload, timeout=self.timeouts.get(name, 5.0)
+            )
+        except nats.errors.NoRespondersError as error:
+            raise FunctionError(
+                "Pizzabus.NoWorker",
+                f"No worker is running {name}: start one with `pizzabus worker`.",
+            ) from error
+        except (nats.errors.TimeoutError, nats.errors.Error) as error:
+            raise FunctionError(
+                "Pizzabus.WorkerUnreachable", f"No answer from a worker running {name} ({error})."
+            ) from error
+        answer = json.loads(reply.data)
+        if "error" in answer:
+            error_type, message = answer["error"]
+            raise FunctionError(error_type, message)
+        return answer.get("result")
+
+
+class InvokeService:
+    """A worker's side: answers invocation requests with the local runtime."""
+
+    def __init__(self, broker: Broker, definition: SystemDefinition, invoker: Invoker) -> None:
+        self.broker = broker
+        self.functions = [f.name for f in definition.functions]
+        self.invoker = invoker
+
+    async def start(self) -> None:
+        for name in self.functions:
+            await self.broker.nc.subscribe(
+                self.broker.names.invoke_subject(name), queue=QUEUE, cb=self._handler(name)
+            )
+
+    def _handler(self, name: str) -> Any:
+        async def handle(message: Msg) -> None:
+            try:
+                result = await self.invoker.invoke(name, message.data)
+                answer: dict[str, Any] = {"result": result}
+            except FunctionError as error:
+                answer = {"error": [error.error_type, error.message]}
+            try:
+                data = json.dumps(answer).encode()
+            except (TypeError, ValueError) as error:
+                data = json.dumps(
+                    {"error": ["Runtime.MarshalError", f"Unable to marshal response: {error}"]}
+                ).encode()
+            if message.reply:
+                await self.broker.nc.publish(message.reply, data)
+
+        return handle

@@ -1,0 +1,174 @@
+"""The admin operations of a distributed system, served by any gateway: stats from JetStream,
+dead letters in a key-value bucket, the fault plan in another (every worker follows it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from nats.js.errors import KeyNotFoundError, NoKeysError
+
+from pizzabus.bus.deadletters import DeadLetter
+from pizzabus.distributed.broker import Broker
+from pizzabus.distributed.consumer import decode_letter
+from pizzabus.distributed.worker import FAULTS_KEY
+from pizzabus.errors import NotFoundError, ValidationError
+from pizzabus.functions.faults import FaultPlan
+from pizzabus.system import SystemDefinition
+
+log = logging.getLogger("pizzabus.distributed")
+
+
+def _summary(letter: DeadLetter) -> dict[str, Any]:
+    summary = asdict(letter)
+    del summary["payload"]
+    return summary
+
+
+class ClusterOperations:
+    """:class:`~pizzabus.contracts.Operations` over the broker (answers are awaitables)."""
+
+    def __init__(self, definition: SystemDefinition, broker: Broker, stats: Any) -> None:
+        self.definition = definition
+        self.broker = broker
+        self._stats = stats
+        self.plan = FaultPlan()
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._stats()
+        return result
+
+    async def _letters(self) -> list[DeadLetter]:
+        bucket = self.broker.dead_letters
+        assert bucket is not None
+        try:
+            keys = await bucket.keys()
+        except NoKeysError:
+            return []
+        letters = []
+        for key in keys:
+            try:
+                entry = await bucket.get(key)
+            except KeyNotFoundError:
+                continue
+            if entry.value:
+                letters.append(decode_letter(entry.value))
+        return sorted(letters, key=lambda letter: letter.at)
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        return [_summary(letter) for letter in await self._letters()]
+
+    async def _letter(self, letter_id: str) -> DeadLetter:
+        assert self.broker.dead_letters is not None
+        try:
+            entry = await self.broker.dead_letters.get(letter_id)
+        except (KeyNotFoundError, Exception) as error:
+            raise NotFoundError(
+                f"No dead letter {letter_id}; `pizzabus dlq list` shows the ones there are."
+            ) from error
+        if not entry.value:
+            raise NotFoundError(f"No dead letter {letter_id}; it was redriven or purged.")
+        return decode_letter(entry.value)
+
+    async def dead_letter(self, letter_id: str) -> dict[str, Any]:
+        letter = await self._letter(letter_id)
+        detail = _summary(letter)
+        try:
+            detail["event"] = json.loads(letter.payload)
+        except ValueError:
+            detail["event_payload"] = letter.payload.decode(errors="replace")
+        return detail
+
+    async def redrive(self, letter_ids: list[str] | None) -> dict[str, Any]:
+        """Deliver dead letters again: new deliveries with a fresh retry budget."""
+        if letter_ids is None:
+            letters = await self._letters()
+        else:
+            letters = [await self._letter(i) for i in letter_ids]
+        assert self.broker.dead_letters is not None
+        for letter in letters:
+            index = self._index(letter)
+            redriven = f"{letter.event_id}~redrive-{uuid.uuid4().hex[:8]}"
+            headers = {
+                "Nats-Msg-Id": f"{redriven}//{letter.rule}/{index}",
+                "Pizzabus-Event-Id": redriven,
+                "Pizzabus-Bus": letter.bus,
+                "Pizzabus-Rule": letter.rule,
+                "Pizzabus-Index": str(index),
+                "Pizzabus-Published": repr(_now()),
+            }
+            await self.broker.js.publish(
+                self.broker.names.delivery_subject(letter.target), letter.payload, headers=headers
+            )
+            await self.broker.dead_letters.delete(letter.id)
+        return {"Redriven": len(letters)}
+
+    def _index(self, letter: DeadLetter) -> int:
+        for bus in self.definition.buses:
+            for rule in bus.rules:
+                if bus.name == letter.bus and rule.name == letter.rule:
+                    for index, target in enumerate(rule.targets):
+                        if target.function == letter.target:
+                            return index
+        raise ValidationError(
+            f"Dead letter {letter.id} targets {letter.target} through rule {letter.rule}, "
+            "which the system no longer has; purge it instead."
+        )
+
+    async def purge(self) -> dict[str, Any]:
+        letters = await self._letters()
+        assert self.broker.dead_letters is not None
+        for letter in letters:
+            await self.broker.dead_letters.delete(letter.id)
+        return {"Purged": len(letters)}
+
+    def _no_replays(self) -> ValidationError:
+        return ValidationError(
+            "Replays are not available on the distributed runtime yet; the events stream "
+            f"{self.broker.names.events_stream} keeps a week of events for when they are."
+        )
+
+    def replays(self) -> list[dict[str, Any]]:
+        return []
+
+    def replay(self, name: str) -> dict[str, Any]:
+        raise NotFoundError(f"No replay {name}.")
+
+    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]:
+        raise self._no_replays()
+
+    def cancel_replay(self, name: str) -> dict[str, Any]:
+        raise NotFoundError(f"No replay {name}.")
+
+    async def faults(self) -> dict[str, Any]:
+        assert self.broker.config is not None
+        try:
+            entry = await self.broker.config.get(FAULTS_KEY)
+        except Exception:
+            return FaultPlan().to_json()
+        known = {f.name for f in self.definition.functions}
+        return FaultPlan.parse(json.loads(entry.value or b"{}"), known).to_json()
+
+    async def set_faults(self, plan: Any) -> dict[str, Any]:
+        known = {f.name for f in self.definition.functions}
+        parsed = FaultPlan.parse(plan, known)
+        await publish_faults(self.broker, parsed)
+        return parsed.to_json()
+
+
+async def publish_faults(broker: Broker, plan: FaultPlan) -> None:
+    """Keep the plan (for workers that start later) and announce it (to those running)."""
+    assert broker.config is not None
+    data = json.dumps(plan.to_json()).encode()
+    await broker.config.put(FAULTS_KEY, data)
+    await broker.nc.publish(broker.names.faults_subject, data)
+    await broker.nc.flush()
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

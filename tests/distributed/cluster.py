@@ -1,0 +1,116 @@
+"""A distributed system as a user runs it: gateways (``pizzabus serve --nats``) and workers
+(``pizzabus worker``) in subprocesses, on a private nats-server and shared tables."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e.server import REPO, Server, start_server
+
+
+@dataclass
+class Workers:
+    """A ``pizzabus worker --processes N`` supervisor and what it printed."""
+
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def ready_pids(self) -> list[int]:
+        """The pids of the worker processes that said they are ready, in order."""
+        return [
+            int(line.split("(pid ")[1].split(")")[0])
+            for line in list(self.output)
+            if "ready" in line and "(pid " in line
+        ]
+
+    def wait_ready(self, count: int, timeout: float = 60.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.ready_pids()
+            if len(pids) >= count:
+                return pids
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"workers not ready in {timeout} s:\n{''.join(self.output)}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def start_workers(
+    nats_url: str, tables: str, base_url: str, processes: int = 2, *extra: str
+) -> Workers:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url, "--tables", tables),
+            *("--processes", str(processes), "--base-url", base_url, "--log-level", "warning"),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    workers = Workers(process)
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            workers.output.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return workers
+
+
+def start_gateway(nats_url: str, tables: str, *extra: str) -> Server:
+    return start_server(("--memory", "--nats", nats_url, "--tables", tables, *extra))
+
+
+@dataclass
+class Cluster:
+    gateways: list[Server]
+    workers: Workers | None
+    nats_url: str
+    tables: str
+
+
+@contextmanager
+def running_cluster(
+    nats_url: str, tables_dir: Path, gateways: int = 2, processes: int = 2, *extra: str
+) -> Iterator[Cluster]:
+    """Gateways and a worker supervisor; stopped afterwards whatever happens."""
+    tables = f"sqlite:///{tables_dir / 'tables.sqlite3'}"
+    started: list[Server] = []
+    workers = None
+    try:
+        for _ in range(gateways):
+            started.append(start_gateway(nats_url, tables, *extra))
+        if processes:
+            workers = start_workers(nats_url, tables, started[0].url, processes, *extra)
+            workers.wait_ready(processes)
+        yield Cluster(started, workers, nats_url, tables)
+    finally:
+        if workers is not None:
+            workers.stop()
+        for gateway in started:
+            gateway.stop()

@@ -1,0 +1,70 @@
+"""The end-to-end suites of the embedded runtime, run unchanged against the distributed one:
+the same test bodies, with ``server`` a gateway of a cluster (two gateways, two worker
+processes, a private nats-server, shared tables).
+
+The dead-letter suite runs too (faults set through the admin API reach every worker; ``pizzabus
+dlq`` lists and redrives through any gateway). Only what is specific to embedded is left out:
+where a quick handler runs (inline on the server's loop) has no meaning on a gateway that runs
+no handler; replays, which the distributed runtime does not offer yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pizzabus.devservers.nats import NatsServer
+from tests.distributed.cluster import running_cluster
+from tests.e2e.server import Server
+from tests.e2e.test_delivery_guarantees import (
+    test_when_cook_pizza_always_fails_each_order_is_dead_lettered_then_redriven,
+)
+from tests.e2e.test_lab_flow import (
+    test_a_bad_body_gets_a_clear_4xx_and_publishes_nothing,
+    test_a_forged_later_stage_reaches_no_socket_and_advances_nothing,
+    test_a_late_socket_first_receives_what_already_happened,
+    test_a_message_no_route_takes_is_answered_forbidden,
+    test_a_socket_without_an_order_id_is_refused,
+    test_cors_preflight_allows_any_origin_to_post,
+    test_fifty_concurrent_orders_all_complete,
+    test_one_order_sees_all_four_stages_in_order,
+    test_the_management_api_answers_gone_for_an_unknown_connection_to_real_boto3,
+    test_the_timeline_of_an_order_is_served_in_stage_order,
+    test_two_sockets_on_one_order_both_see_every_stage,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+__all__ = [
+    "test_a_bad_body_gets_a_clear_4xx_and_publishes_nothing",
+    "test_a_forged_later_stage_reaches_no_socket_and_advances_nothing",
+    "test_a_late_socket_first_receives_what_already_happened",
+    "test_a_message_no_route_takes_is_answered_forbidden",
+    "test_a_socket_without_an_order_id_is_refused",
+    "test_cors_preflight_allows_any_origin_to_post",
+    "test_fifty_concurrent_orders_all_complete",
+    "test_one_order_sees_all_four_stages_in_order",
+    "test_the_management_api_answers_gone_for_an_unknown_connection_to_real_boto3",
+    "test_the_timeline_of_an_order_is_served_in_stage_order",
+    "test_two_sockets_on_one_order_both_see_every_stage",
+    "test_when_cook_pizza_always_fails_each_order_is_dead_lettered_then_redriven",
+]
+
+
+@pytest.fixture(scope="module")
+def server(
+    module_nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The gateway the suites talk to (the other gateway and both workers run beside it)."""
+    with running_cluster(module_nats_server.url, tmp_path_factory.mktemp("tables")) as cluster:
+        yield cluster.gateways[1]
+
+
+@pytest.fixture
+def quick_dlq(nats_server: NatsServer, tmp_path: Path) -> Iterator[Server]:
+    """A cluster of the lab whose deliveries give up after two retries."""
+    system = ("--system", "tests.e2e.test_systems:QUICK_DLQ")
+    with running_cluster(nats_server.url, tmp_path, 1, 2, *system) as cluster:
+        yield cluster.gateways[0]
