@@ -1,53 +1,77 @@
 # The two commands of the README are `make run` and `make test`; both install first if needed.
+# Each target installs only what it needs into .venv: `make run` the runtime alone (no test
+# tools, no AWS CDK, no benchmark libraries); `make test`, `make synth` and `make bench` add
+# their extras the first time they run.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# One stamp per set of extras, redone when pyproject.toml changes.
+RUN_STAMP   := $(VENV)/.installed-run
+TEST_STAMP  := $(VENV)/.installed-test
+AWS_STAMP   := $(VENV)/.installed-aws
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install run test lint bench bench-smoke soak synth deploy destroy clean
+.PHONY: install install-test install-aws run test lint bench bench-smoke soak synth deploy destroy clean
 
-install: $(STAMP)
+install: $(RUN_STAMP)
+install-test: $(TEST_STAMP)
+install-aws: $(AWS_STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,aws,bench]'
-	@touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+# The tests need the AWS extra (CDK templates) and the benchmark one (the smoke benchmark).
+$(TEST_STAMP): pyproject.toml $(RUN_STAMP)
+	$(PIP) -e '.[test,aws,bench]'
+	@touch $@ $(AWS_STAMP)
+
+$(AWS_STAMP): pyproject.toml $(RUN_STAMP)
+	$(PIP) -e '.[aws]'
+	@touch $@
+
+$(BENCH_STAMP): pyproject.toml $(RUN_STAMP)
+	$(PIP) -e '.[bench,compare]'
+	@touch $@
+
+# `make run ARGS="--memory --port 9000"` passes options to `pizzabus serve`.
 run: install
-	$(BIN)/pizzabus serve
+	$(BIN)/pizzabus serve $(ARGS)
 
-test: install
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+test: install-test
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=80
 
-lint: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+lint: install-test
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
 	$(BIN)/mypy
 
-bench: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compare]'
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
-bench-smoke: install
+bench-smoke: install-test
 	$(BIN)/python -m benchmarks --smoke
 
 # A long run at a fraction of saturation; verdict on bounded disk and memory (not in `make test`).
 # make soak SOAK_ARGS="--minutes 10 --memory"
 SOAK_ARGS ?=
-soak: install
+soak: install-test
 	$(BIN)/python -m benchmarks.soak --minutes 30 --fraction 0.5 $(SOAK_ARGS)
 
-synth: install
+synth: $(AWS_STAMP)
 	$(BIN)/pizzabus synth --out cdk.out
 
-deploy: install
+deploy: $(AWS_STAMP)
 	$(BIN)/pizzabus deploy
 
-destroy: install
+destroy: $(AWS_STAMP)
 	$(BIN)/pizzabus destroy
 
 clean:

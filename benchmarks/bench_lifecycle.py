@@ -1,5 +1,8 @@
-"""Order lifecycle, end to end: ``pizzabus serve`` (``--memory`` and durable) beside the
-transport limit, driven by the same load generator.
+"""Order lifecycle, end to end: ``pizzabus serve`` (``--memory``, durable, and durable with its
+tables on PostgreSQL) beside the transport limit, driven by the same load generator.
+
+The PostgreSQL system gets a fresh database per server on ``--postgres DSN`` (default
+``$PIZZABUS_TEST_POSTGRES``, else a throwaway server started for the run).
 
 For each round, each system gets a fresh server and the load generator (its own process):
 
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,12 +42,15 @@ from benchmarks.common import (
     write_json,
 )
 
-SYSTEMS = ("transport", "memory", "durable")
+SYSTEMS = ("transport", "memory", "durable", "postgres")
 LABELS = {
     "transport": "transport limit (wire only)",
     "memory": "pizzabus --memory",
     "durable": "pizzabus (durable)",
+    "postgres": "pizzabus --tables postgresql://",
 }
+#: The PostgreSQL server the ``postgres`` system makes its databases on (set by ``run``).
+_postgres: dict[str, str] = {}
 FRACTIONS = (0.25, 0.5, 0.75)
 
 Progress = Callable[[str], None]
@@ -53,15 +61,48 @@ def command_of(system: str, data_dir: Path) -> list[str]:
         return baseline_command()
     if system == "memory":
         return pizzabus_command("--memory")
+    if system == "postgres":
+        return pizzabus_command("--data-dir", str(data_dir), "--tables", _postgres["database"])
     return pizzabus_command("--data-dir", str(data_dir))
 
 
 @contextlib.contextmanager
 def fresh_server(system: str) -> Iterator[Server]:
-    """A new server for one run (the durable one on an empty data directory)."""
+    """A new server for one run (the durable ones on an empty data directory and database)."""
     with contextlib.ExitStack() as stack:
         data = stack.enter_context(tempfile.TemporaryDirectory(prefix="pizzabus-bench-"))
+        if system == "postgres":
+            stack.enter_context(_fresh_database())
         yield stack.enter_context(serving(system, command_of(system, Path(data))))
+
+
+@contextlib.contextmanager
+def _fresh_database() -> Iterator[None]:
+    import psycopg
+
+    server = _postgres["server"]
+    name = f"bench_lifecycle_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    _postgres["database"] = f"{server.rpartition('/')[0]}/{name}"
+    try:
+        yield
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextlib.contextmanager
+def _postgres_server(args: argparse.Namespace) -> Iterator[None]:
+    if "postgres" not in args.systems or args.postgres:
+        _postgres["server"] = args.postgres or ""
+        yield
+        return
+    from pizzabus.devservers.postgres import start_postgres
+
+    with start_postgres() as server:
+        _postgres["server"] = server.dsn
+        yield
 
 
 def _saturate(server: Server, concurrency: int, search: bool, args: argparse.Namespace) -> Any:
@@ -108,9 +149,13 @@ def saturation(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             )
         if "transport" in row:
             limit = row["transport"]["orders_per_s"]
-            for system in ("memory", "durable"):
+            for system in ("memory", "durable", "postgres"):
                 if system in row and limit:
                     row[system]["x_transport"] = round(row[system]["orders_per_s"] / limit, 3)
+        if "postgres" in row and row.get("durable", {}).get("orders_per_s"):
+            # Tables on PostgreSQL against the SQLite default, in the same round.
+            ratio = row["postgres"]["orders_per_s"] / row["durable"]["orders_per_s"]
+            row["postgres"]["x_durable"] = round(ratio, 3)
         rounds.append(row)
     summary = {}
     for system in args.systems:
@@ -119,6 +164,7 @@ def saturation(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             "orders_per_s": median([c["orders_per_s"] for c in cells]),
             "orders_per_s_runs": [c["orders_per_s"] for c in cells],
             "x_transport": median([c.get("x_transport") for c in cells]),
+            "x_durable": median([c.get("x_durable") for c in cells]),
             "server_cpu_us_per_order": median([c["server_cpu_us_per_order"] for c in cells]),
             "concurrency": cells[-1]["concurrency"],
             "failed": sum(c["failed"] for c in cells),
@@ -228,6 +274,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=128, help="highest concurrency tried")
     p.add_argument("--start", type=int, default=16, help="first concurrency of the search")
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument(
+        "--postgres",
+        metavar="DSN",
+        default=os.environ.get("PIZZABUS_TEST_POSTGRES"),
+        help="the PostgreSQL server for the postgres system's databases (default "
+        "$PIZZABUS_TEST_POSTGRES, else a throwaway server)",
+    )
     return p
 
 
@@ -246,8 +299,10 @@ def run(argv: Sequence[str] | None = None, progress: Progress = print) -> dict[s
             "smoke": args.smoke,
         },
     }
-    results["saturation"] = saturation(args, progress)
-    results["latency"] = latency(args, results["saturation"]["median"], progress)
+    with _postgres_server(args):
+        results["saturation"] = saturation(args, progress)
+        results["latency"] = latency(args, results["saturation"]["median"], progress)
+
     results["charts"] = charts(results)
     write_json("lifecycle", results, args.smoke)
     return results

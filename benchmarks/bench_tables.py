@@ -1,5 +1,6 @@
 """CPU per table operation on the path the pizza handlers take: boto3's ``Table`` stand-in over
-the memory store and over the SQLite store.
+the memory store and over the SQLite store; and over PostgreSQL, wall time per operation beside
+the bare round trips of the same server, measured in the same run.
 
 Run ``python -m benchmarks.bench_tables`` (``--smoke`` for a few-second check). Results go to
 ``benchmarks/results/tables.json``.
@@ -19,15 +20,23 @@ processes' load must not count. Each run opens fresh stores; the figure is the m
 The same replay over dict-backed stand-in tables gives the replay's own work; less that, the
 rest is what the table path costs (``table µs/op``). ``--compare`` prints the ratio to an
 earlier ``tables.json`` (e.g. one written from another checkout of ``src``, on ``PYTHONPATH``).
+
+PostgreSQL (``--postgres DSN``, else ``PIZZABUS_TEST_POSTGRES``, else a throwaway server from
+``pizzabus.devservers``; in its own database, dropped afterwards) is timed in wall time, as a
+handler waits for it: each call shape's median beside the median of the bare round trip of its
+kind on the same server, through the same driver, in the same run (``SELECT 1``; a keyed read;
+a committed single-row upsert), before and after the store's own runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,12 +52,17 @@ from pizzabus.sdk.boto3_shim import Session
 from pizzabus.sdk.platform import Platform
 from pizzabus.tables import MemoryTableStore, SqliteTableStore, TableStore
 
+# Only for --store postgres (the postgres extra): imported on use.
+_TEST_SERVER = "PIZZABUS_TEST_POSTGRES"
+
 STAGES = ("make_pizza", "cook_pizza", "deliver_pizza", "delivered")
 LEASE_SECONDS = 15
 TTL_SECONDS = 24 * 3600
 #: Operations one order makes: connect 1, sync 3, four stages of 6, disconnect 2.
 OPERATIONS_PER_ORDER = 30
-STORES = ("memory", "sqlite")
+STORES = ("memory", "sqlite", "postgres")
+#: Where the PostgreSQL store's database is (set by main when it runs).
+_postgres: dict[str, str] = {}
 
 
 @dataclass
@@ -129,6 +143,11 @@ def open_store(kind: str) -> Iterator[TableStore]:
         store: TableStore
         if kind == "memory":
             store = MemoryTableStore()
+        elif kind == "postgres":
+            from pizzabus.tables.postgres import PostgresTableStore
+
+            # A fresh schema per store, as the others start empty.
+            store = PostgresTableStore(f"{_postgres['dsn']}?schema=run_{uuid.uuid4().hex[:8]}")
         else:
             store = SqliteTableStore(Path(directory) / "tables.sqlite3")
         for spec in SYSTEM.tables:
@@ -277,17 +296,26 @@ def cpu_per_order(kind: str, orders: int, warmup: int) -> float:
         return _timed(handlers(store), orders, warmup)
 
 
-def _timed(h: Handlers, orders: int, warmup: int) -> float:
+def wall_per_order(kind: str, orders: int, warmup: int) -> float:
+    """Wall seconds per order (what a handler waits), on fresh stores."""
+    with open_store(kind) as store:
+        return _timed(handlers(store), orders, warmup, time.perf_counter)
+
+
+def _timed(
+    h: Handlers, orders: int, warmup: int, clock: Callable[[], float] = time.process_time
+) -> float:
     for n in range(warmup):
         one_order(h, -1 - n)
-    clock = time.process_time
     start = clock()
     for n in range(orders):
         one_order(h, n)
     return (clock() - start) / orders
 
 
-def _counted(h: Handlers) -> tuple[Handlers, dict[str, list[float]]]:
+def _counted(
+    h: Handlers, clock: Callable[[], float] = time.process_time
+) -> tuple[Handlers, dict[str, list[float]]]:
     """``h`` with every call timed by its shape, for the per-operation table."""
     times: dict[str, list[float]] = {}
 
@@ -300,11 +328,11 @@ def _counted(h: Handlers) -> tuple[Handlers, dict[str, list[float]]]:
 
             def timed(**params: Any) -> Any:
                 shape = f"{self._role}.{operation}" + _shape(params)
-                start = time.process_time()
+                start = clock()
                 try:
                     return call(**params)
                 finally:
-                    times.setdefault(shape, []).append(time.process_time() - start)
+                    times.setdefault(shape, []).append(clock() - start)
 
             return timed
 
@@ -327,10 +355,13 @@ def _shape(params: dict[str, Any]) -> str:
     return ""
 
 
-def by_operation(kind: str, orders: int, warmup: int) -> list[dict[str, Any]]:
-    """Median CPU µs of each call shape, timed one call at a time (timer overhead included)."""
+def by_operation(
+    kind: str, orders: int, warmup: int, clock: Callable[[], float] = time.process_time
+) -> list[dict[str, Any]]:
+    """Median µs (of ``clock``) of each call shape, timed one call at a time (timer overhead
+    included)."""
     with open_store(kind) as store:
-        h, times = _counted(handlers(store))
+        h, times = _counted(handlers(store), clock)
         for n in range(warmup + orders):
             one_order(h, n)
     rows = []
@@ -346,10 +377,89 @@ def by_operation(kind: str, orders: int, warmup: int) -> list[dict[str, Any]]:
     return rows
 
 
+def round_trips(dsn: str, count: int) -> dict[str, float]:
+    """Median wall µs of the bare round trips, through psycopg on one autocommit connection
+    with prepared statements, on rows shaped like the store's (bytea key, jsonb item)."""
+    import psycopg
+
+    item = json.dumps({"order_id": {"S": "x" * 36}, "seq": {"N": "1"}, "detail": {"S": "y" * 200}})
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=0) as connection:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS bench_round_trip (k bytea PRIMARY KEY, v jsonb NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO bench_round_trip SELECT int4send(n), %s::jsonb "
+            "FROM generate_series(0, 999) n ON CONFLICT DO NOTHING",
+            (item,),
+        )
+        shapes: dict[str, tuple[bytes, Callable[[int], Sequence[Any]]]] = {
+            "select_1": (b"SELECT 1", lambda n: ()),
+            "keyed_read": (
+                b"SELECT v::text FROM bench_round_trip WHERE k = int4send(%s)",
+                lambda n: (n % 1000,),
+            ),
+            "committed_write": (
+                b"INSERT INTO bench_round_trip (k, v) VALUES (int4send(%s), %s::jsonb) "
+                b"ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                lambda n: (n % 1000, item),
+            ),
+        }
+        medians: dict[str, float] = {}
+        for name, (query, params) in shapes.items():
+            samples = []
+            for n in range(count):
+                start = time.perf_counter()
+                cursor = connection.execute(query, params(n))
+                if cursor.description is not None:
+                    cursor.fetchall()
+                samples.append(time.perf_counter() - start)
+            medians[name] = round(statistics.median(samples[count // 10 :]) * 1e6, 1)
+    return medians
+
+
+def _kind_of(operation: str) -> str:
+    """The bare round trip an operation compares with."""
+    return "keyed_read" if ".query" in operation or ".get_item" in operation else "committed_write"
+
+
+def run_postgres(orders: int, runs: int, warmup: int) -> dict[str, Any]:
+    """The PostgreSQL store in wall time, beside the bare round trips of the same run."""
+    count = max(orders, 200)
+    before = round_trips(_postgres["dsn"], count)
+    samples = [wall_per_order("postgres", orders, warmup) for _ in range(runs)]
+    cpu = statistics.median(cpu_per_order("postgres", orders, warmup) for _ in range(runs))
+    operations = by_operation("postgres", orders, warmup, time.perf_counter)
+    after = round_trips(_postgres["dsn"], count)
+    bare = {name: round((before[name] + after[name]) / 2, 1) for name in before}
+    for op in operations:
+        kind = _kind_of(op["operation"])
+        op["compared_with"] = kind
+        op["x_round_trip"] = round(op["median_us"] / bare[kind], 2)
+    per_order = statistics.median(samples)
+    return {
+        "orders": orders,
+        "runs": runs,
+        "operations_per_order": OPERATIONS_PER_ORDER,
+        "wall_us_per_order": round(per_order * 1e6, 1),
+        "wall_us_per_operation": round(per_order * 1e6 / OPERATIONS_PER_ORDER, 1),
+        "cpu_us_per_order": round(cpu * 1e6, 1),
+        "cpu_us_per_operation": round(cpu * 1e6 / OPERATIONS_PER_ORDER, 2),
+        "runs_wall_us_per_order": [round(s * 1e6, 1) for s in samples],
+        "round_trips_us": bare,
+        "round_trips_before_after": {"before": before, "after": after},
+        "by_operation": operations,
+        "unit": "wall",
+    }
+
+
 def run(kinds: Sequence[str], orders: int, runs: int, warmup: int) -> dict[str, Any]:
     replay = statistics.median(_timed(stand_ins(), orders, warmup) for _ in range(runs))
     results: dict[str, Any] = {}
     for kind in kinds:
+        if kind == "postgres":
+            # A round trip each: fewer orders give as steady a median in reasonable time.
+            results[kind] = run_postgres(max(orders // 5, 1), runs, max(warmup // 5, 1))
+            continue
         samples = [cpu_per_order(kind, orders, warmup) for _ in range(runs)]
         per_order = statistics.median(samples)
         results[kind] = {
@@ -377,7 +487,7 @@ def _check_operation_count() -> None:
 
 
 def report(results: dict[str, Any], compare: dict[str, Any] | None) -> None:
-    stores = {kind: row for kind, row in results.items() if kind in STORES}
+    stores = {kind: row for kind, row in results.items() if kind in STORES and kind != "postgres"}
     print(f"{'store':<8} {'µs/order':>10} {'µs/op':>8} {'table µs/op':>12}")
     for kind, row in stores.items():
         line = (
@@ -394,6 +504,26 @@ def report(results: dict[str, Any], compare: dict[str, Any] | None) -> None:
         print(f"\n{kind}: median µs per call, by call shape")
         for op in row["by_operation"]:
             print(f"  {op['operation']:<45} {op['per_order']:>4}/order {op['median_us']:>8.1f}")
+    if "postgres" in results:
+        _report_postgres(results["postgres"])
+
+
+def _report_postgres(row: dict[str, Any]) -> None:
+    bare = row["round_trips_us"]
+    print(
+        f"\npostgres: {row['wall_us_per_order']:.0f} µs/order wall "
+        f"({row['wall_us_per_operation']:.0f} µs/op), {row['cpu_us_per_order']:.0f} µs/order CPU"
+    )
+    print(
+        f"  bare round trips, same run: SELECT 1 {bare['select_1']:.0f} µs, keyed read "
+        f"{bare['keyed_read']:.0f} µs, committed write {bare['committed_write']:.0f} µs"
+    )
+    print("  median wall µs per call, by call shape (× the bare round trip of its kind)")
+    for op in row["by_operation"]:
+        print(
+            f"  {op['operation']:<45} {op['per_order']:>4}/order {op['median_us']:>8.1f}  "
+            f"{op['x_round_trip']:.2f}× {op['compared_with']}"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -403,10 +533,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per store (median reported)")
     parser.add_argument("--store", choices=STORES, action="append", help="only these stores")
     parser.add_argument("--compare", type=Path, help="an earlier tables.json to compare with")
+    parser.add_argument(
+        "--postgres",
+        metavar="DSN",
+        default=os.environ.get(_TEST_SERVER),
+        help=f"a PostgreSQL server to make a database on (default ${_TEST_SERVER}, else a "
+        "throwaway server)",
+    )
     args = parser.parse_args(argv)
     orders, runs, warmup = (40, 1, 10) if args.smoke else (args.orders, args.runs, 100)
     _check_operation_count()
-    results = run(args.store or STORES, orders, runs, warmup)
+    kinds = args.store or STORES
+    with _postgres_database(args.postgres if "postgres" in kinds else ""):
+        results = run(kinds, orders, runs, warmup)
     compare = json.loads(args.compare.read_text())["stores"] if args.compare else None
     report(results, compare)
     data: dict[str, Any] = {"machine": machine(), "smoke": args.smoke, "stores": results}
@@ -414,6 +553,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         data["before"] = {"source": str(args.compare), "stores": compare}
     print(f"\nwrote {write_json('tables', data, smoke=args.smoke)}")
     return 0
+
+
+@contextmanager
+def _postgres_database(server: str | None) -> Iterator[None]:
+    """A database of its own for the run (on ``server``, else on a throwaway server)."""
+    if server == "":
+        yield
+        return
+    import psycopg
+
+    from pizzabus.devservers.postgres import start_postgres
+
+    throwaway = start_postgres() if server is None else None
+    server = throwaway.dsn if throwaway is not None else str(server)
+    name = f"bench_tables_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    base, _, _ = server.rpartition("/")
+    _postgres["dsn"] = f"{base}/{name}"
+    try:
+        yield
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if throwaway is not None:
+            throwaway.close()
 
 
 if __name__ == "__main__":

@@ -25,10 +25,21 @@ ALLOWED: dict[str, set[str]] = {
     "contracts": {"errors", "system"},
     "patterns": {"errors"},
     "tables": {"errors", "system"},
-    "functions": {"errors", "clock", "system", "contracts"},
-    "bus": {"errors", "clock", "loop", "system", "contracts", "patterns", "functions"},
-    "sdk": {"errors", "clock", "system", "contracts", "functions", "tables"},
-    "gateway": {"errors", "clock", "loop", "system", "contracts", "functions", "bus", "access"},
+    "telemetry": {"errors", "clock"},
+    "functions": {"errors", "clock", "system", "contracts", "telemetry"},
+    "bus": {"errors", "clock", "loop", "system", "contracts", "patterns", "functions", "telemetry"},
+    "sdk": {"errors", "clock", "system", "contracts", "functions", "tables", "telemetry"},
+    "gateway": {
+        "errors",
+        "clock",
+        "loop",
+        "system",
+        "contracts",
+        "functions",
+        "bus",
+        "access",
+        "telemetry",
+    },
     # AWS's own APIs over a running system's parts (any runtime mounts them).
     "awsapi": {
         "errors",
@@ -45,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
     "embedded": {
         "access",
         "awsapi",
+        "telemetry",
         "errors",
         "clock",
         "loop",
@@ -75,6 +87,7 @@ ALLOWED: dict[str, set[str]] = {
         "awsapi",
         "embedded",
         "devservers",
+        "telemetry",
     },
     # The one place that chooses a runtime.
     "compose": {"errors", "system", "contracts", "embedded", "distributed"},
@@ -82,6 +95,7 @@ ALLOWED: dict[str, set[str]] = {
     "aws": {"errors", "system", "pizza"},
     "cli": {
         "access",
+        "telemetry",
         "errors",
         "clock",
         "loop",

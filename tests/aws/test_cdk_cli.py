@@ -6,8 +6,11 @@ subprocess plumbing runs; no AWS account and no Node.js are needed."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +157,35 @@ def test_deploy_without_credentials_says_how_to_configure_them(
     assert result.exit_code == 1
     assert "No AWS credentials were found" in result.output
     assert "aws configure" in result.output
+
+
+def test_deploy_refuses_a_system_it_cannot_import_before_starting_the_cdk(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npx: the --system check comes first
+    result = CliRunner().invoke(deploy, ["--system", "nowhere_sys.system:SYSTEM"])
+    assert result.exit_code == 1
+    assert "no module named 'nowhere_sys'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_deploy_hands_the_system_and_its_folder_to_the_cdk_app(tmp_path: Path) -> None:
+    """The CDK CLI runs `python -m pizzabus.aws.app` with the context deploy passes; the app
+    then synthesizes that system, imported from that folder."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "signups"
+    context = {"pizzabus:system": "signups.system:SYSTEM", "pizzabus:app_dir": str(example)}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(CDK_CONTEXT_JSON=json.dumps(context), CDK_OUTDIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "pizzabus.aws.app"],
+        cwd=tmp_path,  # not the example's folder: app_dir must be what finds it
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (template,) = tmp_path.glob("*.template.json")
+    assert '"TableName": "signups"' in template.read_text()

@@ -91,6 +91,8 @@ def test_each_function_may_do_exactly_what_its_handler_does(
         (as_list(s["Action"]), as_list(s["Resource"]))
         for s in statements
         if not s["Action"][0].startswith("logs:")  # logging: see the next test
+        # Active tracing's own grant (the CDK adds it; X-Ray takes no resource ARNs).
+        and as_list(s["Action"]) != ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     ]
     expected = [
         (actions, [_arn(template, r) for r in refs]) for actions, refs in EXPECTED[function]
@@ -176,4 +178,16 @@ def test_the_http_api_role_is_assumed_by_api_gateway_to_put_events(
             "Resource": BUS_ARN,
             "Sid": "AllowEventBridgePutEvents",
         }
+    ]
+
+
+@pytest.mark.parametrize("function", EXPECTED)
+def test_each_function_may_send_its_traces_to_x_ray_and_nothing_more(
+    synthesized: Synthesized, function: str
+) -> None:
+    template = synthesized.template
+    statements = role_statements(template, _role_of(template, function))
+    xray = [s for s in statements if any(a.startswith("xray:") for a in as_list(s["Action"]))]
+    assert [(as_list(s["Action"]), as_list(s["Resource"])) for s in xray] == [
+        (["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
     ]

@@ -395,3 +395,13 @@ def test_the_table_ids_are_stable(synthesized: Synthesized) -> None:
         "WebsocketConnections"
     )
     assert table_id(synthesized.template, "order_timeline").startswith("OrderTimeline")
+
+
+@pytest.mark.parametrize("function", ENVIRONMENTS)
+def test_each_function_is_traced_by_x_ray_as_journeys_are_locally(
+    template: Any, function: str
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"FunctionName": function, "TracingConfig": {"Mode": "Active"}},
+    )

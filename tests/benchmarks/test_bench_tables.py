@@ -90,5 +90,5 @@ def test_the_smoke_run_writes_every_store_and_the_replay() -> None:
     assert bench_tables.main(["--smoke"]) == 0
 
     results = json.loads((common.RESULTS / "smoke" / "tables.json").read_text())
-    assert set(results["stores"]) == {"memory", "sqlite", "replay"}
+    assert set(results["stores"]) == {"memory", "sqlite", "postgres", "replay"}
     assert results["stores"]["memory"]["cpu_us_per_order"] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,41 @@ def test_concurrent_records_share_commits(tmp_path: Path) -> None:
     assert len(store.pending()) == 800
     assert store.commits < 800  # grouped: fewer fsyncs than events
     store.close()
+
+
+def test_a_dead_letter_keeps_the_handlers_stack_trace(store: EventStore) -> None:
+    stored = event(2)
+    failing = delivery(stored)
+    store.record([stored], [failing]).result()
+    trace = ('  File "/var/task/cook_pizza.py", line 7, in lambda_handler', "    raise Burnt()")
+    letter = store.dead_lettered(
+        failing,
+        DeadLetter(
+            "e2", "lab_event_bus", "r", "cook_pizza", stored.payload, 1,
+            "MaximumRetryAttemptsExceeded", "Burnt", "too hot", 5.0, stack_trace=trace,
+        ),
+    )  # fmt: skip
+    assert store.get(letter.id) == letter
+    assert store.list()[0].stack_trace == trace
+
+
+def test_a_log_written_before_stack_traces_were_kept_opens_and_reads(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    with sqlite3.connect(path) as old:  # the dead_letters table as earlier versions made it
+        old.execute(
+            "CREATE TABLE dead_letters (id TEXT PRIMARY KEY, event_id TEXT NOT NULL, "
+            "bus TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL, payload BLOB NOT NULL, "
+            "attempts INTEGER NOT NULL, reason TEXT NOT NULL, error_type TEXT NOT NULL, "
+            "error_message TEXT NOT NULL, at REAL NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO dead_letters VALUES ('dl-1', 'e1', 'b', 'r', 't', x'7b7d', 2, "
+            "'MaximumRetryAttemptsExceeded', 'Boom', 'boom', 1.0)"
+        )
+    old.close()
+    store = SqliteEventStore(path, targets)
+    try:
+        (letter,) = store.list()
+        assert (letter.id, letter.error_type, letter.stack_trace) == ("dl-1", "Boom", ())
+    finally:
+        store.close()

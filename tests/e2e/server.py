@@ -67,16 +67,27 @@ class Server:
             self.process.stdout.close()
 
 
-def start_server(args: Sequence[str] = ("--memory",), timeout: float = 30.0) -> Server:
-    """Start ``pizzabus serve --port 0 ARGS`` and wait for it to announce its URL."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
+def start_server(
+    args: Sequence[str] = ("--memory",),
+    timeout: float = 30.0,
+    *,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+    program: Sequence[str] = (sys.executable, "-m", "pizzabus"),
+) -> Server:
+    """Start ``pizzabus serve --port 0 ARGS`` and wait for it to announce its URL.
+
+    ``env`` replaces the environment (default: this one, with the repository on PYTHONPATH);
+    ``program`` is how pizzabus is run (``python -m pizzabus``, or the installed script)."""
+    if env is None:
+        env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(
-        [sys.executable, "-m", "pizzabus", "serve", "--port", "0", *args],
+        [*program, "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
-        cwd=REPO,
+        env=dict(env, PYTHONUNBUFFERED="1"),
+        cwd=cwd,
     )
     output: list[str] = []
     found: list[str] = []

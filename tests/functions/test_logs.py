@@ -34,3 +34,23 @@ def test_lines_written_during_an_invocation_carry_the_function_and_request() -> 
         "[cook_pizza 3f2a9c1e] no newline at the end",
         "after",
     ]
+
+
+def test_the_runtime_hears_of_an_invocations_first_line_before_it_is_written() -> None:
+    sink = io.StringIO()
+    stream = logs.AttributedStream(sink)  # type: ignore[arg-type]
+    stream.announce = lambda function, request_id: sink.write(f"START {function} {request_id}\n")
+
+    def handler() -> None:
+        logs.begin("cook_pizza", "3f2a9c1e-0000-4000-8000-000000000000")
+        stream.write("one\n")
+        stream.write("two\n")
+
+    thread = threading.Thread(target=handler)
+    thread.start()
+    thread.join()
+    assert sink.getvalue().splitlines() == [
+        "START cook_pizza 3f2a9c1e-0000-4000-8000-000000000000",
+        "[cook_pizza 3f2a9c1e] one",
+        "[cook_pizza 3f2a9c1e] two",
+    ]

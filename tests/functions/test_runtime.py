@@ -164,6 +164,8 @@ async def test_a_handler_that_raises_fails_the_invocation_with_its_error_type(co
     assert raised.value.error_type == "PizzaBurnt"
     assert raised.value.message == "the oven was too hot"
     assert any("lambda_handler" in line for line in raised.value.stack_trace)
+    # As Lambda's, the trace starts in the handler's file, not in the runtime that called it.
+    assert raised.value.stack_trace[0].lstrip().startswith(f'File "{code}')
     runtime.close()
 
 

@@ -79,6 +79,27 @@ def postgres_server() -> Iterator[str]:
         server.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """One database for the session's schema-per-test stores, dropped at the end."""
+    dsn = create_database(postgres_server)
+    try:
+        yield dsn
+    finally:
+        drop_database(postgres_server, dsn)
+
+
+@pytest.fixture
+def postgres_schema_dsn(postgres_database: str) -> Iterator[str]:
+    """A DSN selecting a fresh schema (``?schema=``) for one test, dropped afterwards:
+    cheaper than a database each, for suites that open a store per test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{postgres_database}?schema={schema}"
+    with psycopg.connect(postgres_database, autocommit=True, connect_timeout=10) as admin:
+        admin.execute("SET synchronous_commit = off")
+        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture
 def postgres_dsn(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database for one test, dropped afterwards."""

@@ -1,4 +1,5 @@
-"""Fixtures of the table contract suite: every test runs once per store (memory, SQLite)."""
+"""Fixtures of the table contract suite: every test runs once per store (memory, SQLite,
+PostgreSQL: a fresh schema per test, see ``tests/support/postgres.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from pizzabus.sdk.dynamodb import DynamoDBResource, LocalTable
 from pizzabus.system import GlobalIndex, KeyAttribute, Table
 from pizzabus.tables import MemoryTableStore, SqliteTableStore, TableStore
+from pizzabus.tables.postgres import PostgresTableStore
 
 #: Items of a thread: one per (thread, seq), a GSI by author, expiring on ``expires_at``.
 POSTS = Table(
@@ -31,15 +33,22 @@ FILES = Table(
 SPECS = (POSTS, USERS, FILES)
 
 
-def make_store(kind: str, tmp_path: Path) -> TableStore:
+KINDS = ("memory", "sqlite", "postgres")
+
+
+def make_store(kind: str, tmp_path: Path, dsn: str | None = None) -> TableStore:
     if kind == "memory":
         return MemoryTableStore()
+    if kind == "postgres":
+        assert dsn is not None, "a PostgreSQL store needs the postgres_schema_dsn fixture"
+        return PostgresTableStore(dsn)
     return SqliteTableStore(tmp_path / "data" / "tables.sqlite3")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TableStore]:
-    created = make_store(request.param, tmp_path)
+    dsn = request.getfixturevalue("postgres_schema_dsn") if request.param == "postgres" else None
+    created = make_store(request.param, tmp_path, dsn)
     for spec in SPECS:
         created.create_table(spec)
     yield created

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pizzabus.sdk.dynamodb import DynamoDBResource, LocalTable
 from pizzabus.system import GlobalIndex, KeyAttribute, Table
 from pizzabus.tables import TableStore, TableValidationError
-from tests.tables.conftest import POSTS, make_store
+from tests.tables.conftest import KINDS, POSTS, make_store
 
 
 @pytest.fixture
@@ -144,9 +144,11 @@ def test_a_refused_shape_is_refused_every_time(threads: LocalTable) -> None:
     assert "Filter Expression can only contain non-primary key attributes" in first["Message"]
 
 
-def test_a_table_defined_again_is_queried_by_its_new_definition(tmp_path: Path) -> None:
-    for kind in ("memory", "sqlite"):
-        store = make_store(kind, tmp_path / kind)
+def test_a_table_defined_again_is_queried_by_its_new_definition(
+    tmp_path: Path, postgres_schema_dsn: str
+) -> None:
+    for kind in KINDS:
+        store = make_store(kind, tmp_path / kind, postgres_schema_dsn)
         store.create_table(POSTS)
         posts = DynamoDBResource(store).Table("posts")
         posts.put_item(Item={"thread": "t", "seq": 1, "author": "ann", "posted": 5, "n": "x"})

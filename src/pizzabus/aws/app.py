@@ -3,12 +3,12 @@
 The AWS CDK CLI runs this module as the app (``--app "<python> -m pizzabus.aws.app"``, no
 ``cdk.json`` needed); ``pizzabus synth`` calls :func:`synthesize` directly, offline. The system
 is ``pizzabus.pizza.system:SYSTEM`` unless the context value ``pizzabus:system`` names another
-``module:attribute``; ``pizzabus:client_url`` sets where the web client runs.
+``module:attribute`` (imported from the folder ``pizzabus:app_dir``, default the current one, as
+``pizzabus deploy --system`` passes them); ``pizzabus:client_url`` sets where the web client runs.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import subprocess
@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pizzabus.aws.specs import Difference, stack_spec
-from pizzabus.errors import DefinitionError
+from pizzabus.system.loading import DEFAULT_SYSTEM, load_definition
 from pizzabus.system.model import SystemDefinition
-
-DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
 
 
 def quiet_jsii(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
@@ -41,21 +39,6 @@ def quiet_jsii(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
         environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = version.lstrip("v").split(".")[0]
 
 
-def load_system(target: str = DEFAULT_SYSTEM) -> SystemDefinition:
-    """Import a system definition named ``module:attribute``."""
-    module_name, _, attribute = target.partition(":")
-    try:
-        system = getattr(importlib.import_module(module_name), attribute or "SYSTEM")
-    except (ImportError, AttributeError) as err:
-        raise DefinitionError(
-            f"cannot load the system {target!r} ({err}); name it as module:attribute, "
-            f"e.g. {DEFAULT_SYSTEM}"
-        ) from err
-    if not isinstance(system, SystemDefinition):
-        raise DefinitionError(f"{target} is a {type(system).__name__}, not a SystemDefinition")
-    return system
-
-
 def build_app(
     system: SystemDefinition | None = None,
     *,
@@ -68,7 +51,11 @@ def build_app(
 
     app = new_app(outdir=str(outdir) if outdir is not None else None)
     if system is None:
-        system = load_system(str(app.node.try_get_context("pizzabus:system") or DEFAULT_SYSTEM))
+        app_dir = app.node.try_get_context("pizzabus:app_dir")
+        system = load_definition(
+            str(app.node.try_get_context("pizzabus:system") or DEFAULT_SYSTEM),
+            app_dir=Path(app_dir) if app_dir else None,
+        )
     url = client_url or app.node.try_get_context("pizzabus:client_url") or DEFAULT_CLIENT_URL
     stack = SystemStack(app, stack_spec(system), client_url=str(url))
     return app, stack

@@ -154,6 +154,9 @@ class SystemStack(cdk.Stack):
             environment=environment,
             description=spec.description or None,
             log_group=log_group,
+            # Active X-Ray tracing: the journey `pizzabus trace` shows locally (the trace header
+            # carried from API Gateway through EventBridge to each function) shows in X-Ray.
+            tracing=lambda_.Tracing.ACTIVE,
         )
         for policy in spec.policies:
             function.add_to_role_policy(

@@ -28,6 +28,7 @@ from pizzabus.loop import LoopBinding
 from pizzabus.patterns import CompiledPattern, InvalidEventPattern, RuleSet, compile_pattern
 from pizzabus.system import EventBus as BusSpec
 from pizzabus.system import Target
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
 
 
 def _compile(pattern: Any, where: str) -> CompiledPattern:
@@ -118,8 +119,10 @@ class EventRouter:
         store: EventStore,
         deliverer: Deliverer,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        telemetry: Recorder | None = None,
     ) -> None:
         self.buses = {spec.name: EventBus(spec) for spec in buses}
+        self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self.identity = identity
         self.clock = clock
         self.store = store
@@ -227,11 +230,22 @@ class EventRouter:
         deliveries = bus.route(event, payload, now)
         if not self.deliverer.admit(len(deliveries)):
             self.throttled += 1
+            self.telemetry.event_throttled(bus.name)
             return EntryError(
                 "ThrottlingException",
                 f"Rate exceeded: the bus has {self.deliverer.max_in_flight} deliveries in "
                 f"flight. Retry this entry with backoff.",
             )
+        traces = self.telemetry.published(
+            bus.name,
+            event,
+            entry.detail_text,
+            list(dict.fromkeys(d.rule for d in deliveries)),
+            entry.trace_header,
+        )
+        if traces is not None:
+            for delivery in deliveries:
+                delivery.trace = traces[delivery.rule]
         stored = StoredEvent(event["id"], bus.name, now, payload, bus.archives(event))
         return stored, deliveries
 

@@ -20,3 +20,5 @@ class DeadLetter:
     error_message: str
     at: float
     id: str = ""
+    #: The handler's stack when it failed, as Lambda reports it (``stackTrace``).
+    stack_trace: tuple[str, ...] = ()

@@ -20,6 +20,7 @@ from pizzabus.bus.records import Delivery
 from pizzabus.clock import Clock
 from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 if TYPE_CHECKING:
     from pizzabus.bus.store import EventStore
@@ -85,11 +86,13 @@ class Deliverer:
         rng: random.Random | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         fast_path: bool = True,
+        telemetry: Recorder | None = None,
     ) -> None:
         """``fast_path``: try each first attempt at once (``invoker.invoke_now``), from a loop
         callback; False runs every attempt as a task."""
         self._invoke = invoker.invoke
         self._invoke_now = invoker.invoke_now if fast_path else None
+        self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self.clock = clock
         self.store = store
         self.backoff = backoff or Backoff()
@@ -103,6 +106,8 @@ class Deliverer:
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = DeliveryStats()
+        #: Deliveries waiting to be retried, by key, with when they are due.
+        self.waiting: dict[str, tuple[Delivery, float]] = {}
 
     def admit(self, count: int, *, force: bool = False) -> bool:
         """Reserve room for ``count`` deliveries (any thread); False when the bus is full.
@@ -152,6 +157,7 @@ class Deliverer:
             return  # stopping: what was accepted is in the store, and resumes on restart
         assert self._invoke_now is not None
         delivery.attempts += 1
+        traceid.current.set(delivery.trace)  # this callback's own context: the invocation's parent
         try:
             result = self._invoke_now(delivery.target.function, delivery.payload)
         except FunctionError as error:
@@ -196,7 +202,9 @@ class Deliverer:
 
     async def _attempt_until_done(self, delivery: Delivery) -> None:
         while True:
+            self.waiting.pop(delivery.key, None)
             delivery.attempts += 1
+            traceid.current.set(delivery.trace)
             try:
                 await self._invoke(delivery.target.function, delivery.payload)
             except FunctionError as error:
@@ -213,6 +221,7 @@ class Deliverer:
         self.stats.succeeded += 1
         name = delivery.target.function
         self.stats.by_target[name] = self.stats.by_target.get(name, 0) + 1
+        self.telemetry.delivered(delivery.rule, name)
 
     def _failed(self, delivery: Delivery, error: FunctionError) -> float | None:
         """Record a failed attempt; the delay before the next one, or None when the
@@ -229,6 +238,10 @@ class Deliverer:
         if age_then > policy.maximum_event_age.total_seconds():
             self._dead_letter(delivery, "MaximumEventAgeExceeded")
             return None
+        self.telemetry.retrying(
+            delivery.rule, delivery.target.function, delivery.trace, delivery.attempts, error, delay
+        )
+        self.waiting[delivery.key] = (delivery, self.clock.now() + delay)
         log.info(
             "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
             delivery.rule,
@@ -243,6 +256,14 @@ class Deliverer:
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         error = delivery.last_error
         self.stats.dead_lettered += 1
+        self.telemetry.dead_lettered(
+            delivery.rule,
+            delivery.target.function,
+            delivery.trace,
+            delivery.attempts,
+            reason,
+            error,
+        )
         log.warning(
             "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
             delivery.rule,
@@ -265,5 +286,6 @@ class Deliverer:
                 error_type=error.error_type if error else "",
                 error_message=error.message if error else "",
                 at=self.clock.now(),
+                stack_trace=tuple(error.stack_trace) if error else (),
             ),
         )

@@ -39,6 +39,8 @@ class ValidEntry:
     bus_name: str
     resources: tuple[str, ...]
     time: str | None
+    #: The X-Ray trace header the entry carries (``TraceHeader``), if any.
+    trace_header: str | None = None
 
 
 def validate_request(entries: object, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
@@ -117,6 +119,7 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         return EntryError("InvalidArgument", "Parameter Resources is not valid.")
     bus = entry.get("EventBusName") or default_bus
     time = entry.get("Time")
+    trace_header = entry.get("TraceHeader")
     return ValidEntry(
         source=source,
         detail_type=detail_type,
@@ -125,6 +128,7 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         bus_name=bus_name_of(str(bus)),
         resources=tuple(resources),
         time=time if isinstance(time, str) else None,
+        trace_header=trace_header if isinstance(trace_header, str) else None,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pizzabus.functions.errors import FunctionError
 from pizzabus.system import Target
+from pizzabus.telemetry import traceid
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Delivery:
     index: int = 0
     #: The replay this delivery belongs to, if it is one.
     replay_name: str | None = None
+    #: Where in its trace the rule's match is (the invocation's parent), if traced.
+    trace: traceid.Position | None = None
 
     @property
     def key(self) -> str:

@@ -103,7 +103,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     error_type TEXT NOT NULL,
     error_message TEXT NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    stack_trace TEXT NOT NULL DEFAULT '[]'
 );
 """
 
@@ -128,6 +129,7 @@ class SqliteEventStore:
         self._targets = targets
         self._reader = self._connect()
         self._reader.executescript(SCHEMA)
+        _add_missing_columns(self._reader)
         #: Checkpoints that emptied the log.
         self.truncations = 0
         self._read_lock = threading.Lock()
@@ -556,7 +558,7 @@ def _finish(connection: sqlite3.Connection, key: str) -> None:
 
 def _insert_letter(connection: sqlite3.Connection, letter: DeadLetter) -> None:
     connection.execute(
-        "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             letter.id,
             letter.event_id,
@@ -569,12 +571,24 @@ def _insert_letter(connection: sqlite3.Connection, letter: DeadLetter) -> None:
             letter.error_type,
             letter.error_message,
             letter.at,
+            json.dumps(list(letter.stack_trace)),
         ),
     )
 
 
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Bring a log written by an earlier version up to this schema (columns added since)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(dead_letters)")}
+    if "stack_trace" not in columns:
+        connection.execute(
+            "ALTER TABLE dead_letters ADD COLUMN stack_trace TEXT NOT NULL DEFAULT '[]'"
+        )
+
+
 def _letter(row: tuple[object, ...]) -> DeadLetter:
-    (letter_id, event_id, bus, rule, target, payload, attempts, reason, etype, emsg, at) = row
+    (letter_id, event_id, bus, rule, target, payload, attempts, reason, etype, emsg, at, trace) = (
+        row
+    )
     return DeadLetter(
         id=str(letter_id),
         event_id=str(event_id),
@@ -587,6 +601,7 @@ def _letter(row: tuple[object, ...]) -> DeadLetter:
         error_type=str(etype),
         error_message=str(emsg),
         at=float(at),  # type: ignore[arg-type]
+        stack_trace=tuple(json.loads(str(trace))),
     )
 
 

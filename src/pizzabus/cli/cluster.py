@@ -22,9 +22,10 @@ from types import FrameType
 
 import click
 
-from pizzabus.cli.serve import DEFAULT_SYSTEM, load_definition
+from pizzabus.cli.serve import load_definition
 from pizzabus.devservers.nats import die_with_parent
 from pizzabus.errors import PizzabusError
+from pizzabus.system.loading import DEFAULT_SYSTEM
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pizzabus.errors import PizzabusError
+from pizzabus.system.loading import DEFAULT_SYSTEM, load_definition
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,6 +58,13 @@ _out_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory of the cloud assembly (templates, Lambda code assets).",
 )
+_system_option = click.option(
+    "--system",
+    "system_ref",
+    default=DEFAULT_SYSTEM,
+    show_default=True,
+    help="The system definition, as module:attribute, imported from the current directory.",
+)
 _client_url_option = click.option(
     "--client-url",
     default=None,
@@ -65,16 +73,18 @@ _client_url_option = click.option(
 
 
 @click.command()
+@_system_option
 @_out_option
 @_client_url_option
 @_friendly_errors
-def synth(out: Path, client_url: str | None) -> None:
+def synth(system_ref: str, out: Path, client_url: str | None) -> None:
     """Write the CloudFormation templates of the AWS stack (offline, no AWS account needed)."""
+    definition = load_definition(system_ref)
     from pizzabus.aws.app import synthesize  # imports the CDK: keep `pizzabus --help` fast
 
-    with console.status("Synthesizing the AWS stack from the system definition…"):
+    with console.status(f"Synthesizing the AWS stack of {definition.name}…"):
         try:
-            result = synthesize(outdir=out, client_url=client_url)
+            result = synthesize(definition, outdir=out, client_url=client_url)
         except PizzabusError:
             raise
         except Exception as err:  # jsii surfaces CDK validation errors as plain exceptions
@@ -91,13 +101,17 @@ def synth(out: Path, client_url: str | None) -> None:
 @click.command()
 @click.option("--region", default=None, help="AWS region [default: from the profile/AWS_REGION].")
 @click.option("--profile", default=None, help="AWS named profile [default: AWS_PROFILE/default].")
+@_system_option
 @_out_option
 @_client_url_option
 @_friendly_errors
-def deploy(region: str | None, profile: str | None, out: Path, client_url: str | None) -> None:
+def deploy(
+    region: str | None, profile: str | None, system_ref: str, out: Path, client_url: str | None
+) -> None:
     """Deploy the system to AWS with the CDK (needs Node.js for npx, and AWS credentials)."""
     from pizzabus.aws.cdk_cli import CdkRun, find_npx, resolve_target, run_cdk
 
+    load_definition(system_ref)  # a bad --system is said here, not deep in the CDK's log
     npx = find_npx()
     with console.status("Checking the AWS credentials…"):
         target = resolve_target(profile=profile, region=region)
@@ -109,7 +123,11 @@ def deploy(region: str | None, profile: str | None, out: Path, client_url: str |
         outdir=out,
         profile=profile,
         target=target,
-        context={"pizzabus:client_url": client_url} if client_url else {},
+        context={
+            "pizzabus:system": system_ref,
+            "pizzabus:app_dir": str(Path.cwd()),
+            **({"pizzabus:client_url": client_url} if client_url else {}),
+        },
     )
     run_cdk(run, console=console, npx=npx)
     _print_outputs(outputs_file)

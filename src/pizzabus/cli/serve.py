@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gc
-import importlib
 import ipaddress
 import logging
 import os
@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import click
 import uvicorn
@@ -29,6 +29,7 @@ from pizzabus.access import (
     write_server_record,
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
+from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
 from pizzabus.embedded import Settings
@@ -36,23 +37,24 @@ from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
 from pizzabus.system import SystemDefinition
+from pizzabus.system.loading import DEFAULT_SYSTEM
+from pizzabus.system.loading import load_definition as load_system_definition
+from pizzabus.system.overrides import (
+    describe_retry_policies,
+    parse_duration,
+    uses_default_retry_policy,
+    with_retry_policy,
+)
 
-DEFAULT_SYSTEM = "pizzabus.pizza.system:SYSTEM"
+P = ParamSpec("P")
 
 
 def load_definition(reference: str) -> SystemDefinition:
-    """Import ``module:attribute`` and check that it is a system definition."""
-    module_name, _, attribute = reference.partition(":")
+    """Import ``module:attribute`` from the current directory, as a click error if it fails."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise click.BadParameter(f"cannot import {module_name!r}: {error}") from error
-    definition = getattr(module, attribute or "SYSTEM", None)
-    if not isinstance(definition, SystemDefinition):
-        raise click.BadParameter(
-            f"{reference!r} is not a SystemDefinition; name one as module:attribute"
-        )
-    return definition
+        return load_system_definition(reference)
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--system'") from error
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -76,6 +78,21 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
+    """Ctrl+C is how a server is stopped, not a crash: one line and exit code 0, instead of
+    click's "Aborted!" and 1. uvicorn stops gracefully, then raises the interrupt again; one
+    that comes while the server starts stops it as well."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("pizzabus stopped.")
+
+    return wrapper
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
@@ -95,11 +112,36 @@ def bind(host: str, port: int) -> socket.socket:
 )
 @click.option("--memory", is_flag=True, help="Keep everything in memory (nothing on disk).")
 @click.option(
+    "--tables",
+    "tables_dsn",
+    envvar="PIZZABUS_TABLES",
+    default=None,
+    metavar="postgresql://USER@HOST:PORT/DB",
+    help="Keep the tables in this PostgreSQL database instead (also PIZZABUS_TABLES); "
+    "add ?schema=NAME for a schema other than public. With --nats: the tables the workers "
+    "share.",
+)
+@click.option(
     "--system",
     "system_ref",
     default=DEFAULT_SYSTEM,
     show_default=True,
-    help="The system definition to serve, as module:attribute.",
+    help="The system definition to serve, as module:attribute, imported from the current "
+    "directory (e.g. signups.system:SYSTEM run next to signups/).",
+)
+@click.option(
+    "--max-retry-attempts",
+    type=click.IntRange(0, 185),
+    default=None,
+    help="Retries of a failing delivery before it is dead-lettered, for every rule target "
+    "[default: each target's own; EventBridge's is 185].",
+)
+@click.option(
+    "--max-event-age",
+    default=None,
+    metavar="DURATION",
+    help="How long a failing delivery is retried (60s to 24h, e.g. 60s, 5m), for every rule "
+    "target [default: each target's own; EventBridge's is 24h].",
 )
 @click.option(
     "--faults",
@@ -122,19 +164,28 @@ def bind(host: str, port: int) -> socket.socket:
     "loop (slower; a handler that blocks then never stalls the server).",
 )
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="No START / END / REPORT lines per invocation (handler output still shows).",
+)
+@click.option(
+    "--no-traces",
+    is_flag=True,
+    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Reload a function's code when a file in its code folder is saved.",
+)
+@click.option(
     "--nats",
     "nats_url",
     default=None,
     envvar="PIZZABUS_NATS",
     help="Serve as a gateway node of a distributed system on this NATS server (see "
     "`pizzabus worker`); the functions then run on workers.",
-)
-@click.option(
-    "--tables",
-    "tables_url",
-    default=None,
-    envvar="PIZZABUS_TABLES",
-    help="With --nats: the tables the workers share (postgresql://…).",
 )
 @click.option(
     "--replicas",
@@ -192,17 +243,23 @@ def bind(host: str, port: int) -> socket.socket:
     default="info",
     show_default=True,
 )
+@_stops_quietly
 def serve(
     host: str,
     port: int,
     data_dir: Path,
     memory: bool,
+    tables_dsn: str | None,
     system_ref: str,
+    max_retry_attempts: int | None,
+    max_event_age: str | None,
     faults_file: Path | None,
     max_in_flight: int,
     isolate: bool,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
     nats_url: str | None,
-    tables_url: str | None,
     replicas: int,
     admin_token: str | None,
     max_header_bytes: int,
@@ -216,7 +273,16 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _refuse_memory_with_data_dir(memory)
     definition = load_definition(system_ref)
+    try:
+        definition = with_retry_policy(
+            definition,
+            maximum_retry_attempts=max_retry_attempts,
+            maximum_event_age=parse_duration(max_event_age) if max_event_age else None,
+        )
+    except PizzabusError as error:
+        raise click.BadParameter(error.message, param_hint="'--max-event-age'") from error
     try:
         faults = (
             FaultPlan.load(faults_file, {f.name for f in definition.functions})
@@ -232,12 +298,19 @@ def serve(
     actual_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown_host}:{actual_port}"
+    # Held while this function runs, i.e. as long as the server does.
+    data_lock = None if memory else _lock(data_dir, sock, base_url)
     settings = Settings(
         data_dir=None if memory else data_dir,
+        # With --nats the workers hold the tables; the gateway keeps none.
+        tables=None if nats_url else (tables_dsn or None),
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
         inline=not isolate,
+        invocation_logs=not quiet,
+        tracing=not no_traces,
+        reload=reload,
         admin_token=token,
         max_archive_bytes=max_archive_bytes,
     )
@@ -247,7 +320,7 @@ def serve(
             settings,
             Distribution(
                 nats_url,
-                tables_url or "(on the workers)",
+                tables_dsn or "(on the workers)",
                 replicas=replicas,
                 max_backlog=max_in_flight,
             )
@@ -275,7 +348,7 @@ def serve(
         # Without a record, the token must be shown, or nobody could use the admin API.
         reason = error.message if isinstance(error, PizzabusError) else str(error)
         where = f"{token} (the server record could not be written: {reason})"
-    _announce(runtime, base_url, where)
+    _announce(runtime, base_url, where, token=token, reload=reload and not nats_url)
     if not _is_loopback(host):
         click.secho(exposure_warning(host, actual_port), fg="yellow", err=True)
     sys.stdout.flush()
@@ -289,7 +362,36 @@ def serve(
         ),
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if data_lock is not None:
+            data_lock.release()
+
+
+def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:
+    try:
+        lock = lock_data_dir(data_dir)
+        lock.describe(base_url)
+    except click.ClickException:
+        sock.close()
+        raise
+    except OSError as error:
+        sock.close()
+        raise click.ClickException(data_dir_problem(data_dir, error)) from error
+    return lock
+
+
+def _refuse_memory_with_data_dir(memory: bool) -> None:
+    context = click.get_current_context()
+    source = context.get_parameter_source("data_dir")
+    if memory and source in (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+    ):
+        raise click.UsageError(
+            "--memory keeps nothing on disk, so --data-dir would be ignored; pass one of them"
+        )
 
 
 def _check_broker(url: str) -> None:
@@ -407,12 +509,15 @@ def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None
     )
 
 
-def _announce(runtime: Runtime, base_url: str, token_where: str) -> None:
+def _announce(
+    runtime: Runtime, base_url: str, token_where: str, *, token: str, reload: bool
+) -> None:
     console = Console(stderr=False, highlight=False)
     definition = runtime.definition
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     console.print(f"[bold]pizzabus[/] serving [cyan]{definition.name}[/] on {base_url}")
-    console.print(f"  web client     {base_url}/")
+    if definition.web_client is not None:
+        console.print(f"  web client     {base_url}/")
     if definition.http_api:
         for route in definition.http_api.routes:
             console.print(f"  HTTP API       {route.method} {base_url}{route.path}")
@@ -422,10 +527,19 @@ def _announce(runtime: Runtime, base_url: str, token_where: str) -> None:
             f"  connections    {base_url}/{definition.websocket_api.stage}/@connections/<id>"
         )
     console.print(f"  tables         {runtime.describe_tables()}")
+    console.print(f"  retries        {describe_retry_policies(definition)}")
+    if uses_default_retry_policy(definition):
+        console.print(
+            "                 (AWS default; --max-retry-attempts/--max-event-age shorten it)"
+        )
     console.print(f"  stats          {base_url}/_pizzabus/stats")
     console.print(
         f'  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): eval "$(pizzabus env)"',
         soft_wrap=True,
     )
     console.print(f"  admin token    {token_where}", soft_wrap=True)
+    console.print(f"  metrics        {base_url}/metrics")
+    console.print(f"  console        {base_url}/_pizzabus/?token={token}", soft_wrap=True)
+    if reload:
+        console.print("  reload         on: saved handlers take effect on the next invocation")
     console.print("Press Ctrl+C to stop.")

@@ -11,8 +11,9 @@ import sys
 
 import click
 
-from pizzabus.cli.serve import DEFAULT_SYSTEM, load_definition
+from pizzabus.cli.serve import load_definition
 from pizzabus.errors import PizzabusError
+from pizzabus.system.loading import DEFAULT_SYSTEM
 
 
 @click.command()

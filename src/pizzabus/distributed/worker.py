@@ -35,6 +35,7 @@ from pizzabus.gateway.connections import Forbidden
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
 
 log = logging.getLogger("pizzabus.distributed.worker")
 
@@ -76,6 +77,8 @@ class WorkerPlatform:
         self._publisher = publisher
         self._connections = connections
         self._base_url = base_url
+        # Workers record no metrics or traces yet (each would serve its own /metrics).
+        self.telemetry: Recorder = NO_TELEMETRY
 
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         return self._publisher.put_events(entries)

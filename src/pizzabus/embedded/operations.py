@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:
     summary = asdict(letter)
-    del summary["payload"]
+    del summary["payload"], summary["stack_trace"]
     return summary
 
 
 def _detail(letter: DeadLetter) -> dict[str, Any]:
     detail = _summary(letter)
+    detail["stack_trace"] = list(letter.stack_trace)
     try:
         detail["event"] = json.loads(letter.payload)
     except ValueError:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,11 @@ from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.contracts.identity import RuntimeIdentity
+from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.operations import Operations
+from pizzabus.embedded.reload import CodeWatcher
+from pizzabus.errors import PizzabusError
+from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
 from pizzabus.functions.runtime import FunctionRuntime
@@ -36,17 +41,24 @@ from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
+from pizzabus.gateway.observe import observe_routes
+from pizzabus.gateway.tracing import RequestTracing
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import Telemetry
+from pizzabus.telemetry.invocation_log import InvocationLog
+from pizzabus.telemetry.spans import TraceStore
 
 log = logging.getLogger("pizzabus")
 
 #: How often expired items (TTL) are swept from the tables.
 TTL_SWEEP_SECONDS = 60.0
+#: How often queued invocation log lines are written.
+TELEMETRY_TICK_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class Settings:
 
     #: Where tables live; ``None`` keeps everything in memory.
     data_dir: Path | None = Path(".pizzabus")
+    #: A PostgreSQL DSN to keep the tables in instead (shared with other processes).
+    tables: str | None = None
     #: The base URL the server is reached at (used for ``APIGW_ENDPOINT``).
     base_url: str = "http://127.0.0.1:8000"
     identity: RuntimeIdentity = field(default_factory=RuntimeIdentity)
@@ -68,6 +82,12 @@ class Settings:
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: Write Lambda's START / END / REPORT lines for each invocation (``serve --quiet``: no).
+    invocation_logs: bool = True
+    #: Record journey traces (``/_pizzabus/traces``, ``pizzabus trace``).
+    tracing: bool = True
+    #: Watch the functions' code folders and reload changed code (``serve``; ``--no-reload``).
+    reload: bool = False
     #: The admin API's token, and the secret of the local SigV4 credentials (``pizzabus``).
     admin_token: str = field(default_factory=generate_token, repr=False)
     #: At most this many bytes of archived payloads: the oldest archived events go first, at
@@ -102,6 +122,11 @@ class EmbeddedSystem:
         self.tables = self._open_tables()
         self.store = self._open_store()
         self.faults = FaultInjector(self.settings.faults)
+        self.telemetry = Telemetry(
+            log=InvocationLog() if self.settings.invocation_logs else None,
+            traces=TraceStore() if self.settings.tracing else None,
+            now=self.clock.now,
+        )
         self.runtime = FunctionRuntime(
             definition.functions,
             overrides=self._sdk_for,
@@ -110,7 +135,10 @@ class EmbeddedSystem:
             clock=self.clock,
             default_concurrency=self.settings.default_concurrency,
             faults=self.faults,
-            inline=InlinePolicy() if self.settings.inline else None,
+            # A table call to a server blocks for a round trip: on the loop's thread it would
+            # stall every request, so with PostgreSQL tables every invocation has its thread.
+            inline=InlinePolicy() if self.settings.inline and not self.settings.tables else None,
+            telemetry=self.telemetry,
         )
         self.deliverer = Deliverer(
             self.runtime,
@@ -118,6 +146,7 @@ class EmbeddedSystem:
             store=self.store,
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
+            telemetry=self.telemetry,
         )
         self.router = EventRouter(
             definition.buses,
@@ -126,6 +155,7 @@ class EmbeddedSystem:
             store=self.store,
             deliverer=self.deliverer,
             max_request_bytes=self.settings.max_request_bytes,
+            telemetry=self.telemetry,
         )
         self.replayer = Replayer(self.router, self.store, self.clock)
         ws = definition.websocket_api
@@ -136,9 +166,18 @@ class EmbeddedSystem:
             if ws
             else None
         )
+        self.telemetry.metrics.concurrency = self.runtime.concurrency
+        self.telemetry.metrics.connections = lambda: len(self.connections or ())
         self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.watcher = (
+            CodeWatcher(definition.functions, self.runtime.discard)
+            if self.settings.reload
+            else None
+        )
+        self._watching: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the Platform the boto3 stand-in talks to ---------------------------------------------
@@ -189,15 +228,28 @@ class EmbeddedSystem:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
             self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
+        if self.telemetry.log is not None:
+            logs.announce_with(self.telemetry.log.announce)
+        self._ticker = asyncio.create_task(self._tick_telemetry())
+        if self.watcher is not None:
+            self._watching = asyncio.create_task(self.watcher.run())
 
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self.watcher is not None and self._watching is not None:
+            self.watcher.stop()
+            await asyncio.wait([self._watching], timeout=5)
         await self.replayer.close()
         await self.deliverer.close()
         self.runtime.close()
         self.tables.close()
         self.store.close()
+        if self.telemetry.log is not None:
+            self.telemetry.log.flush(None)
+            logs.announce_with(None)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[EmbeddedSystem]:
@@ -209,6 +261,8 @@ class EmbeddedSystem:
 
     def describe_tables(self) -> str:
         """Where the tables live, in a few words (for the start-up banner)."""
+        if self.settings.tables:
+            return f"PostgreSQL {self.tables_location}"
         if self.settings.data_dir is None:
             return "memory (--memory)"
         return f"{self.settings.data_dir}/ (SQLite)"
@@ -246,17 +300,63 @@ class EmbeddedSystem:
             },
         }
 
+    def console_state(self) -> dict[str, Any]:
+        """What the operator console shows (``/_pizzabus/console/state``)."""
+        operations = Operations(self)
+        now = self.clock.now()
+        return console_state(
+            self.telemetry,
+            self._map,
+            self.stats,
+            operations.dead_letters,
+            lambda: [
+                {
+                    "event_id": d.event_id,
+                    "rule": d.rule,
+                    "target": d.target.function,
+                    "attempts": d.attempts,
+                    "due_in_s": round(max(0.0, due - now), 3),
+                    "error": str(d.last_error) if d.last_error else "",
+                }
+                for d, due in list(self.deliverer.waiting.values())
+            ],
+            operations.faults,
+            self.connections.describe if self.connections is not None else list,
+        )
+
+    async def _tick_telemetry(self) -> None:
+        # Invocation lines are written a few times a second (buffered); charts sample each second.
+        while True:
+            await self.clock.sleep(TELEMETRY_TICK_SECONDS)
+            try:
+                self.telemetry.tick(time.monotonic())
+            except Exception:  # a broken stdout must not stop the server
+                log.exception("writing the invocation log failed")
+
+    @property
+    def tables_location(self) -> str:
+        """Where the tables are, for people (never a password)."""
+        return str(getattr(self.tables, "location", "here"))
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _open_tables(self) -> TableStore:
         store: TableStore
-        if self.settings.data_dir is None:
+        if self.settings.data_dir is not None:
+            # The event log lives there whatever holds the tables.
+            ensure_private_dir(self.settings.data_dir)
+        if self.settings.tables is not None:
+            store = _postgres_tables(self.settings.tables)
+        elif self.settings.data_dir is None:
             store = MemoryTableStore()
         else:
-            ensure_private_dir(self.settings.data_dir)
             store = SqliteTableStore(ensure_private_file(self.settings.data_dir / "tables.sqlite3"))
-        for table in self.definition.tables:
-            store.create_table(table)
+        try:
+            for table in self.definition.tables:
+                store.create_table(table)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def _open_store(self) -> EventStore:
@@ -318,7 +418,16 @@ class EmbeddedSystem:
             async with self.running():
                 yield
 
+        self._map = system_map(definition)
+        http_api = definition.http_api
         return build_app(
+            observe=observe_routes(self.telemetry, self.console_state),
+            wrap_http=lambda app: RequestTracing(
+                app,
+                self.telemetry,
+                http_api.name if http_api else "",
+                [(r.method, r.path, r.route_key) for r in http_api.routes] if http_api else [],
+            ),
             api_routes=list(api_routes),
             websocket=websocket,
             management=management,
@@ -376,3 +485,11 @@ class EmbeddedSystem:
             dropped = await asyncio.to_thread(self.store.trim, limit)
             if dropped:
                 log.info("archive: dropped the %d oldest events (--max-archive-bytes)", dropped)
+
+
+def _postgres_tables(dsn: str) -> TableStore:
+    try:
+        from pizzabus.tables.postgres import PostgresTableStore
+    except ImportError as error:
+        raise PizzabusError(str(error)) from None
+    return PostgresTableStore(dsn)

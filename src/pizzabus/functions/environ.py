@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, MutableMapping
 from contextvars import ContextVar
+from typing import Any
 
 _current: ContextVar[dict[str, str] | None] = ContextVar("pizzabus_function_environ", default=None)
 
@@ -27,6 +28,10 @@ class FunctionEnviron(MutableMapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._target()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get would raise and catch a KeyError for each missing variable.
+        return self._target().get(key, default)
 
     def __setitem__(self, key: str, value: str) -> None:
         self._target()[key] = value

@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -71,6 +72,8 @@ class ExecutionEnvironment:
         #: Wall and CPU seconds of the last invocation run on the thread.
         self.last_wall = 0.0
         self.last_cpu = 0.0
+        #: Seconds the last invocation spent loading the code (a cold start), until taken.
+        self._init: float | None = None
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -113,6 +116,12 @@ class ExecutionEnvironment:
             return self._inline_context.run(self._outcome, payload, context)
         finally:
             asyncio.events._set_running_loop(server_loop)
+
+    def take_init(self) -> float | None:
+        """The seconds the last invocation spent loading the handler's code (its Init
+        Duration), once; None when the code was already loaded."""
+        init, self._init = self._init, None
+        return init
 
     def kill(self, *, interrupt: bool = True) -> None:
         """Stop the environment: its thread is interrupted if it is still running a handler
@@ -170,9 +179,13 @@ class ExecutionEnvironment:
         logs.begin(self.function.name, context.aws_request_id)
         try:
             if self._handler is None:
-                self._handler = self.namespace.handler(
-                    self.function.module, self.function.attribute
-                )
+                loading = time.perf_counter()
+                try:
+                    self._handler = self.namespace.handler(
+                        self.function.module, self.function.attribute
+                    )
+                finally:
+                    self._init = time.perf_counter() - loading
             result = self._handler(json.loads(payload), context)
         finally:
             logs.end()
@@ -195,9 +208,19 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
+#: The function runtime's own modules: their frames are not part of a handler's stack trace.
+_RUNTIME_DIR = str(Path(__file__).resolve().parent)
+
+
 def _handler_error(error: BaseException) -> FunctionError:
-    frames = traceback.format_tb(error.__traceback__)
-    return FunctionError(type(error).__name__, str(error), [f.rstrip("\n") for f in frames[1:]])
+    """The error as Lambda reports it; its ``stackTrace`` starts in the handler's code, as
+    Lambda's does, not in the runtime that called it."""
+    summary = traceback.extract_tb(error.__traceback__)
+    start = 0
+    while start < len(summary) - 1 and summary[start].filename.startswith(_RUNTIME_DIR):
+        start += 1
+    frames = traceback.StackSummary.from_list(summary[start:]).format()
+    return FunctionError(type(error).__name__, str(error), [f.rstrip("\n") for f in frames])
 
 
 def _exit_error(error: SystemExit) -> FunctionError:

@@ -5,6 +5,10 @@ every function shares the server's output, so :func:`install` wraps ``sys.stdout
 ``sys.stderr``: a line written during an invocation is prefixed with the function's name and the
 start of its request id (``[cook_pizza 3f2a9c1e] …``); other output passes through untouched.
 
+When the runtime writes Lambda's ``START`` line for each invocation (buffered, see
+``pizzabus.telemetry.invocation_log``), :func:`announce_with` lets it write that line before an
+invocation's first line of output, so the order on screen is Lambda's.
+
 A caller that wants what one invocation logged (Lambda's ``LogType: Tail``) gives the runtime an
 :class:`InvocationLog`; the runtime registers it under the invocation's request id
 (:func:`collect`), and the lines the handler writes are kept there too.
@@ -15,11 +19,12 @@ from __future__ import annotations
 import io
 import sys
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TextIO
 
-_current: ContextVar[str | None] = ContextVar("pizzabus_invocation_prefix", default=None)
-_sink: ContextVar[InvocationLog | None] = ContextVar("pizzabus_invocation_log", default=None)
+#: Called with (function, request id) before an invocation's first line of output.
+Announcer = Callable[[str, str], None]
 
 
 class InvocationLog:
@@ -54,25 +59,44 @@ def release(request_id: str) -> None:
     _collecting.pop(request_id, None)
 
 
+class _Invocation:
+    __slots__ = ("announced", "function", "prefix", "request_id", "sink")
+
+    def __init__(self, function: str, request_id: str) -> None:
+        self.function = function
+        self.request_id = request_id
+        self.prefix = f"[{function} {request_id[:8]}]"
+        self.announced = False
+        self.sink = _collecting.get(request_id)
+
+
+_current: ContextVar[_Invocation | None] = ContextVar("pizzabus_invocation", default=None)
+
+
 class AttributedStream(io.TextIOBase):
     """A text stream that prefixes each whole line written during an invocation."""
 
     def __init__(self, underlying: TextIO) -> None:
         self.underlying = underlying
         self._partial = threading.local()
+        self.announce: Announcer | None = None
 
     def write(self, text: str) -> int:
-        prefix = _current.get()
-        if prefix is None:
+        invocation = _current.get()
+        if invocation is None:
             return self.underlying.write(text)
+        prefix = invocation.prefix
+        if not invocation.announced:
+            invocation.announced = True
+            if self.announce is not None:
+                self.announce(invocation.function, invocation.request_id)
         pending: str = getattr(self._partial, "text", "") + text
         *lines, rest = pending.split("\n")
         self._partial.text = rest
         if lines:
             self.underlying.write("".join(f"{prefix} {line}\n" for line in lines))
-            sink = _sink.get()
-            if sink is not None:
-                sink.write("".join(f"{line}\n" for line in lines))
+            if invocation.sink is not None:
+                invocation.sink.write("".join(f"{line}\n" for line in lines))
         return len(text)
 
     def flush(self) -> None:
@@ -104,10 +128,16 @@ def install() -> None:
         sys.stderr = AttributedStream(sys.stderr)
 
 
+def announce_with(announcer: Announcer | None) -> None:
+    """Call ``announcer`` before each invocation's first line of output (None: nothing)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, AttributedStream):
+            stream.announce = announcer
+
+
 def begin(function: str, request_id: str) -> None:
     """Attribute what the calling thread writes to this invocation."""
-    _current.set(f"[{function} {request_id[:8]}]")
-    _sink.set(_collecting.get(request_id))
+    _current.set(_Invocation(function, request_id))
 
 
 def end() -> None:
@@ -116,4 +146,3 @@ def end() -> None:
         if isinstance(stream, AttributedStream):
             stream.end_invocation()
     _current.set(None)
-    _sink.set(None)

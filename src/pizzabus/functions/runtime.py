@@ -26,6 +26,9 @@ from pizzabus.functions.faults import FaultInjector
 from pizzabus.functions.inline import GcPauses, InlineAlarm, InlinePolicy, Placement
 from pizzabus.functions.slots import Slots
 from pizzabus.system import Function, WebSocketEndpoint
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
+from pizzabus.telemetry.recorder import OpenInvocation
+from pizzabus.telemetry.traceid import ENV_VAR as TRACE_VARIABLE
 
 #: Concurrency of a function without reserved concurrency (Lambda's account default is 1,000;
 #: one machine is better served by a few warm environments per function).
@@ -60,6 +63,17 @@ class _Pool:
         self.idle: list[ExecutionEnvironment] = []
         self.serial = itertools.count(1)
         self.placement = placement
+        #: Bumped when the code changes: environments of an older generation are not reused.
+        self.generation = 0
+        self.generations: dict[ExecutionEnvironment, int] = {}
+
+    def keep(self, environment: ExecutionEnvironment) -> None:
+        """Put a finished environment back as idle, unless its code is out of date."""
+        if self.generations.get(environment, self.generation) == self.generation:
+            self.idle.append(environment)
+        else:
+            self.generations.pop(environment, None)
+            environment.kill(interrupt=False)
 
 
 class FunctionRuntime:
@@ -76,9 +90,12 @@ class FunctionRuntime:
         default_concurrency: int = DEFAULT_CONCURRENCY,
         faults: FaultInjector | None = None,
         inline: InlinePolicy | None = None,
+        telemetry: Recorder | None = None,
     ) -> None:
         """``inline``: run the warm invocations of quick functions on the loop's thread (see
-        :mod:`pizzabus.functions.inline`); None keeps every invocation on its thread."""
+        :mod:`pizzabus.functions.inline`); None keeps every invocation on its thread.
+        ``telemetry`` hears of every invocation (logs, metrics, traces)."""
+        self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self.identity = identity or RuntimeIdentity()
         self.faults = faults or FaultInjector()
         self.clock = clock or SystemClock()
@@ -119,6 +136,26 @@ class FunctionRuntime:
         """Where each function's invocations run now, and how many ran where."""
         return {name: pool.placement for name, pool in self._pools.items()}
 
+    def discard(self, names: list[str]) -> int:
+        """Discard the warm environments of these functions (their code changed): idle ones
+        now, busy ones when their invocation ends. The next invocation loads the code afresh,
+        as a new Lambda version would. Returns how many were discarded now."""
+        discarded = 0
+        for name in names:
+            pool = self._pool(name)
+            pool.generation += 1
+            for environment in pool.idle:
+                environment.kill(interrupt=False)
+                discarded += 1
+            pool.idle.clear()
+            busy = [e for e in self._busy if e.function.name == name]
+            pool.generations = dict.fromkeys(busy, pool.generation - 1)
+        return discarded
+
+    def concurrency(self) -> dict[str, int]:
+        """Invocations running now, per function."""
+        return {name: pool.slots.limit - pool.slots.free for name, pool in self._pools.items()}
+
     def bind(self) -> None:
         """Call on the event loop's thread before invoking: inline runs need its signal."""
         if self._inline_policy is not None and self._alarm.install():
@@ -137,11 +174,21 @@ class FunctionRuntime:
         lines the handler writes.
         """
         pool = self._pool(name)
-        await pool.slots.take()
+        if not pool.slots.try_take():
+            self.telemetry.invocation_throttled(name)
+            await pool.slots.take()
         try:
             fault = self.faults.invocation(name)
             if fault is not None:
-                await self._inject_fault(pool.function, pool.timeout, fault)
+                trace = self.telemetry.begin_invocation()
+                try:
+                    await self._inject_fault(pool.function, pool.timeout, fault)
+                except FunctionError as error:
+                    duration = pool.timeout if fault == "timeout" else 0.0
+                    self.telemetry.invoked(
+                        name, uuid4(), pool.function.memory_mb, duration, None, error, trace
+                    )
+                    raise
             if pool.placement.inline and pool.idle and self._inline is not None:
                 return self._invoke_inline(pool, pool.idle.pop(), payload, log)
             return await self._invoke_on_thread(pool, payload, log)
@@ -179,6 +226,7 @@ class FunctionRuntime:
         context = self._context(pool.function, environment, timeout)
         if log is not None:
             logs.collect(context.aws_request_id, log)
+        trace = self._trace(environment)
         self._busy.add(environment)
         try:
             future = environment.invoke(payload, context, asyncio.get_running_loop())
@@ -186,10 +234,21 @@ class FunctionRuntime:
                 environment.kill()
                 if self._inline is not None:
                     self._inline.timed_out_on_thread(pool.placement)
-                raise FunctionTimedOut(context.aws_request_id, timeout)
+                timed_out = FunctionTimedOut(context.aws_request_id, timeout)
+                self._report(pool, context, timeout, environment.take_init(), timed_out, trace)
+                raise timed_out
+            init = environment.take_init()
+            self._report(
+                pool,
+                context,
+                environment.last_wall - (init or 0.0),
+                init,
+                future.exception(),
+                trace,
+            )
             if environment.state is EnvironmentState.BUSY:
                 environment.finished()
-                pool.idle.append(environment)
+                pool.keep(environment)
             if self._inline is not None:
                 self._inline.ran_on_thread(
                     pool.function.name,
@@ -215,6 +274,7 @@ class FunctionRuntime:
         context = self._context(pool.function, environment, pool.timeout)
         if log is not None:
             logs.collect(context.aws_request_id, log)
+        trace = self._trace(environment)
         self._busy.add(environment)
         alarm, gc_pauses = self._alarm, self._gc_pauses
         started, paused = time.perf_counter(), gc_pauses.total
@@ -235,17 +295,50 @@ class FunctionRuntime:
         if timed_out:
             environment.kill(interrupt=False)
             self._inline.demote(pool.function.name, pool.placement, pool.timeout)
-            raise FunctionTimedOut(context.aws_request_id, pool.timeout)
-        held = time.perf_counter() - started - (gc_pauses.total - paused)
+            error = FunctionTimedOut(context.aws_request_id, pool.timeout)
+            self._report(pool, context, pool.timeout, None, error, trace)
+            raise error
+        elapsed = time.perf_counter() - started
+        self._report(pool, context, elapsed, None, None if ok else value, trace)
+        held = elapsed - (gc_pauses.total - paused)
         self._inline.ran_inline(pool.function.name, pool.placement, held)
         if environment.state is EnvironmentState.BUSY:
             environment.finished()
-            pool.idle.append(environment)
+            pool.keep(environment)
         else:
             environment.kill(interrupt=False)  # it exited: let its thread go too
         if ok:
             return value
         raise value
+
+    def _trace(self, environment: ExecutionEnvironment) -> OpenInvocation | None:
+        """The invocation's place in its caller's trace; its handler sees the trace header
+        in ``_X_AMZN_TRACE_ID``, as on Lambda (and botocore sends it on)."""
+        trace = self.telemetry.begin_invocation()
+        if trace is None:  # in no journey: what it puts on the bus may start one
+            environment.variables.pop(TRACE_VARIABLE, None)
+        else:
+            environment.variables[TRACE_VARIABLE] = trace.header
+        return trace
+
+    def _report(
+        self,
+        pool: _Pool,
+        context: LambdaContext,
+        duration: float,
+        init: float | None,
+        error: BaseException | None,
+        trace: OpenInvocation | None,
+    ) -> None:
+        self.telemetry.invoked(
+            pool.function.name,
+            context.aws_request_id,
+            pool.function.memory_mb,
+            duration,
+            init,
+            error,
+            trace,
+        )
 
     async def _inject_fault(self, function: Function, timeout: float, fault: str) -> None:
         if fault == "error":

@@ -43,7 +43,7 @@ class Gateway:
 
     def __init__(
         self,
-        app: Starlette,
+        app: ASGIApp,
         websocket_path: str,
         websocket: ASGIApp | None,
         *,
@@ -114,9 +114,14 @@ def build_app(
     web_client: Path | None = None,
     guard: ControlGuard | None = None,
     aws: AwsApiApp | None = None,
+    observe: list[BaseRoute] | None = None,
+    wrap_http: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Gateway:
-    """Compose the gateway's pieces into one ASGI application."""
-    routes: list[BaseRoute] = [*admin, *api_routes, *management]
+    """Compose the gateway's pieces into one ASGI application.
+
+    ``observe``: ``/metrics``, the traces and the console; ``wrap_http`` wraps what serves
+    HTTP (request tracing), under the guard and the CORS of the HTTP API."""
+    routes: list[BaseRoute] = [*admin, *(observe or []), *api_routes, *management]
     if web_client is not None:
         index_file = web_client / "index.html"
 
@@ -125,7 +130,9 @@ def build_app(
 
         routes.insert(0, Route("/", index, methods=["GET"]))
         routes.append(Mount("/static", StaticFiles(directory=web_client), name="static"))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app: ASGIApp = Starlette(routes=routes, lifespan=lifespan)
+    if wrap_http is not None:
+        app = wrap_http(app)
     cors_app = (
         CORSMiddleware(
             app,

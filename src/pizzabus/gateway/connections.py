@@ -156,6 +156,21 @@ class ConnectionRegistry:
     def __len__(self) -> int:
         return len(self._connections)
 
+    def describe(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest open connections, as the console lists them."""
+        newest = list(self._connections.values())[-limit:]
+        return [
+            {
+                "id": c.id,
+                "state": c.state.value,
+                "source_ip": c.source_ip,
+                "connected_at": c.connected_at,
+                "last_active_at": c.last_active_at,
+                "backlog": c.backlog,
+            }
+            for c in reversed(newest)
+        ]
+
     def _open(self, connection_id: str) -> Connection:
         connection = self._connections.get(connection_id)
         if connection is None or connection.state is not ConnectionState.OPEN:

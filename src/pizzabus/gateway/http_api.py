@@ -30,6 +30,7 @@ from pizzabus.errors import PizzabusError
 from pizzabus.functions.errors import FunctionError
 from pizzabus.gateway.events import http_event
 from pizzabus.system import HttpApi, HttpRoute, LambdaIntegration, PutEventsIntegration
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -179,6 +180,9 @@ def _put_events_endpoint(
             "Detail": body.decode(),
             "EventBusName": integration.bus,
         }
+        trace = traceid.current.get()  # the request's (gateway/tracing.py)
+        if trace is not None:
+            entry["TraceHeader"] = traceid.header(*trace)
         try:
             result = await router.put_events_async([entry])
         except PizzabusError as error:

@@ -28,6 +28,7 @@ from pizzabus.gateway.connections import (
 )
 from pizzabus.gateway.events import websocket_event
 from pizzabus.system import WebSocketApi
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
 
 log = logging.getLogger("pizzabus.gateway")
 
@@ -47,6 +48,7 @@ class WebSocketGateway:
         api_id: str,
         *,
         new_id: Callable[[], str] = new_connection_id,
+        telemetry: Recorder = NO_TELEMETRY,
     ) -> None:
         """A message's or ``$disconnect``'s invocation runs straight from the socket's task
         when the invoker can run it at once (``invoke_now``), otherwise in a task. ``new_id``
@@ -57,6 +59,7 @@ class WebSocketGateway:
         self.invoke_now = invoker.invoke_now
         self.new_id = new_id
         self.api_id = api_id
+        self.telemetry = telemetry
         self._selection = _selection_path(api.route_selection_expression)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -136,6 +139,7 @@ class WebSocketGateway:
                 await websocket.close(MESSAGE_TOO_BIG, "Message too big")
                 return MESSAGE_TOO_BIG, "Message too big"
             connection.last_active_at = time.time()
+            self.telemetry.message_received()
             self._route_message(connection, base, body)
 
     def _route_message(

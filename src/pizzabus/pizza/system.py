@@ -1,7 +1,7 @@
 """The lab's system, as one definition that every runtime reads.
 
-It is the wiring of ``shared/seed/lab.txt`` with the departures of DESIGN §2, each marked
-``(§2.N)`` where it appears:
+It is the wiring of the AWS lab with the departures the README lists ("Where pizzabus departs
+from the lab"), each marked ``(§2.N)`` where it appears:
 
 1. the receive rule also matches ``delivered``;
 2. ``receive_events`` reads ``websocket_connections``, not a table nobody writes;
@@ -15,6 +15,7 @@ It is the wiring of ``shared/seed/lab.txt`` with the departures of DESIGN §2, e
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ HTTP_SOURCE = "lab_http_api"
 CONNECTIONS_TABLE = "websocket_connections"
 TIMELINE_TABLE = "order_timeline"
 WEBSOCKET_API = "lab_websocket_api"
+#: The longest STAGE_DELAY_MS, well inside the stage functions' 3 s timeout.
+MAX_STAGE_DELAY_MS = 2000
 
 #: Each stage, the source that may announce it (§2.7), and the function that handles it.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -61,12 +64,27 @@ def _stage_pattern(eventtype: str, source: str) -> dict[str, Any]:
     return {"source": [source], "detail": {"item": {"eventtype": [eventtype]}}}
 
 
+def _stage_delay() -> dict[str, str]:
+    """``STAGE_DELAY_MS`` from the environment of ``pizzabus serve`` (``STAGE_DELAY_MS=800 make
+    run``), handed to the stage functions so each takes that long: with the 50–135 ms the stages
+    take otherwise, nobody can watch a pizza move. Unset (or 0), the functions get nothing."""
+    raw = os.environ.get("STAGE_DELAY_MS", "").strip()
+    if not raw or raw == "0":
+        return {}
+    if not raw.isdigit() or int(raw) > MAX_STAGE_DELAY_MS:
+        raise ValueError(
+            f"STAGE_DELAY_MS must be a whole number of milliseconds from 0 to "
+            f"{MAX_STAGE_DELAY_MS} (the stages' timeout is 3 s), got {raw!r}"
+        )
+    return {"STAGE_DELAY_MS": str(int(raw))}
+
+
 def _stage_function(name: str) -> Function:
     return Function(
         name=name,
         code_dir=FUNCTIONS_DIR,
         handler=f"{name}.lambda_handler",
-        environment={"EVENT_BUS": BUS},
+        environment={"EVENT_BUS": BUS, **_stage_delay()},
         grants=(Grant("events:PutEvents", BUS),),
         description=f"The {name.replace('_', ' ')} stage: sets the next eventtype and puts it back",
     )

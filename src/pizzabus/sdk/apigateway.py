@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
@@ -10,6 +11,8 @@ from pizzabus.errors import PizzabusError
 from pizzabus.sdk.errors import translate
 from pizzabus.sdk.grants import Authorizer
 from pizzabus.sdk.platform import ConnectionManager
+from pizzabus.telemetry import NO_TELEMETRY, Recorder
+from pizzabus.telemetry.traceid import ENV_VAR as TRACE_VARIABLE
 
 
 class _Exceptions:
@@ -36,10 +39,17 @@ class ManagementClient:
 
     exceptions = _Exceptions
 
-    def __init__(self, manager: ConnectionManager, authorizer: Authorizer, api: str) -> None:
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        authorizer: Authorizer,
+        api: str,
+        telemetry: Recorder = NO_TELEMETRY,
+    ) -> None:
         self._manager = manager
         self._authorizer = authorizer
         self._api = api
+        self._telemetry = telemetry
 
     def post_to_connection(self, *, Data: bytes | str, ConnectionId: str) -> dict[str, Any]:
         data = Data.encode() if isinstance(Data, str) else Data
@@ -48,9 +58,19 @@ class ManagementClient:
                 report=f"Invalid type for parameter Data, value: {Data!r}, type: {type(Data)}, "
                 "valid types: <class 'bytes'>, <class 'bytearray'>, file-like object"
             )
-        self._call(
-            "PostToConnection", ConnectionId, lambda: self._manager.post(ConnectionId, bytes(data))
-        )
+        outcome = "ok"
+        try:
+            self._call(
+                "PostToConnection",
+                ConnectionId,
+                lambda: self._manager.post(ConnectionId, bytes(data)),
+            )
+        except ClientError as error:
+            outcome = error.response.get("Error", {}).get("Code", "error")
+            raise
+        finally:
+            # The trace header botocore would send with the call: the invocation's.
+            self._telemetry.pushed(ConnectionId, len(data), outcome, os.environ.get(TRACE_VARIABLE))
         return {"ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
 
     def get_connection(self, *, ConnectionId: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class Session:
         if service_name == "apigatewaymanagementapi":
             manager = self._platform.connection_manager(endpoint_url)
             api = getattr(manager, "api_name", "")
-            return ManagementClient(manager, self._authorizer, api)
+            return ManagementClient(manager, self._authorizer, api, self._platform.telemetry)
         raise UnsupportedService(
             f"boto3.client({service_name!r}) is not available to handlers on pizzabus's embedded "
             f"runtime; it offers {SUPPORTED}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from pizzabus.sdk.errors import translate
 from pizzabus.sdk.grants import Authorizer
 from pizzabus.sdk.platform import Platform
 from pizzabus.system import bus_name_of
+from pizzabus.telemetry.traceid import ENV_VAR as TRACE_VARIABLE
 
 _ENTRY_KEYS = {"Time", "Source", "Resources", "DetailType", "Detail", "EventBusName", "TraceHeader"}
 
@@ -27,6 +29,12 @@ class EventsClient:
 
     def put_events(self, *, Entries: Any, EndpointId: str | None = None) -> dict[str, Any]:
         entries = [_check_entry(i, e) for i, e in enumerate(_as_list(Entries))]
+        # On Lambda, botocore sends the invocation's _X_AMZN_TRACE_ID with the call, and
+        # EventBridge carries it on to the targets: the event joins the invocation's trace.
+        trace = os.environ.get(TRACE_VARIABLE)
+        if trace is not None:
+            for entry in entries:
+                entry.setdefault("TraceHeader", trace)
         identity = self._platform.identity
         try:
             for entry in entries:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import Recorder
 
 #: API Gateway's management API of one WebSocket API (the seam of pushes).
 ConnectionManager = ConnectionDirectory
@@ -18,6 +19,10 @@ class Platform(Protocol):
 
     identity: RuntimeIdentity
     tables: TableStore
+
+    @property
+    def telemetry(self) -> Recorder:
+        """Hears of each push (a span in the caller's trace, a counted message)."""
 
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         """PutEvents across the system's buses (entries name their bus)."""

@@ -5,13 +5,20 @@ evaluates conditions, applies updates, keeps global-index entries and pages thro
 A backend (:mod:`~pizzabus.tables.memory`, :mod:`~pizzabus.tables.sqlite`) only stores and
 finds: it implements the ``_`` hooks below, each called with the engine's lock held, so every
 operation is one atomic step.
+
+The seam for a store shared by several processes is :meth:`Engine._apply`: every write is a
+pure decision over the item as it is (``decide(old)`` answers the write, or raises
+:class:`ConditionalCheckFailed`), and the backend applies it atomically. The embedded stores
+read and write under their lock and transaction; a shared one (PostgreSQL) instead reads the
+item with its revision and writes only if the revision is unchanged, deciding again when it
+changed (compare-and-set), so its round trips hold no lock across the network.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -86,6 +93,10 @@ class Write:
     new_index: list[IndexEntry]
 
 
+#: A write's decision over the item as it is: the write (None: write nothing) and the answer.
+Decide = Callable[[Item | None], tuple[Write | None, Item | None]]
+
+
 @dataclass(slots=True)
 class _Action:
     """One action of a transaction, parsed and bound, before the items are read."""
@@ -105,9 +116,16 @@ class Engine(ABC):
 
     #: Whether items the hooks answer are the backend's own (so must be copied for callers).
     shares_items: ClassVar[bool] = True
+    #: Whether :meth:`transact_write` can run here: it reads and writes through ``_get`` and
+    #: ``_write`` under the lock and one ``_transaction``, which a compare-and-set store lacks.
+    transactions: ClassVar[bool] = True
+    #: Whether the store is shared with other processes: then every write is a decision the
+    #: backend applies in :meth:`_apply` (and may take again); otherwise puts and deletes are
+    #: decided and written here, under the lock, with no closure to build.
+    shared: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock: AbstractContextManager[Any] = threading.Lock()
         self._specs: dict[str, Table] = {}
         self._query_shapes = QueryShapes()
         self._condition_shapes = ConditionShapes()
@@ -159,6 +177,23 @@ class Engine(ABC):
     @abstractmethod
     def _close(self) -> None: ...
 
+    def _apply(
+        self, spec: Table, pk: KeyValue, sk: KeyValue | None, decide: Decide, blind: Write | None
+    ) -> Item | None:
+        """Apply ``decide``'s write atomically over the item at the key; answers its answer.
+
+        ``decide`` is pure (a shared store may call it again when the item changed under it).
+        ``blind`` (only for a ``shared`` backend) is the write when it does not
+        depend on the item (an unconditional put or delete answering nothing), with no old
+        index entries: a store may apply it without reading. This default reads and writes
+        under the lock and in one transaction."""
+        with self._lock, self._transaction():
+            found = self._get(spec, pk, sk)
+            write, answer = decide(found[0] if found is not None else None)
+            if write is not None:
+                self._write(spec, write)
+            return answer
+
     # -- tables ---------------------------------------------------------------------------------
 
     def create_table(self, spec: Table) -> None:
@@ -198,17 +233,6 @@ class Engine(ABC):
 
     # -- single items ---------------------------------------------------------------------------
 
-    def _current(
-        self, spec: Table, pk: KeyValue, sk: KeyValue | None, condition: Parsed | None, env: Env
-    ) -> Item | None:
-        """The item a write replaces (None if there is none), once ``condition`` holds on it;
-        :class:`ConditionalCheckFailed` with the item otherwise. Call under the lock."""
-        found = self._get(spec, pk, sk)
-        old = found[0] if found is not None else None
-        if condition is not None and not condition.root.test(old or {}, env):
-            raise ConditionalCheckFailed(self._out(old))
-        return old
-
     def put_item(
         self,
         table: str,
@@ -226,13 +250,35 @@ class Engine(ABC):
         pk, sk = item_key(spec, new)
         new_index = self._index_entries(spec, new) if spec.indexes else []
         parsed, env = self._condition_shapes.bind(condition, names, values)
-        with self._lock, self._transaction():
-            old = self._current(spec, pk, sk, parsed, env)
-            old_index = self._index_entries(spec, old) if old is not None and spec.indexes else []
-            if old_index == new_index:
-                old_index = new_index = []  # the entries stay as they are
-            self._write(spec, Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index))
+        write = Write(pk, sk, new, size, _ttl(spec, new), [], new_index)
+        if self.shared:
+
+            def decide(old: Item | None) -> tuple[Write | None, Item | None]:
+                return self._put_write(spec, write, parsed, env, old), old
+
+            blind = write if parsed is None and returns == "NONE" else None
+            old = self._apply(spec, pk, sk, decide, blind)
+        else:
+            with self._lock, self._transaction():
+                found = self._get(spec, pk, sk)
+                old = found[0] if found is not None else None
+                self._write(spec, self._put_write(spec, write, parsed, env, old))
         return old if returns == "ALL_OLD" else None
+
+    def _put_write(
+        self, spec: Table, write: Write, condition: Parsed | None, env: Any, old: Item | None
+    ) -> Write:
+        """The write a put makes over ``old`` (``write`` has no old index entries)."""
+        if condition is not None and not condition.root.test(old or {}, env):
+            raise ConditionalCheckFailed(self._out(old))
+        if old is None or not spec.indexes:
+            return write
+        old_index = self._index_entries(spec, old)
+        if old_index == write.new_index:  # the entries stay as they are
+            return Write(write.pk, write.sk, write.item, write.size, write.ttl, [], [])
+        return Write(
+            write.pk, write.sk, write.item, write.size, write.ttl, old_index, write.new_index
+        )
 
     def get_item(
         self,
@@ -269,12 +315,18 @@ class Engine(ABC):
             raise return_values_error(returns, "ALL_OLD or NONE")
         _, pk, sk = request_key(spec, key)
         parsed, env = self._condition_shapes.bind(condition, names, values)
-        with self._lock, self._transaction():
-            old = self._current(spec, pk, sk, parsed, env)
+
+        def decide(old: Item | None) -> tuple[Write | None, Item | None]:
+            if parsed is not None and not parsed.root.test(old or {}, env):
+                raise ConditionalCheckFailed(self._out(old))
             if old is None:
-                return None
-            old_index = self._index_entries(spec, old)
-            self._write(spec, Write(pk, sk, None, 0, None, old_index, []))
+                return None, None
+            return Write(pk, sk, None, 0, None, self._index_entries(spec, old), []), old
+
+        blind = None
+        if self.shared and parsed is None and returns == "NONE":
+            blind = Write(pk, sk, None, 0, None, [], [])
+        old = self._apply(spec, pk, sk, decide, blind)
         return old if returns == "ALL_OLD" else None
 
     def update_item(
@@ -295,28 +347,65 @@ class Engine(ABC):
         parsed_update = parse_optional(UPDATE, update)
         parsed_condition = parse_optional(CONDITION, condition)
         env = bind(names, values, parsed_update, parsed_condition)
+        if self.shared:
+            return self._apply(
+                spec,
+                pk,
+                sk,
+                lambda old: self._update_write(
+                    spec, key_item, pk, sk, parsed_update, parsed_condition, env, returns, old
+                ),
+                None,
+            )
         with self._lock, self._transaction():
-            old = self._current(spec, pk, sk, parsed_condition, env)
-            base = old if old is not None else key_item
-            if parsed_update is None:
-                changed, paths = copy_item(base), []
-            else:
-                changed, paths = parsed_update.root.apply(base, env, key_names(spec))
-            try:
-                new, size = normalize_item(changed)
-            except TableValidationError as error:
-                if error.message.startswith("Item size has exceeded"):
-                    error.message = error.message.replace(
-                        "Item size has", "Item size to update has"
-                    )
-                    error.args = (error.message,)
-                raise
-            new_index = self._index_entries(spec, new)
-            old_index = self._index_entries(spec, old) if old is not None else []
-            if old_index == new_index:
-                old_index = new_index = []  # the entries stay as they are
-            self._write(spec, Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index))
-            return self._returned(returns, old, new, paths)
+            found = self._get(spec, pk, sk)
+            write, answer = self._update_write(
+                spec,
+                key_item,
+                pk,
+                sk,
+                parsed_update,
+                parsed_condition,
+                env,
+                returns,
+                found[0] if found is not None else None,
+            )
+            self._write(spec, write)
+            return answer
+
+    def _update_write(
+        self,
+        spec: Table,
+        key_item: Item,
+        pk: KeyValue,
+        sk: KeyValue | None,
+        update: Parsed | None,
+        condition: Parsed | None,
+        env: Any,
+        returns: str,
+        old: Item | None,
+    ) -> tuple[Write, Item | None]:
+        """The write an update makes over ``old``, and what it answers."""
+        if condition is not None and not condition.root.test(old or {}, env):
+            raise ConditionalCheckFailed(self._out(old))
+        base = old if old is not None else key_item
+        if update is None:
+            changed, paths = copy_item(base), []
+        else:
+            changed, paths = update.root.apply(base, env, key_names(spec))
+        try:
+            new, size = normalize_item(changed)
+        except TableValidationError as error:
+            if error.message.startswith("Item size has exceeded"):
+                error.message = error.message.replace("Item size has", "Item size to update has")
+                error.args = (error.message,)
+            raise
+        new_index = self._index_entries(spec, new)
+        old_index = self._index_entries(spec, old) if old is not None else []
+        if old_index == new_index:
+            old_index = new_index = []  # the entries stay as they are
+        write = Write(pk, sk, new, size, _ttl(spec, new), old_index, new_index)
+        return write, self._returned(returns, old, new, paths)
 
     def _returned(self, returns: str, old: Item | None, new: Item, paths: list[Any]) -> Item | None:
         if returns == "ALL_OLD":
@@ -334,6 +423,11 @@ class Engine(ABC):
     def transact_write(self, actions: Sequence[TransactWrite]) -> None:
         """TransactWriteItems: every action's condition is checked on the items as they are,
         and all are written, or none (:class:`TransactionCanceled` says which failed)."""
+        if not self.transactions:
+            raise TableValidationError(
+                f"TransactWriteItems is not supported by the table store {self._where()} yet; "
+                "use single-item writes with ConditionExpression, or the SQLite or memory store"
+            )
         if not 1 <= len(actions) <= MAX_ACTIONS:
             raise TableValidationError(
                 f"Member must have length less than or equal to {MAX_ACTIONS} and greater than "
@@ -559,19 +653,30 @@ class Engine(ABC):
         deleted = 0
         exact_now = Decimal(repr(now))
         horizon = exact_now - TTL_HORIZON_SECONDS
-        with self._lock:
-            for spec in list(self._specs.values()):
-                if spec.ttl_attribute is None:
-                    continue
-                with self._transaction():
-                    for item in self._expiring(spec, now):
-                        expires = item.get(spec.ttl_attribute)
-                        if type(expires) is not Decimal or not horizon <= expires <= exact_now:
-                            continue
-                        pk, sk = item_key(spec, item)
-                        index = self._index_entries(spec, item)
-                        self._write(spec, Write(pk, sk, None, 0, None, index, []))
-                        deleted += 1
+        for spec in list(self._specs.values()):
+            attribute = spec.ttl_attribute
+            if attribute is None:
+                continue
+            with self._lock:
+                candidates = self._expiring(spec, now)
+
+            def decide(
+                old: Item | None, spec: Table = spec, attribute: str = attribute
+            ) -> tuple[Write | None, Item | None]:
+                # Decided on the item as it is now: a writer may have moved its expiry since.
+                expires = None if old is None else old.get(attribute)
+                if old is None or type(expires) is not Decimal:
+                    return None, None
+                if not horizon <= expires <= exact_now:
+                    return None, None
+                pk, sk = item_key(spec, old)
+                index = self._index_entries(spec, old)
+                return Write(pk, sk, None, 0, None, index, []), old
+
+            for item in candidates:
+                pk, sk = item_key(spec, item)
+                if self._apply(spec, pk, sk, decide, None) is not None:
+                    deleted += 1
         return deleted
 
     # -- helpers --------------------------------------------------------------------------------

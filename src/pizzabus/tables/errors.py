@@ -5,7 +5,8 @@
     │   └── TableValidationError       ValidationException (a malformed request or item)
     ├── NotFoundError
     │   └── TableNotFound              ResourceNotFoundException (no such table)
-    └── ConditionalCheckFailed         ConditionalCheckFailedException (a condition was false)
+    ├── ConditionalCheckFailed         ConditionalCheckFailedException (a condition was false)
+    └── TableUnavailable               ServiceUnavailable (a shared store cannot be reached; retry)
 
 Messages follow DynamoDB's wording, so code that inspects them behaves as it would on AWS;
 where DynamoDB's own message does not say enough to fix the problem, details follow it.
@@ -47,3 +48,14 @@ class ConditionalCheckFailed(PizzabusError):
     def __init__(self, item: dict[str, Any] | None = None) -> None:
         super().__init__("The conditional request failed")
         self.item = item
+
+
+class TableUnavailable(PizzabusError):
+    """The store could not be reached (a shared store's server is down or unreachable).
+
+    The operation was not applied, or applied whole: each write is one atomic statement. The
+    caller may retry; the bus retries a failed invocation, as Lambda's async invoke does.
+    """
+
+    code = "ServiceUnavailable"
+    status = 503

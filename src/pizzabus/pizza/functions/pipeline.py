@@ -2,10 +2,14 @@
 
 Unlike the lab, a failed put raises (§2.5): the bus then retries this invocation and finally
 parks it in the target's dead-letter queue, instead of the order silently stopping here.
+
+``STAGE_DELAY_MS`` (0 unless set) makes each stage take that long, so that a person can watch
+a pizza move on the web page: the times the page shows stay the real ones.
 """
 
 import json
 import os
+import time
 
 import boto3
 
@@ -17,6 +21,9 @@ class PutEventsFailed(Exception):
 
 
 def advance(event, next_stage, source):
+    delay_ms = int(os.environ.get("STAGE_DELAY_MS") or 0)
+    if delay_ms > 0:
+        time.sleep(delay_ms / 1000)
     detail = event["detail"]
     detail["item"]["eventtype"] = next_stage
     response = events.put_events(

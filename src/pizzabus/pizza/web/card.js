@@ -97,8 +97,9 @@ export class OrderCard {
       text =
         `No new stage for ${seconds(tracker.endpoints.stallMs)}` +
         (last ? ` after ${last}.` : " since it was placed.") +
-        " A stage may have failed: look at the output of `pizzabus serve`" +
-        " (failed events are retried, then dead-lettered).";
+        " A stage may have failed (failed events are retried, then dead-lettered): " +
+        `\`pizzabus trace ${tracker.id}\` follows the order, \`pizzabus dlq list\` shows ` +
+        "dead letters, `pizzabus faults show` injected faults.";
     }
     setRichText(message, text);
     message.hidden = !text;

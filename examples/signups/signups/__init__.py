@@ -1,0 +1,1 @@
+"""signups: a small system of one's own, served by pizzabus (see docs/your-own-system.md)."""
