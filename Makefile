@@ -12,7 +12,7 @@ TEST_STAMP  := $(VENV)/.installed-test
 AWS_STAMP   := $(VENV)/.installed-aws
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install install-test install-aws run test lint bench bench-smoke soak synth deploy destroy clean
+.PHONY: install install-test install-aws run test lint mutate bench bench-smoke soak synth deploy destroy clean
 
 install: $(RUN_STAMP)
 install-test: $(TEST_STAMP)
@@ -53,6 +53,15 @@ lint: install-test
 	$(BIN)/ruff check --fix src tests benchmarks examples
 	$(BIN)/mypy
 
+# Mutation testing of the modules where a silent bug costs the most (pyproject [tool.mutmut]);
+# slow, so not part of `make test`. One module: make mutate MUTANTS='pizzabus.sdk.grants.*'
+MUTANTS ?=
+mutate: install-test
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[mutate]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python -m tests.mutation_scores
+
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
@@ -75,4 +84,4 @@ destroy: $(AWS_STAMP)
 	$(BIN)/pizzabus destroy
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache mutants

@@ -11,8 +11,13 @@ from .helpers import Synthesized, as_list, function_id, resources, role_statemen
 
 pytestmark = pytest.mark.aws
 
-READ = ["dynamodb:GetItem", "dynamodb:Query"]
-WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]  # never Scan
+WRITE = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+]
 SEND = ["sqs:SendMessage"]
 BUS_ARN = {"Fn::GetAtt": ["LabEventBus9CC2EF3F", "Arn"]}
 CONNECTIONS_ARN = ("table", "websocket_connections")

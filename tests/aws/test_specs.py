@@ -32,7 +32,7 @@ def test_no_grant_means_a_wildcard_action() -> None:
 def test_reading_a_table_with_an_index_includes_the_index_arn() -> None:
     (disconnect,) = [f for f in SPEC.functions if f.name == "websocket_disconnect"]
     read, write = disconnect.policies
-    assert read.actions == ("dynamodb:GetItem", "dynamodb:Query")
+    assert read.actions == ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
     assert read.resources == (
         ResourceRef("table", "websocket_connections"),
         ResourceRef("table_index", "websocket_connections", index="by_connection"),

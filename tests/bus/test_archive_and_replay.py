@@ -68,10 +68,9 @@ async def test_a_running_replay_can_be_cancelled(archived: EmbeddedSystem) -> No
     while replay.replayed == 0:  # let it start sending
         await asyncio.sleep(0)
     archived.replayer.cancel("big")
-    for _ in range(100):
-        if replay.state in (ReplayState.CANCELLED, ReplayState.COMPLETED):
-            break
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(30):  # a failure guard only
+        while replay.state not in (ReplayState.CANCELLED, ReplayState.COMPLETED):
+            await asyncio.sleep(0.01)
     assert replay.state is ReplayState.CANCELLED
     assert replay.replayed < replay.total == 500
     with pytest.raises(ValidationError, match="only a running replay"):
@@ -80,10 +79,9 @@ async def test_a_running_replay_can_be_cancelled(archived: EmbeddedSystem) -> No
 
 async def test_a_replay_runs_to_completion_and_reports_progress(archived: EmbeddedSystem) -> None:
     replay = archived.replayer.start("all", "lab_event_bus", 0, archived.clock.now())
-    for _ in range(500):
-        if replay.state is ReplayState.COMPLETED:
-            break
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(60):  # a failure guard only
+        while replay.state is not ReplayState.COMPLETED:
+            await asyncio.sleep(0.01)
     described = replay.describe()
     assert described["State"] == "COMPLETED"
     assert described["EventsReplayed"] == described["EventsTotal"] == 500

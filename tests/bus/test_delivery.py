@@ -47,7 +47,8 @@ def delivery(clock: ManualClock, policy: RetryPolicy) -> Delivery:
 
 async def run_until_idle(deliverer: Deliverer, clock: ManualClock, step: float = 1.0) -> None:
     for _ in range(100_000):
-        await asyncio.sleep(0)
+        for _ in range(10):  # let what is due now run (a first attempt needs a few turns)
+            await asyncio.sleep(0)
         if deliverer.stats.in_flight == 0:
             return
         await clock.advance(step)
@@ -106,21 +107,70 @@ async def test_a_delivery_that_runs_out_of_attempts_is_dead_lettered_with_its_la
     assert "Task timed out" in letter.error_message
 
 
+def _attempts_within(age: float, backoff: Backoff, rng: random.Random) -> list[float]:
+    """When each attempt starts, for a delivery that always fails and may not outlive
+    ``age``: the schedule the deliverer must follow, drawn from the same random sequence."""
+    starts = [0.0]
+    while True:
+        delay = backoff.delay(len(starts), rng)
+        if starts[-1] + delay > age:
+            return starts
+        starts.append(starts[-1] + delay)
+
+
 async def test_a_delivery_older_than_the_maximum_event_age_is_dead_lettered() -> None:
     clock = ManualClock()
     dead = MemoryEventStore()
     function = FlakyFunction(clock, failures=10_000)
+    backoff = Backoff(base=10, cap=100)
     deliverer = Deliverer(
-        Invocations(function), clock=clock, store=dead, backoff=Backoff(base=10, cap=100)
+        Invocations(function), clock=clock, store=dead, backoff=backoff, rng=random.Random(7)
     )
     policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=300))
     deliverer.admit(1)
     deliverer.submit([delivery(clock, policy)])
-    await run_until_idle(deliverer, clock, step=1.0)
+    await run_until_idle(deliverer, clock, step=1000.0)  # sleepers wake at their exact deadline
     [letter] = dead.list()
+    expected = _attempts_within(300, backoff, random.Random(7))
     assert letter.reason == "MaximumEventAgeExceeded"
-    assert clock.monotonic() <= 300
-    assert 3 <= len(function.calls) < 185
+    assert letter.attempts == len(expected)
+    assert function.calls == pytest.approx(expected)
+
+
+def test_backoff_delays_spread_over_the_whole_jitter_range() -> None:
+    backoff = Backoff(base=1.0, cap=1000.0)
+    rng = random.Random(3)
+    for attempt in (1, 4, 8):
+        low, high = backoff.bounds(attempt)
+        delays = [backoff.delay(attempt, rng) for _ in range(400)]
+        assert all(low <= d <= high for d in delays)
+        assert min(delays) < low + (high - low) * 0.05
+        assert max(delays) > high - (high - low) * 0.05
+        assert len(set(delays)) == len(delays)
+
+
+async def test_deliveries_that_fail_together_retry_apart() -> None:
+    """Jitter: targets that failed at the same moment do not all come back at once."""
+    clock = ManualClock()
+    functions = [FlakyFunction(clock, failures=1) for _ in range(5)]
+
+    async def invoke(name: str, payload: bytes) -> None:
+        await functions[int(payload)](name, payload)
+
+    deliverer = Deliverer(
+        Invocations(invoke), clock=clock, store=MemoryEventStore(), rng=random.Random(11)
+    )
+    deliverer.admit(5)
+    deliverer.submit(
+        [
+            Delivery(f"e{n}", "b", "r", Target("f"), str(n).encode(), clock.now(), index=n)
+            for n in range(5)
+        ]
+    )
+    await run_until_idle(deliverer, clock, step=1000.0)
+    assert [len(f.calls) for f in functions] == [2] * 5
+    retried_at = [f.calls[1] for f in functions]
+    assert len(set(retried_at)) == 5
 
 
 @pytest.mark.parametrize(
@@ -190,3 +240,84 @@ async def test_a_fault_of_pizzabus_in_the_first_attempt_is_logged_and_frees_the_
     await run_until_idle(deliverer, clock)
     assert "a bug in the runtime" in caplog.text
     assert deliverer.admit(1)  # the room it held is free again
+
+
+class RecordingStore(MemoryEventStore):
+    """The memory store, noting each failed attempt it is told about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: list[tuple[str, int]] = []
+
+    def attempted(self, delivery: Delivery) -> None:
+        self.attempts.append((delivery.key, delivery.attempts))
+
+
+class Ceiling(random.Random):
+    """Jitter drawn at its upper bound, so a delay is exactly ``min(cap, base * 2**(n-1))``."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_a_dead_letter_keeps_everything_about_the_delivery_and_the_log_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    store = RecordingStore()
+    function = FlakyFunction(clock, failures=100)
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=store, backoff=Backoff(base=2.0), rng=Ceiling()
+    )
+    doomed = delivery(clock, RetryPolicy(maximum_retry_attempts=2))
+    deliverer.admit(1)
+    with caplog.at_level("INFO", logger="pizzabus.delivery"):
+        deliverer.submit([doomed])
+        await run_until_idle(deliverer, clock, step=1000.0)
+    [letter] = store.list()
+    assert (letter.event_id, letter.bus, letter.rule, letter.target, letter.payload) == (
+        "e1",
+        "lab_event_bus",
+        "r",
+        "cook_pizza",
+        b"{}",
+    )
+    assert (letter.attempts, letter.reason) == (3, "MaximumRetryAttemptsExceeded")
+    assert (letter.error_type, letter.error_message) == ("PizzaBurnt", "too hot")
+    assert letter.at == 1_700_000_006.0  # the clock started at 1_700_000_000: 6 s later
+    assert function.calls == [0.0, 2.0, 6.0]  # delays 2 s then 4 s
+    assert store.attempts == [(doomed.key, 1), (doomed.key, 2), (doomed.key, 3)]
+    assert (deliverer.stats.failed_attempts, deliverer.stats.dead_lettered) == (3, 1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "r → cook_pizza: attempt 1 of 3 failed (PizzaBurnt: too hot); retrying in 2.00 s",
+        "r → cook_pizza: attempt 2 of 3 failed (PizzaBurnt: too hot); retrying in 4.00 s",
+        "r → cook_pizza: event e1 dead-lettered after 3 attempt(s) "
+        "(MaximumRetryAttemptsExceeded): PizzaBurnt: too hot; see `pizzabus dlq list`",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("age", "attempts"),
+    [
+        pytest.param(60, 2, id="retry-exactly-at-the-maximum-age"),
+        pytest.param(61, 2, id="retry-inside-the-maximum-age"),
+    ],
+)
+async def test_a_retry_that_would_start_exactly_at_the_maximum_age_still_runs(
+    age: int, attempts: int
+) -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    function = FlakyFunction(clock, failures=100)
+    # The first retry waits 60 s; the second would wait 120 s more, past any age here.
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=store, backoff=Backoff(base=60.0), rng=Ceiling()
+    )
+    policy = RetryPolicy(maximum_retry_attempts=185, maximum_event_age=timedelta(seconds=age))
+    deliverer.admit(1)
+    deliverer.submit([delivery(clock, policy)])
+    await run_until_idle(deliverer, clock, step=1000.0)
+    [letter] = store.list()
+    assert letter.reason == "MaximumEventAgeExceeded"
+    assert function.calls == [0.0, 60.0][:attempts]
+    assert letter.attempts == attempts

@@ -32,7 +32,9 @@ ENTRY = {"Source": "shop", "DetailType": "order", "Detail": "{}", "EventBusName"
 
 class Wiring:
     def __init__(self, path: Path) -> None:
-        self.invoked: list[str] = []
+        self.path = path
+        #: (function, whether the log already held the event when its delivery started)
+        self.invoked: list[tuple[str, bool]] = []
         self.store = SqliteEventStore(path, lambda bus, rule, index: BUS.rules[0].targets[0])
         clock = SystemClock()
         self.deliverer = Deliverer(Invocations(self._invoke), clock=clock, store=self.store)
@@ -45,8 +47,14 @@ class Wiring:
         )
 
     async def _invoke(self, function: str, payload: bytes) -> Any:
-        self.invoked.append(function)
+        self.invoked.append((function, self.logged() == 1))
         return None
+
+    def logged(self) -> int:
+        """How many events the log holds on disk, as another process would read them."""
+        with sqlite3.connect(self.path) as reader:
+            (count,) = reader.execute("SELECT count(*) FROM events").fetchone()
+        return int(count)
 
 
 @pytest.fixture
@@ -65,23 +73,29 @@ async def test_an_inline_put_answers_at_once_and_delivers_once_the_log_has_it(
 ) -> None:
     release = _hold_writer(wiring.store)
     response = wiring.router.put_events([ENTRY])  # on the loop's thread, as inline
-    assert response["FailedEntryCount"] == 0
-    await asyncio.sleep(0.05)
-    assert wiring.invoked == []  # not flushed yet: its delivery has not started
+    assert response["FailedEntryCount"] == 0  # answered while the writer is still held
+    assert wiring.logged() == 0
     release.set()
-    await _until(lambda: wiring.invoked == ["cook"])
+    await _until(lambda: len(wiring.invoked) == 1)
     await wiring.deliverer.drain()
+    assert wiring.invoked == [("cook", True)]  # its delivery started once the log had it
     assert wiring.store.pending() == []
 
 
 async def test_a_put_from_another_thread_waits_for_the_log(wiring: Wiring) -> None:
     release = _hold_writer(wiring.store)
-    answered = asyncio.get_running_loop().run_in_executor(None, wiring.router.put_events, [ENTRY])
-    await asyncio.sleep(0.05)
-    assert not answered.done()  # a handler's own thread waits for the flush
+
+    def put() -> tuple[dict[str, Any], int]:
+        response = wiring.router.put_events([ENTRY])
+        return response, wiring.logged()  # what the log holds the moment the put answers
+
+    answered = asyncio.get_running_loop().run_in_executor(None, put)
     release.set()
-    assert (await answered)["FailedEntryCount"] == 0
-    await _until(lambda: wiring.invoked == ["cook"])
+    response, logged_at_answer = await answered
+    assert response["FailedEntryCount"] == 0
+    assert logged_at_answer == 1  # a handler's own thread is answered only once it is logged
+    await _until(lambda: len(wiring.invoked) == 1)
+    assert wiring.invoked == [("cook", True)]
 
 
 async def test_after_a_failed_write_the_log_keeps_nothing_more(tmp_path: Path) -> None:
@@ -116,7 +130,8 @@ def _hold_writer(store: SqliteEventStore) -> threading.Event:
     return gate
 
 
-async def _until(condition: Any, timeout: float = 5.0) -> None:
+async def _until(condition: Any, timeout: float = 30.0) -> None:
+    """Wait for ``condition``; the timeout is a failure guard only."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition never held"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import queue
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from playwright.sync_api import Browser, Playwright
+
+from tests.e2e.server import server_env
 
 CHROMIUM = shutil.which("chromium")
 
@@ -77,7 +78,7 @@ def start_server() -> RunningServer:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb"},
+        env={**server_env(), "NO_COLOR": "1", "TERM": "dumb"},
     )
     lines: queue.Queue[str | None] = queue.Queue()
     output: list[str] = []

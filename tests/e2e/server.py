@@ -19,6 +19,17 @@ from pizzabus.access import TOKEN_HEADER, find_server
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 REPO = Path(__file__).resolve().parents[2]
+#: This checkout's package: the server must run the code under test, not whatever pizzabus the
+#: interpreter has installed (a wheel, or another worktree's editable install).
+SRC = REPO / "src"
+
+
+def server_env() -> dict[str, str]:
+    """The environment of a server subprocess: this checkout's ``src`` first on ``sys.path``,
+    then the repository root (test systems are named ``tests.e2e.…:ATTR``)."""
+    inherited = os.environ.get("PYTHONPATH")
+    path = os.pathsep.join(p for p in (str(SRC), str(REPO), inherited) if p)
+    return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
 
 
 @dataclass
@@ -77,10 +88,11 @@ def start_server(
 ) -> Server:
     """Start ``pizzabus serve --port 0 ARGS`` and wait for it to announce its URL.
 
-    ``env`` replaces the environment (default: this one, with the repository on PYTHONPATH);
+    ``env`` replaces the environment (default: this one, with this checkout's src first on
+    PYTHONPATH);
     ``program`` is how pizzabus is run (``python -m pizzabus``, or the installed script)."""
     if env is None:
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env = server_env()
     process = subprocess.Popen(
         [*program, "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import REPO, Server
+from tests.e2e.server import REPO, Server, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +23,7 @@ def _pizzabus(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
         text=True,
         timeout=timeout,
         cwd=REPO,
+        env=server_env(),
     )
 
 

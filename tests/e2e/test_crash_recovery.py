@@ -1,9 +1,8 @@
-"""Acknowledged orders survive kill -9: every one is delivered, exactly once in its timeline."""
+"""Acknowledged orders survive kill -9: every one is delivered, each stage in order."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import signal
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ from tests.e2e.server import Server, start_server
 pytestmark = pytest.mark.e2e
 
 KILLS = 3
+#: Orders acknowledged in each round before its kill -9.
+PER_ROUND = 10
 
 
 async def _load(server: Server, acknowledged: list[str], stop: asyncio.Event) -> None:
@@ -38,17 +39,20 @@ async def _load(server: Server, acknowledged: list[str], stop: asyncio.Event) ->
 
 
 @pytest.mark.timeout(300)
-async def test_every_acknowledged_order_is_delivered_exactly_once_across_three_kill_9s(
+async def test_every_acknowledged_order_is_delivered_across_three_kill_9s(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
-    rng = random.Random()
     acknowledged: list[str] = []
     for _ in range(KILLS):
         server = start_server(("--data-dir", str(data)))
         stop = asyncio.Event()
         load = asyncio.create_task(_load(server, acknowledged, stop))
-        await asyncio.sleep(rng.uniform(0.5, 1.5))
+        # Kill once this round has some acknowledged orders, however slow the machine is.
+        wanted = len(acknowledged) + PER_ROUND
+        deadline = time.monotonic() + 60  # a failure guard only
+        while len(acknowledged) < wanted and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         server.stop(signal.SIGKILL)  # kill -9, mid-flight
         stop.set()
         await load
@@ -75,18 +79,11 @@ async def test_every_acknowledged_order_is_delivered_exactly_once_across_three_k
     finally:
         server.stop()
 
-    delivered = [o for o in acknowledged if timelines.get(o, []).count("delivered") == 1]
     lost = [o for o in acknowledged if "delivered" not in timelines.get(o, [])]
-    duplicated = [
-        o
-        for o in acknowledged
-        if timelines.get(o, []) not in (STAGES, []) and len(timelines[o]) != len(set(timelines[o]))
-    ]
-    print(
-        f"accepted {len(acknowledged)}, delivered {len(delivered)}, lost {len(lost)}, "
-        f"duplicated {len(duplicated)}"
-    )
-    assert len(acknowledged) > 20  # the load really ran
+    print(f"accepted {len(acknowledged)}, lost {len(lost)}")
+    assert len(acknowledged) >= KILLS * PER_ROUND  # the load really ran
     assert lost == []
-    assert duplicated == []
+    # Each stage in order. (A timeline is keyed by stage, so it cannot list one twice: that
+    # redelivered stages reach sockets and handlers once is proven in test_no_double_effects,
+    # test_orders_protocol and test_delivery_guarantees, where a double would show.)
     assert all(timelines[o] == STAGES for o in acknowledged)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from click.testing import CliRunner
 
 from pizzabus.cli.main import cli
-from tests.e2e.orders import STAGES, new_order
+from tests.e2e.orders import STAGES, collect, new_order
 from tests.e2e.server import Server, start_server
 
 pytestmark = pytest.mark.e2e
@@ -61,16 +62,25 @@ def _admin(server: Server, method: str, path: str, body: object = None) -> objec
 
 def _faulty_cook(tmp_path: Path, system: str) -> Server:
     plan = tmp_path / "faults.json"
-    plan.write_text(json.dumps({"functions": {"cook_pizza": {"error_rate": 0.3}}}))
+    plan.write_text(json.dumps({"functions": {"cook_pizza": {"error_rate": 1.0}}}))
     return start_server(("--memory", "--system", system, "--faults", str(plan)))
 
 
 @pytest.fixture
 def faulty_cook(tmp_path: Path) -> Iterator[Server]:
-    """The lab as it is (AWS's retry policy), with cook_pizza failing 30% of the time."""
+    """The lab as it is (AWS's retry policy), with cook_pizza failing until told otherwise."""
     server = _faulty_cook(tmp_path, "pizzabus.pizza.system:SYSTEM")
     yield server
     server.stop()
+
+
+async def _until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Wait until ``check()`` holds; the timeout is a failure guard, never an expectation."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout} s for {what}")
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -81,16 +91,49 @@ def quick_dlq(tmp_path: Path) -> Iterator[Server]:
     server.stop()
 
 
-async def test_every_order_completes_while_cook_pizza_fails_30_percent_of_the_time(
+def _replay_state(server: Server, name: str) -> object:
+    return _admin(server, "GET", f"/replays/{name}")["State"]  # type: ignore[index]
+
+
+def _failed_attempts(server: Server) -> int:
+    return int(server.stats()["deliveries"]["failed_attempts"])  # type: ignore[index]
+
+
+async def test_every_order_completes_after_cook_pizza_failed_for_each_of_them(
     faulty_cook: Server,
 ) -> None:
     async with httpx.AsyncClient() as client:
         orders = [await _post(client, faulty_cook) for _ in range(20)]
-        timelines = await _wait_delivered(client, faulty_cook, orders)
+        # Every order's cooking has failed at least once (the fault is certain, not drawn)...
+        await _until(lambda: _failed_attempts(faulty_cook) >= 20, "20 failed cook_pizza attempts")
+        _admin(faulty_cook, "PUT", "/faults", {"functions": {}})
+        # ...and the retries then complete every one of them.
+        timelines = await _wait_delivered(client, faulty_cook, orders, timeout=120)
     assert all(t == STAGES for t in timelines.values()), timelines
-    stats = faulty_cook.stats()
-    assert stats["deliveries"]["failed_attempts"] > 0  # the faults really happened
-    assert stats["dead_letters"] == 0
+    assert faulty_cook.stats()["dead_letters"] == 0
+
+
+async def _follow(client: httpx.AsyncClient, server: Server) -> tuple[str, list[str]]:
+    """Place an order as the web client does; its id and the stages its socket received."""
+    order = new_order()
+    order_id = str(order["item"]["order_id"])
+    async with websockets.connect(f"{server.ws_url}?order_id={order_id}") as socket:
+        await socket.send(json.dumps({"action": "sync"}))
+        response = await client.post(server.url + "/", json=order)
+        assert response.status_code == 200, response.text
+        return order_id, await collect(socket)
+
+
+async def test_with_no_fault_each_target_is_invoked_once_per_event(audited: Server) -> None:
+    async with httpx.AsyncClient() as client:
+        followed = await asyncio.gather(*(_follow(client, audited) for _ in range(5)))
+        assert [stages for _, stages in followed] == [STAGES] * 5  # each stage once, in order
+        await _wait_idle(audited, timeout=60)
+        records = (await client.get(f"{audited.url}/audit")).json()
+    for order_id, _ in followed:
+        mine = [r for r in records if r["order_id"] == order_id and r["replay"] == ""]
+        assert sorted(r["eventtype"] for r in mine) == sorted(STAGES)  # one event per stage
+        assert [r["invocations"] for r in mine] == [1, 1, 1, 1]  # each delivered once
 
 
 async def test_when_cook_pizza_always_fails_each_order_is_dead_lettered_then_redriven(
@@ -157,20 +200,16 @@ async def test_a_replay_re_sends_exactly_the_archived_events_of_its_window_once_
             {"name": "window", "from": start, "to": end, "rules": ["audit_rule"]},
         )
         assert started["ReplayName"] == "window"  # type: ignore[index]
-        state: dict[str, object] = {}
-        for _ in range(100):
-            state = _admin(audited, "GET", "/replays/window")  # type: ignore[assignment]
-            if state["State"] == "COMPLETED":
-                break
-            await asyncio.sleep(0.1)
-        assert state["State"] == "COMPLETED"
+        await _until(lambda: _replay_state(audited, "window") == "COMPLETED", "replay 'window'")
+        state: dict[str, object] = _admin(audited, "GET", "/replays/window")  # type: ignore[assignment]
         assert state["EventsReplayed"] == state["EventsTotal"] == 8  # 2 orders × 4 stages
 
-        await asyncio.sleep(0.5)
+        await _wait_idle(audited, timeout=60)  # the replayed deliveries are done
         records = (await client.get(f"{audited.url}/audit")).json()
     replayed = [r for r in records if r["replay"] == "window"]
     originals = {r["id"] for r in records if r["replay"] == ""}
     assert len(replayed) == 8
+    assert all(r["invocations"] == 1 for r in records)  # originals and replays, each once
     assert {r["order_id"] for r in replayed} == set(inside)
     assert {r["id"] for r in replayed} <= originals  # the same events, marked
     assert sorted(r["eventtype"] for r in replayed) == sorted(STAGES * 2)
@@ -182,11 +221,8 @@ async def test_a_replay_re_sends_exactly_the_archived_events_of_its_window_once_
         "/replays",
         {"name": "again", "from": start, "to": end, "rules": ["audit_rule"]},
     )
-    for _ in range(100):
-        again = _admin(audited, "GET", "/replays/again")
-        if again["State"] == "COMPLETED":  # type: ignore[index]
-            break
-        await asyncio.sleep(0.1)
+    await _until(lambda: _replay_state(audited, "again") == "COMPLETED", "replay 'again'")
+    again = _admin(audited, "GET", "/replays/again")
     assert again["EventsTotal"] == 8  # type: ignore[index]
 
 

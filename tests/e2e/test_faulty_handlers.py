@@ -41,7 +41,7 @@ async def test_orders_complete_while_another_handler_raises_exits_and_hangs(
         results = await asyncio.gather(*(_order(chaos_server, client, p) for p in pizzas))
     assert all(stages == STAGES for stages in results)
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a failure guard only
     while time.monotonic() < deadline:  # the hung ones time out after 1 s, then dead-letter
         stats = chaos_server.stats()
         if stats["dead_letters"] == 9:

@@ -10,7 +10,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.orders import STAGES, collect, new_order, place_and_follow, silent_for
+from tests.e2e.orders import STAGES, collect, new_order, place_and_follow, rest_of
 from tests.e2e.server import Server
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +50,7 @@ async def test_two_sockets_on_one_order_both_see_every_stage(server: Server) -> 
         async with httpx.AsyncClient() as client:
             assert (await client.post(server.url + "/", json=order)).status_code == 200
         assert await asyncio.gather(collect(first), collect(second)) == [STAGES, STAGES]
+        assert [await rest_of(first, server), await rest_of(second, server)] == [[], []]
 
 
 async def test_a_late_socket_first_receives_what_already_happened(server: Server) -> None:
@@ -63,7 +64,7 @@ async def test_a_late_socket_first_receives_what_already_happened(server: Server
     async with websockets.connect(f"{server.ws_url}?order_id={order_id}") as late:
         await late.send(json.dumps({"action": "sync"}))
         assert await collect(late) == STAGES
-        assert await silent_for(late, 0.3) == []  # and nothing twice
+        assert await rest_of(late, server) == []  # and nothing twice
 
 
 async def test_the_timeline_of_an_order_is_served_in_stage_order(server: Server) -> None:
@@ -127,7 +128,7 @@ async def test_a_forged_later_stage_reaches_no_socket_and_advances_nothing(serve
             response = await client.post(server.url + "/", json=order)
             assert response.status_code == 400
             assert "make_pizza" in response.json()["message"]
-            assert await silent_for(socket, 0.5) == []
+            assert await rest_of(socket, server) == []
             timeline = await client.get(f"{server.url}/orders/{order_id}")
             assert timeline.status_code == 404
 

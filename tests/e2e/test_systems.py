@@ -44,7 +44,7 @@ def _with_retries(system: SystemDefinition, policy: RetryPolicy) -> SystemDefini
 #: The lab, where a delivery gives up after two retries (so dead letters come quickly).
 QUICK_DLQ = _with_retries(LAB, RetryPolicy(maximum_retry_attempts=2))
 
-_AUDIT_TABLE = Table("audit", partition_key=KeyAttribute("key"))
+_AUDIT_TABLE = Table("audit", partition_key=KeyAttribute("kind"), sort_key=KeyAttribute("key"))
 _AUDIT = Function(
     name="audit",
     code_dir=HERE / "audit_functions",

@@ -46,7 +46,9 @@ async def test_posts_to_an_open_connection_are_sent_in_order(registry: Connectio
     pump = asyncio.create_task(connection.pump(send, close))
     for n in range(5):
         registry.post("c1", str(n).encode())
-    await asyncio.sleep(0.01)
+    async with asyncio.timeout(30):  # a failure guard: the wait ends when the pump has sent
+        while len(sent) < 5:
+            await asyncio.sleep(0)
     pump.cancel()
     assert sent == [b"0", b"1", b"2", b"3", b"4"]
 

@@ -79,11 +79,12 @@ def _post_from_a_handler_thread(registry: ConnectionRegistry, *frames: bytes) ->
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(2000):
-        if condition():
-            return
+    """Wait until ``condition`` holds; the 30 s are a failure guard, never an expectation."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"gave up waiting until {what}")
         await asyncio.sleep(0.001)
-    pytest.fail(f"gave up waiting until {what}")
 
 
 async def test_a_threads_post_is_sent_before_a_later_post_from_the_loops_thread(

@@ -6,28 +6,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pizzabus.patterns import compile_pattern
 
-#: ``../shared/conformance/eventbridge-patterns`` seen from the repository root.
-VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared/conformance/eventbridge-patterns"
+#: The AWS-validated vectors, kept in the test tree (provenance and licence in its README).
+VECTORS_DIR = Path(__file__).resolve().parent / "conformance"
 
 
 def load_vectors(name: str) -> list[dict[str, Any]]:
-    """The vectors of one file, or an empty list when the shared folder is absent."""
-    path = VECTORS_DIR / name
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text(encoding="utf-8"))
+    """The vectors of one file of ``VECTORS_DIR``.
+
+    A missing file is an error at collection, never an empty list: the conformance suite must
+    not shrink to nothing and pass.
+    """
+    data = json.loads((VECTORS_DIR / name).read_text(encoding="utf-8"))
     return list(data["vectors"] if isinstance(data, dict) else data)
-
-
-def needs_vectors() -> pytest.MarkDecorator:
-    """Skip, saying why, when the conformance folder is not beside the repository."""
-    return pytest.mark.skipif(
-        not VECTORS_DIR.is_dir(), reason=f"AWS conformance vectors not found at {VECTORS_DIR}"
-    )
 
 
 def envelope(**detail: Any) -> dict[str, Any]:

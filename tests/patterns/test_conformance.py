@@ -15,9 +15,7 @@ from pizzabus.patterns import (
     validate_event_envelope,
 )
 
-from .conftest import load_vectors, needs_vectors
-
-pytestmark = needs_vectors()
+from .conftest import VECTORS_DIR, load_vectors
 
 VECTORS = load_vectors("aws_validated_vectors.json")
 EXTRA = load_vectors("aws_validated_extra_vectors.json")
@@ -46,9 +44,23 @@ def _verdict(vector: dict[str, Any]) -> str:
 
 
 def test_the_vector_files_hold_every_case_aws_answered() -> None:
+    """The guard: it has no skip, so the 300-odd cases below can never vanish silently."""
+    assert VECTORS_DIR.is_dir()
     assert len(VECTORS) == 155
+    assert [sum(v["expected"] == kind for v in VECTORS) for kind in ("match", "no_match")] == [
+        66,
+        51,
+    ]
     assert sum(v["expected"] == "invalid" for v in VECTORS) == 38
     assert len(EXTRA) == 20
+    assert len({v["name"] for v in VECTORS}) == 155
+
+
+def test_the_large_payload_cases_carry_the_35_kb_event() -> None:
+    payload = json.loads((VECTORS_DIR / "large_complex_payload.json").read_text(encoding="utf-8"))
+    large = [v for v in EXTRA if v["name"].startswith("large_payload")]
+    assert len(large) == 2
+    assert all(json.loads(v["event_json"]) == payload for v in large)
 
 
 @pytest.mark.parametrize("vector", _params(VECTORS))

@@ -340,3 +340,55 @@ def test_pattern_given_as_a_dict_is_validated_the_same_way() -> None:
         compile_pattern({"source": []})
     with pytest.raises(InvalidEventPattern, match="Non-standard token"):
         compile_pattern({"a": [float("nan")]})
+
+
+@pytest.mark.parametrize(
+    ("escape", "decoded"),
+    [
+        pytest.param('\\"', '"', id="quote"),
+        pytest.param("\\\\", "\\", id="backslash"),
+        pytest.param("\\/", "/", id="slash"),
+        pytest.param("\\b", "\b", id="backspace"),
+        pytest.param("\\f", "\f", id="form-feed"),
+        pytest.param("\\n", "\n", id="newline"),
+        pytest.param("\\r", "\r", id="return"),
+        pytest.param("\\t", "\t", id="tab"),
+        pytest.param("\\u0041", "A", id="unicode-upper"),
+        pytest.param("\\u00e9", "é", id="unicode-lower-hex"),
+        pytest.param("\\u00E9x", "éx", id="unicode-upper-hex-then-more"),
+    ],
+)
+def test_escapes_in_a_pattern_that_is_not_json_are_decoded_in_the_reason(
+    escape: str, decoded: str
+) -> None:
+    """Past a syntax fault the scanner still reads the text before it, escapes and all: the
+    first fault in document order is this unknown match type, named as decoded."""
+    with pytest.raises(InvalidEventPattern) as raised:
+        compile_pattern('{"a": [{"m' + escape + '": 1}] x')
+    assert raised.value.message == (
+        f"Event pattern is not valid. Reason: Unrecognized match type m{decoded}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        pytest.param('{"a\\q": [1]}', "Unrecognized character escape 'q' (code 113)", id="bad"),
+        pytest.param(
+            '{"a": ["\\u00g1"]}',
+            "Unexpected character ('g' (code 103)): expected a hex-digit for character escape "
+            "sequence",
+            id="bad-hex",
+        ),
+        pytest.param(
+            '{"a": ["\\u00', "Unexpected end-of-input in character escape sequence", id="short-u"
+        ),
+        pytest.param(
+            '{"a": ["x\\', "Unexpected end-of-input in character escape sequence", id="at-end"
+        ),
+    ],
+)
+def test_a_bad_escape_is_reported_in_jacksons_words(pattern: str, reason: str) -> None:
+    with pytest.raises(InvalidEventPattern) as raised:
+        compile_pattern(pattern)
+    assert raised.value.message == f"Event pattern is not valid. Reason: {reason}"

@@ -200,6 +200,19 @@ CONDITIONS = [
         id="and-binds-tighter-than-or",
     ),
     pytest.param("m.#k = :v", {":v": "deep"}, True, id="name-placeholder-in-path"),
+    # Each side of AND and OR decides (mutation testing found no test where one side was false).
+    pytest.param("n = :one AND s = :x", {":one": 1, ":x": "x"}, False, id="and-right-false"),
+    pytest.param("s = :x AND n = :one", {":one": 1, ":x": "x"}, False, id="and-left-false"),
+    pytest.param("n = :two OR s = :a", {":two": 2, ":a": "abc"}, True, id="or-right-true"),
+    pytest.param("n = :two OR s = :x", {":two": 2, ":x": "x"}, False, id="or-both-false"),
+    pytest.param("absent IN (:a, :b)", {":a": "x", ":b": "abc"}, False, id="in-missing"),
+    pytest.param("n IN (:s, :two)", {":s": "1", ":two": 2}, False, id="in-no-same-typed"),
+    pytest.param("contains(tags, :n)", {":n": 1}, False, id="contains-other-type-in-set"),
+    pytest.param("contains(s, :n)", {":n": 1}, False, id="contains-number-in-string"),
+    pytest.param("contains(absent, :p)", {":p": "a"}, False, id="contains-on-missing"),
+    pytest.param("begins_with(n, :p)", {":p": "1"}, False, id="begins-with-on-a-number"),
+    pytest.param("attribute_type(absent, :s)", {":s": "S"}, False, id="type-of-missing"),
+    pytest.param("size(m.vals) = :two", {":two": 2}, True, id="size-of-list"),
 ]
 
 
@@ -348,3 +361,66 @@ def test_the_store_api_answers_plain_python_values(store: TableStore) -> None:
     assert old == {"user_id": "u", "b": b"1", "n": Decimal(5)}
     with pytest.raises(ConditionalCheckFailed):
         store.delete_item("users", {"user_id": "u"}, condition="attribute_exists(b)")
+
+
+BETWEEN_BOUNDS = [
+    pytest.param(1, 1, 2, True, id="number-at-lower-bound"),
+    pytest.param(2, 1, 2, True, id="number-at-upper-bound"),
+    pytest.param(Decimal("1.5"), 1, 2, True, id="number-inside"),
+    pytest.param(0, 1, 2, False, id="number-below"),
+    pytest.param(3, 1, 2, False, id="number-above"),
+    pytest.param(Decimal("2.0001"), 1, 2, False, id="number-just-above"),
+    pytest.param(5, 5, 5, True, id="number-equal-bounds"),
+    pytest.param("b", "b", "d", True, id="string-at-lower-bound"),
+    pytest.param("d", "b", "d", True, id="string-at-upper-bound"),
+    pytest.param("da", "b", "d", False, id="string-past-upper-bound"),
+    pytest.param(b"\x02", b"\x01", b"\x02", True, id="binary-at-upper-bound"),
+    pytest.param(b"\x00", b"\x01", b"\x02", False, id="binary-below"),
+    pytest.param("1", 1, 2, False, id="string-against-number-bounds"),
+]
+
+
+@pytest.mark.parametrize(("value", "low", "high", "passes"), BETWEEN_BOUNDS)
+def test_between_includes_both_bounds_in_a_condition(
+    users: LocalTable, value: Any, low: Any, high: Any, passes: bool
+) -> None:
+    users.put_item(Item={"user_id": "u", "v": value})
+    params: dict[str, Any] = {
+        "ConditionExpression": "v BETWEEN :low AND :high",
+        "ExpressionAttributeValues": {":low": low, ":high": high},
+    }
+    if passes:
+        users.put_item(Item={"user_id": "u", "v": value, "seen": True}, **params)
+        assert users.get_item(Key={"user_id": "u"})["Item"]["seen"] is True
+    else:
+        with pytest.raises(ClientError) as error:
+            users.put_item(Item={"user_id": "u", "v": value, "seen": True}, **params)
+        assert error.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        pytest.param(2, 4, [2, 3, 4], id="both-bounds-kept"),
+        pytest.param(4, 4, [4], id="one-value"),
+        pytest.param(Decimal("1.5"), Decimal("2.5"), [2], id="between-items"),
+        pytest.param(5, 9, [5], id="upper-past-the-last"),
+    ],
+)
+def test_between_includes_both_bounds_in_a_key_condition_and_a_filter(
+    posts: LocalTable, low: Any, high: Any, expected: list[int]
+) -> None:
+    for seq in range(1, 6):
+        posts.put_item(Item={"thread": "t", "seq": seq, "twin": seq})
+    values = {":t": "t", ":low": low, ":high": high}
+    keyed = posts.query(
+        KeyConditionExpression="thread = :t AND seq BETWEEN :low AND :high",
+        ExpressionAttributeValues=values,
+    )
+    filtered = posts.query(
+        KeyConditionExpression="thread = :t",
+        FilterExpression="twin BETWEEN :low AND :high",
+        ExpressionAttributeValues=values,
+    )
+    assert [int(i["seq"]) for i in keyed["Items"]] == expected
+    assert [int(i["seq"]) for i in filtered["Items"]] == expected

@@ -397,17 +397,17 @@ def test_parameter_lists_match_botocore_service_model() -> None:
 def test_authorize_is_asked_before_each_operation(store: TableStore) -> None:
     asked: list[tuple[str, str]] = []
 
-    def authorize(table: str, access: str) -> None:
-        asked.append((table, access))
-        if access == "write":
-            raise PizzabusError("not granted dynamodb:write", code="AccessDeniedException")
+    def authorize(table: str, operation: str) -> None:
+        asked.append((table, operation))
+        if operation == "PutItem":
+            raise PizzabusError("not granted dynamodb:PutItem", code="AccessDeniedException")
 
     users = DynamoDBResource(store, authorize=authorize).Table("users")
     users.get_item(Key={"user_id": "u"})
     with pytest.raises(ClientError) as error:
         users.put_item(Item={"user_id": "u"})
 
-    assert asked == [("users", "read"), ("users", "write")]
+    assert asked == [("users", "GetItem"), ("users", "PutItem")]
     assert error.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "Item" not in users.get_item(Key={"user_id": "u"})
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pizzabus.errors import DefinitionError
+from pizzabus.system.iam import CONNECTION_METHODS, GRANT_ACTIONS
 from pizzabus.system.model import (
     Function,
     Grant,
@@ -28,15 +29,6 @@ from pizzabus.system.model import (
     WebSocketApi,
     WebSocketEndpoint,
 )
-
-#: What each grant kind of the definition means in IAM actions: the calls the handlers make.
-#: ``dynamodb:read`` is GetItem + Query (no Scan, no batch reads: no handler makes them).
-GRANT_ACTIONS: Mapping[str, tuple[str, ...]] = {
-    "events:PutEvents": ("events:PutEvents",),
-    "dynamodb:read": ("dynamodb:GetItem", "dynamodb:Query"),
-    "dynamodb:write": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
-    "execute-api:ManageConnections": ("execute-api:ManageConnections",),
-}
 
 #: Lambda's own limits on retrying an asynchronous invocation whose handler raised.
 LAMBDA_MAX_ASYNC_RETRIES = 2
@@ -307,9 +299,10 @@ def _policy(definition: SystemDefinition, grant: Grant) -> PolicySpec:
         api = definition.websocket_api
         if api is None:  # validate() refuses this; kept for -O runs and type narrowing
             raise DefinitionError(f"grant {grant.kind}: the definition has no WebSocket API")
-        # Handlers only post to connections (post_to_connection is POST /@connections/{id}).
-        path = f"{api.stage}/POST/@connections/*"
-        return PolicySpec(actions, (ResourceRef("websocket_connections", api.name, path=path),))
+        paths = [f"{api.stage}/{method}/@connections/*" for method in CONNECTION_METHODS]
+        return PolicySpec(
+            actions, tuple(ResourceRef("websocket_connections", api.name, path=p) for p in paths)
+        )
     table = definition.table(grant.resource)
     resources = [ResourceRef("table", table.name)]
     if grant.kind == "dynamodb:read":

@@ -104,15 +104,18 @@ def http_event(
     domain: str,
     source_ip: str,
 ) -> dict[str, Any]:
-    """An HTTP API event in payload format 2.0."""
+    """An HTTP API event in payload format 2.0. ``headers`` are lower-case, a repeated one's
+    values already comma-joined."""
     now = time.time()
-    single, _ = _query(raw_query)
+    _, multi = _query(raw_query)
+    cookie = headers.get("cookie")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": raw_query,
-        "headers": dict(headers),
+        # Format 2.0 moves the Cookie header to ``cookies``.
+        "headers": {k: v for k, v in headers.items() if k != "cookie"},
         "requestContext": {
             "accountId": identity.account,
             "apiId": api_id,
@@ -133,8 +136,10 @@ def http_event(
         },
         "isBase64Encoded": False,
     }
-    if single is not None:
-        event["queryStringParameters"] = single
+    if cookie:
+        event["cookies"] = [c.strip() for c in cookie.split(";") if c.strip()]
+    if multi is not None:  # format 2.0 joins a repeated parameter's values with commas
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in multi.items()}
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if body:

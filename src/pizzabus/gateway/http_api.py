@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -210,7 +210,7 @@ def _lambda_endpoint(
             method=request.method,
             path=request.url.path,
             raw_query=request.url.query,
-            headers=dict(request.headers),
+            headers=_joined(request.headers.items()),
             path_parameters={k: str(v) for k, v in request.path_params.items()},
             body=body,
             identity=identity,
@@ -236,4 +236,15 @@ def lambda_response(result: Any) -> Response:
     body = result.get("body") or ""
     content = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-    return Response(content, status_code=int(result["statusCode"]), headers=headers)
+    response = Response(content, status_code=int(result["statusCode"]), headers=headers)
+    for cookie in result.get("cookies") or ():
+        response.headers.append("set-cookie", str(cookie))
+    return response
+
+
+def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers as format 2.0 gives them: a repeated header's values comma-joined."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers

@@ -34,6 +34,11 @@ class _Exceptions:
     ClientError = ClientError
 
 
+#: The management API's HTTP method of each operation: what a ManageConnections grant is
+#: checked against, as IAM checks it on AWS.
+_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+
+
 class ManagementClient:
     """The API Gateway management API of the system's WebSocket API."""
 
@@ -85,14 +90,7 @@ class ManagementClient:
 
     def _call(self, operation: str, connection_id: str, action: Any) -> Any:
         try:
-            self._authorizer.require(
-                "execute-api:ManageConnections",
-                "execute-api:ManageConnections",
-                self._api,
-                f"arn:aws:execute-api:{self._authorizer.identity.region}:"
-                f"{self._authorizer.identity.account}:{self._api}/*/POST/@connections/"
-                f"{connection_id}",
-            )
+            self._authorizer.connection(self._api, _METHODS[operation], connection_id)
             return action()
         except PizzabusError as error:
             raised = translate(error, operation)

@@ -37,7 +37,8 @@ _request_numbers = itertools.count(1)
 class DynamoDBResource:
     """What ``boto3.resource("dynamodb")`` gives a handler: tables by name.
 
-    ``authorize(table, "read" | "write")`` is called before each operation; it raises a
+    ``authorize(table, operation)`` (``"GetItem"``, ``"Scan"``, ``"BatchWriteItem"``…) is called
+    before each operation; it raises a
     pizzabus error with code ``AccessDeniedException`` when the function may not do that.
     """
 
@@ -124,6 +125,7 @@ class LocalTable:
         self._describe()
 
     def _describe(self) -> Any:
+        self._check(self.name, "DescribeTable")
         try:
             return self._store.describe(self.name)
         except PizzabusError as error:
@@ -133,7 +135,7 @@ class LocalTable:
 
     def put_item(self, **params: Any) -> dict[str, Any]:
         """``PutItem``: write a whole item, optionally on a condition."""
-        table = self._begin("PutItem", params, "write")
+        table = self._begin("PutItem", params)
         names, values, condition, _ = _expressions(params, "ConditionExpression")
         try:
             old = self._store.put_item(
@@ -150,7 +152,7 @@ class LocalTable:
 
     def get_item(self, **params: Any) -> dict[str, Any]:
         """``GetItem``: the item with this key, under ``"Item"``, or no ``"Item"`` at all."""
-        table = self._begin("GetItem", params, "read")
+        table = self._begin("GetItem", params)
         try:
             item = self._store.get_item(
                 table,
@@ -166,7 +168,7 @@ class LocalTable:
 
     def delete_item(self, **params: Any) -> dict[str, Any]:
         """``DeleteItem``: delete the item with this key, optionally on a condition."""
-        table = self._begin("DeleteItem", params, "write")
+        table = self._begin("DeleteItem", params)
         names, values, condition, _ = _expressions(params, "ConditionExpression")
         try:
             old = self._store.delete_item(
@@ -183,7 +185,7 @@ class LocalTable:
 
     def update_item(self, **params: Any) -> dict[str, Any]:
         """``UpdateItem``: apply an UpdateExpression, creating the item if needed."""
-        table = self._begin("UpdateItem", params, "write")
+        table = self._begin("UpdateItem", params)
         names, values, condition, _ = _expressions(params, "ConditionExpression")
         try:
             attributes = self._store.update_item(
@@ -203,7 +205,7 @@ class LocalTable:
 
     def query(self, **params: Any) -> dict[str, Any]:
         """``Query``: items of one partition of the table or of a global index."""
-        table = self._begin("Query", params, "read")
+        table = self._begin("Query", params)
         names, values, filter_, key = _expressions(params, "FilterExpression")
         try:
             count_only = "Select" in params and _select(params)
@@ -231,7 +233,7 @@ class LocalTable:
 
     def scan(self, **params: Any) -> dict[str, Any]:
         """``Scan``: every item of the table or of a global index, a page at a time."""
-        table = self._begin("Scan", params, "read")
+        table = self._begin("Scan", params)
         names, values, filter_, _ = _expressions(params, "FilterExpression")
         try:
             count_only = _select(params)
@@ -259,7 +261,7 @@ class LocalTable:
 
     # -- shared steps ---------------------------------------------------------------------------
 
-    def _begin(self, operation: str, params: dict[str, Any], access: str) -> str:
+    def _begin(self, operation: str, params: dict[str, Any]) -> str:
         validate(operation, params)
         table: str = params.get("TableName", self.name)
         if not LEGACY_NAMES.isdisjoint(params):
@@ -280,12 +282,15 @@ class LocalTable:
                 ),
                 operation,
             )
+        self._check(table, operation)
+        return table
+
+    def _check(self, table: str, operation: str) -> None:
         if self._authorize is not None:
             try:
-                self._authorize(table, access)
+                self._authorize(table, operation)
             except PizzabusError as error:
                 raise translate(error, operation) from None
-        return table
 
 
 class BatchWriter:
@@ -313,6 +318,10 @@ class BatchWriter:
             self._flush()
 
     def _flush(self) -> None:
+        if not self._pending:
+            return
+        # On AWS the batch is one BatchWriteItem call, authorized as such.
+        self._table._check(self._table.name, "BatchWriteItem")
         pending, self._pending = self._pending, []
         for kind, value in pending:
             if kind == "put":

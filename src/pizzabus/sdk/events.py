@@ -41,7 +41,6 @@ class EventsClient:
                 bus = bus_name_of(entry.get("EventBusName") or "default")
                 self._authorizer.require(
                     "events:PutEvents",
-                    "events:PutEvents",
                     bus,
                     f"arn:aws:events:{identity.region}:{identity.account}:event-bus/{bus}",
                 )

@@ -1,4 +1,5 @@
-"""Records every event it receives (id, detail-type, replay-name) in the audit table."""
+"""Counts every invocation it gets, per event (id, replay-name): a double delivery shows as a
+count of 2, where a plain put keyed by event id would hide it. GET /audit lists the counts."""
 
 import json
 import os
@@ -10,18 +11,35 @@ table = boto3.resource("dynamodb").Table(os.environ["TABLENAME"])
 
 def lambda_handler(event, context):
     if "routeKey" in event:  # GET /audit: everything recorded so far
-        items = table.scan()["Items"]
-        return {"statusCode": 200, "body": json.dumps([_plain(i) for i in items])}
-    table.put_item(
-        Item={
-            "key": f"{event['id']}/{event.get('replay-name', '')}",
-            "id": event["id"],
-            "replay": event.get("replay-name", ""),
-            "eventtype": event["detail"]["item"]["eventtype"],
-            "order_id": event["detail"]["item"]["order_id"],
-        }
+        return {"statusCode": 200, "body": json.dumps([_plain(i) for i in _all()])}
+    item = event["detail"]["item"]
+    table.update_item(
+        Key={"kind": "event", "key": f"{event['id']}/{event.get('replay-name', '')}"},
+        UpdateExpression="ADD invocations :one SET #id = :id, replay = :replay, "
+        "eventtype = :eventtype, order_id = :order_id",
+        ExpressionAttributeNames={"#id": "id"},
+        ExpressionAttributeValues={
+            ":one": 1,
+            ":id": event["id"],
+            ":replay": event.get("replay-name", ""),
+            ":eventtype": item["eventtype"],
+            ":order_id": item["order_id"],
+        },
     )
 
 
+def _all():
+    params = {"KeyConditionExpression": "kind = :k", "ExpressionAttributeValues": {":k": "event"}}
+    items = []
+    while True:
+        page = table.query(**params)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def _plain(item):
-    return {k: str(v) for k, v in item.items()}
+    plain = {k: str(v) for k, v in item.items()}
+    plain["invocations"] = int(item["invocations"])
+    return plain

@@ -13,8 +13,12 @@ Written against the DynamoDB API only (conditional puts, query), so it runs on A
 
 import json
 import time
+from typing import Any
 
 from botocore.exceptions import ClientError
+
+#: A DynamoDB item, and a boto3 ``Table`` or management client (untyped on Lambda).
+Item = dict[str, Any]
 
 STAGES = ("make_pizza", "cook_pizza", "deliver_pizza", "delivered")
 LEASE_SECONDS = 15
@@ -30,7 +34,7 @@ class LeaseHeld(Exception):
     """Another push has held a connection's lease for long; retry this one later."""
 
 
-def remember_connection(table, order_id, connection_id):
+def remember_connection(table: Any, order_id: str, connection_id: str) -> None:
     now = int(time.time())
     table.put_item(
         Item={
@@ -44,21 +48,21 @@ def remember_connection(table, order_id, connection_id):
     )
 
 
-def forget_connection(table, connection_id):
+def forget_connection(table: Any, connection_id: str) -> None:
     for item in _connection_items(table, connection_id):
         table.delete_item(Key={"order_id": item["order_id"], "connection_id": connection_id})
 
 
-def order_of_connection(table, connection_id):
+def order_of_connection(table: Any, connection_id: str) -> str | None:
     items = _connection_items(table, connection_id)
-    return items[0]["order_id"] if items else None
+    return str(items[0]["order_id"]) if items else None
 
 
-def record_stage(timeline, detail):
+def record_stage(timeline: Any, detail: dict[str, Any]) -> str:
     """Add a stage to the timeline, once: a redelivered event changes nothing. Returns the
     order id."""
     item = detail["item"]
-    order_id = item["order_id"]
+    order_id = str(item["order_id"])
     seq = STAGES.index(item["eventtype"]) + 1
     try:
         timeline.put_item(
@@ -78,12 +82,12 @@ def record_stage(timeline, detail):
     return order_id
 
 
-def timeline_of(timeline, order_id):
+def timeline_of(timeline: Any, order_id: str) -> list[dict[str, Any]]:
     """The details of the order's stages so far, in stage order."""
     return [json.loads(item["detail"]) for item in _timeline_items(timeline, order_id)]
 
 
-def push_pending(connections, timeline, management, order_id):
+def push_pending(connections: Any, timeline: Any, management: Any, order_id: str) -> None:
     """Send every connection of the order the stages it has not received yet."""
     for connection in _query_all(
         connections,
@@ -93,7 +97,9 @@ def push_pending(connections, timeline, management, order_id):
         _push_connection(connections, timeline, management, connection)
 
 
-def _push_connection(connections, timeline, management, connection):
+def _push_connection(
+    connections: Any, timeline: Any, management: Any, connection: Item | None
+) -> None:
     while True:
         if connection is None:
             return  # gone
@@ -125,8 +131,8 @@ def _push_connection(connections, timeline, management, connection):
             return  # still connecting: its {"action": "sync"} will send the rest
 
 
-def _contiguous_after(items, sent):
-    pending = []
+def _contiguous_after(items: list[Item], sent: int) -> list[Item]:
+    pending: list[Item] = []
     for item in items:
         seq = int(item["seq"])
         if seq <= sent:
@@ -137,7 +143,7 @@ def _contiguous_after(items, sent):
     return pending
 
 
-def _take_lease(connections, connection):
+def _take_lease(connections: Any, connection: Item) -> Item | None:
     version = int(connection["version"])
     held = dict(connection, version=version + 1, lease_until=int(time.time()) + LEASE_SECONDS)
     try:
@@ -154,7 +160,7 @@ def _take_lease(connections, connection):
     return held
 
 
-def _release_lease(connections, held, sent):
+def _release_lease(connections: Any, held: Item, sent: int) -> Item | None:
     """Let go of the lease; the released item, or None if the connection was deleted."""
     released = {k: v for k, v in held.items() if k != "lease_until"}
     released.update(sent=sent, version=int(held["version"]) + 1)
@@ -173,7 +179,9 @@ def _release_lease(connections, held, sent):
     return released
 
 
-def _post_all(connections, management, connection, pending):
+def _post_all(
+    connections: Any, management: Any, connection: Item, pending: list[Item]
+) -> int | None:
     """Post the pending stages in order; how many were posted, or None if the connection is
     gone for good (and so was removed)."""
     for posted, item in enumerate(pending):
@@ -191,15 +199,16 @@ def _post_all(connections, management, connection, pending):
     return len(pending)
 
 
-def _reload(connections, connection):
-    return connections.get_item(Key=_key(connection), ConsistentRead=True).get("Item")
+def _reload(connections: Any, connection: Item) -> Item | None:
+    item: Item | None = connections.get_item(Key=_key(connection), ConsistentRead=True).get("Item")
+    return item
 
 
-def _key(connection):
+def _key(connection: Item) -> Item:
     return {"order_id": connection["order_id"], "connection_id": connection["connection_id"]}
 
 
-def _timeline_items(timeline, order_id):
+def _timeline_items(timeline: Any, order_id: str) -> list[Item]:
     return _query_all(
         timeline,
         KeyConditionExpression="order_id = :o",
@@ -208,7 +217,7 @@ def _timeline_items(timeline, order_id):
     )
 
 
-def _connection_items(table, connection_id):
+def _connection_items(table: Any, connection_id: str) -> list[Item]:
     return _query_all(
         table,
         IndexName="by_connection",
@@ -217,8 +226,8 @@ def _connection_items(table, connection_id):
     )
 
 
-def _query_all(table, **kwargs):
-    items = []
+def _query_all(table: Any, **kwargs: Any) -> list[Item]:
+    items: list[Item] = []
     while True:
         page = table.query(**kwargs)
         items.extend(page["Items"])
