@@ -215,6 +215,35 @@ def run(
     return rows
 
 
+#: Operators on a client-supplied field, each against the input that is worst for it.
+PATHOLOGICAL: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("wildcard *a*b*c*", {"wildcard": "*a*b*c*"}, "a" * 100_000),
+    ("wildcard *ab*ab*x", {"wildcard": "*ab*ab*x"}, "ab" * 50_000),
+    ("suffix equals-ignore-case", {"suffix": {"equals-ignore-case": "ßx"}}, "ß" * 100_000),
+    ("anything-but wildcard", {"anything-but": {"wildcard": "*a*b*"}}, "a" * 100_000),
+    ("prefix", {"prefix": "a" * 1000}, "a" * 100_000),
+)
+
+
+def pathological(runs: int) -> list[dict[str, Any]]:
+    """Milliseconds to match one event whose field is 100,000 characters long (a backtracking
+    wildcard took more than 40 s here): linear matchers take about as long as reading it."""
+    rows = []
+    for name, condition, text in PATHOLOGICAL:
+        rules = RuleSet()
+        rules.add("r", json.dumps({"detail": {"field": [condition]}}))
+        event = {"detail": {"field": text}}
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            rules.matching(event)
+            times.append(time.perf_counter() - start)
+        row = {"case": name, "chars": len(text), "ms": round(statistics.median(times) * 1000, 3)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny sizes")
@@ -232,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mixed": run(mixed, "mixed", runs, budget, not args.no_others),
         "exact_prefix": run(exact, "exact-prefix", runs, budget, others=False),
         "scaling": run(scale, "mixed", runs, budget, others=False),
+        "pathological": pathological(max(runs, 3)),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

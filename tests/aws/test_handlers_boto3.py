@@ -52,6 +52,8 @@ def _create_table(spec: TableSpec) -> None:
 def tables(aws: None) -> dict[str, Any]:
     for spec in SPEC.tables:
         _create_table(spec)
+    # $connect puts a `connected` event on the bus (the catch-up of §2.6).
+    boto3.client("events").create_event_bus(Name="lab_event_bus")
     resource = boto3.resource("dynamodb")
     return {spec.name: resource.Table(spec.name) for spec in SPEC.tables}
 
@@ -255,7 +257,7 @@ def test_receive_events_keeps_a_connection_that_is_still_connecting(
     # WHEN a stage event arrives
     receive_events.lambda_handler(_stage_event("make_pizza", "lab_http_api"), None)
 
-    # THEN conn-1 is kept, with nothing marked sent, so its sync will deliver the stage
+    # THEN conn-1 is kept, with nothing marked sent, so its catch-up will deliver the stage
     key = {"order_id": ORDER, "connection_id": "conn-1"}
     item = tables["websocket_connections"].get_item(Key=key)["Item"]
     assert item["sent"] == 0
@@ -280,6 +282,101 @@ def test_sync_sends_a_late_connection_what_it_missed_in_order(
 
     assert response == {"statusCode": 200}
     assert _pushed("late") == [e["detail"] for e in stages]
+
+
+def test_connect_puts_a_connected_event_that_the_receive_rule_routes(
+    tables: dict[str, Any], load_handler: Callable[..., ModuleType]
+) -> None:
+    # GIVEN the receive rule (its pattern from the definition) sending to a queue
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="receive")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    (rule,) = [r for r in SPEC.rules if r.name == "lab_receive_events_rule"]
+    events.put_rule(
+        Name=rule.name, EventBusName="lab_event_bus", EventPattern=json.dumps(rule.event_pattern)
+    )
+    events.put_targets(
+        Rule=rule.name, EventBusName="lab_event_bus", Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+
+    # WHEN a socket connects
+    load_handler("websocket_connect").lambda_handler(
+        _websocket_event("late", queryStringParameters={"order_id": ORDER}), None
+    )
+
+    # THEN its catch-up request reaches receive_events' rule
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert event["source"] == "websocket_connect"
+    assert event["detail"] == {
+        "item": {"order_id": ORDER, "eventtype": "connected"},
+        "connection_id": "late",
+    }
+
+
+def _connected_event(connection_id: str) -> dict[str, Any]:
+    event = _stage_event("connected", "websocket_connect")
+    event["detail"] = {
+        "item": {"order_id": ORDER, "eventtype": "connected"},
+        "connection_id": connection_id,
+    }
+    return event
+
+
+def test_a_late_connection_catches_up_without_sending_anything(
+    tables: dict[str, Any], receive_events: ModuleType, load_handler: Callable[..., ModuleType]
+) -> None:
+    # GIVEN two stages already done, and a connection that opens now and sends nothing
+    stages = [
+        _stage_event("make_pizza", "lab_http_api"),
+        _stage_event("cook_pizza", "make_pizza"),
+    ]
+    for event in stages:
+        receive_events.lambda_handler(event, None)
+    load_handler("websocket_connect").lambda_handler(
+        _websocket_event("late", queryStringParameters={"order_id": ORDER}), None
+    )
+    receive = load_handler("receive_events", APIGW_ENDPOINT=ENDPOINT)
+
+    # WHEN its `connected` event arrives (twice: the bus delivers at least once)
+    for _ in range(2):
+        assert receive.lambda_handler(_connected_event("late"), None) == {"statusCode": 200}
+
+    # THEN it got the stages once, in order
+    assert _pushed("late") == [e["detail"] for e in stages]
+
+
+def test_a_connected_event_fails_until_the_socket_is_open_so_the_bus_retries(
+    tables: dict[str, Any], receive_events: ModuleType, load_handler: Callable[..., ModuleType]
+) -> None:
+    # GIVEN a stage done, and a connection still in its $connect (API Gateway answers 410)
+    stage = _stage_event("make_pizza", "lab_http_api")
+    receive_events.lambda_handler(stage, None)
+    load_handler("websocket_connect").lambda_handler(
+        _websocket_event("late", queryStringParameters={"order_id": ORDER}), None
+    )
+    receive = load_handler("receive_events", APIGW_ENDPOINT=ENDPOINT)
+    opening = True
+
+    def gone(params: dict[str, Any], **_: Any) -> Any:
+        if opening and params["url_path"].endswith("/late"):
+            return _HttpStatus(410), {"Error": {"Code": "GoneException", "Message": "gone"}}
+        return None
+
+    receive.management.meta.events.register(
+        "before-call.apigatewaymanagementapi.PostToConnection", gone
+    )
+
+    # WHEN its `connected` event arrives while it opens, THEN the delivery fails
+    with pytest.raises(Exception, match="has 0 of the 1 stages"):
+        receive.lambda_handler(_connected_event("late"), None)
+
+    # AND once the socket is open, the retry catches it up
+    opening = False
+    assert receive.lambda_handler(_connected_event("late"), None) == {"statusCode": 200}
+    assert _pushed("late") == [stage["detail"]]
 
 
 def test_get_order_answers_the_timeline(

@@ -64,7 +64,8 @@ EXPECTED: dict[str, list[tuple[list[str], list[Any]]]] = {
         (["events:PutEvents"], [BUS_ARN]),
         (SEND, [("dlq", "lab_deliver_pizza_rule")]),
     ],
-    "websocket_connect": [(WRITE, [CONNECTIONS_ARN])],
+    # ... and puts the `connected` event that catches the new connection up (§2.6)
+    "websocket_connect": [(WRITE, [CONNECTIONS_ARN]), (["events:PutEvents"], [BUS_ARN])],
     "websocket_disconnect": [
         (READ, [CONNECTIONS_ARN, BY_CONNECTION_ARN]),
         (WRITE, [CONNECTIONS_ARN]),
@@ -148,7 +149,8 @@ def test_put_events_is_allowed_on_the_bus_only(synthesized: Synthesized) -> None
         for s in p["PolicyDocument"]["Statement"]
         if "events:PutEvents" in as_list(s["Action"])
     ]
-    assert len(statements) == 4  # three stages and the HTTP API's integration role
+    # three stages, $connect (its catch-up event) and the HTTP API's integration role
+    assert len(statements) == 5
     assert all(as_list(s["Resource"]) == [BUS_ARN] for s in statements)
 
 

@@ -30,6 +30,7 @@ RULES = {
                 _stage("cook_pizza", "make_pizza"),
                 _stage("deliver_pizza", "cook_pizza"),
                 _stage("delivered", "deliver_pizza"),
+                _stage("connected", "websocket_connect"),  # a new connection's catch-up (§2.6)
             ]
         },
     ),

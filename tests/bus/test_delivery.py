@@ -242,6 +242,83 @@ async def test_a_fault_of_pizzabus_in_the_first_attempt_is_logged_and_frees_the_
     assert deliverer.admit(1)  # the room it held is free again
 
 
+# -- deliveries waiting for a retry hold no room in the admission budget -----------------------
+
+
+def _numbered(clock: ManualClock, n: int) -> Delivery:
+    made = delivery(clock, RetryPolicy())
+    made.event_id = f"e{n}"
+    return made
+
+
+async def _first_attempts_fail(deliverer: Deliverer, clock: ManualClock, count: int) -> None:
+    assert deliverer.admit(count)
+    deliverer.submit([_numbered(clock, n) for n in range(count)])
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_delivery_waiting_for_a_retry_gives_its_room_back() -> None:
+    # GIVEN a budget of 2, filled by deliveries into a function that always fails
+    clock = ManualClock()
+    function = FlakyFunction(clock, failures=10**9)
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=MemoryEventStore(), max_in_flight=2
+    )
+    await _first_attempts_fail(deliverer, clock, 2)
+
+    # THEN both wait for their retry outside the budget: new events are admitted
+    assert deliverer.stats.waiting_retry == 2
+    assert sorted(w.delivery.event_id for w in deliverer.waiting()) == ["e0", "e1"]
+    assert deliverer.admit(2)
+    deliverer.release(2)
+
+    # AND a retry takes room again only while it runs
+    await clock.advance(0.2)  # past the first backoff (at most 0.2 s)
+    assert len(function.calls) == 4
+    assert deliverer.stats.waiting_retry == 2
+    assert deliverer.admit(2)
+    deliverer.release(2)
+    await deliverer.close()
+
+
+async def test_cancelled_retries_become_dead_letters_and_free_everything() -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    function = FlakyFunction(clock, failures=10**9)
+    deliverer = Deliverer(Invocations(function), clock=clock, store=store, max_in_flight=3)
+    await _first_attempts_fail(deliverer, clock, 3)
+    first, *others = deliverer.waiting()
+
+    assert deliverer.cancel_retries([first.id]) == [first.id]
+    with pytest.raises(KeyError, match="r-nope"):
+        deliverer.cancel_retries(["r-nope"])
+    assert sorted(deliverer.cancel_retries(None)) == sorted(w.id for w in others)
+    await deliverer.drain()
+
+    assert sorted((d.event_id, d.reason) for d in store.list()) == [
+        ("e0", "RetryCancelled"),
+        ("e1", "RetryCancelled"),
+        ("e2", "RetryCancelled"),
+    ]
+    assert store.pending() == []
+    assert (deliverer.stats.in_flight, deliverer.stats.waiting_retry) == (0, 0)
+    assert deliverer.admit(3)  # the whole budget is free
+    assert first.describe()["error_type"] == "PizzaBurnt"
+
+
+async def test_past_the_bound_on_waiting_retries_a_failure_is_dead_lettered_at_once() -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    function = FlakyFunction(clock, failures=10**9)
+    deliverer = Deliverer(Invocations(function), clock=clock, store=store, max_waiting_retry=2)
+    await _first_attempts_fail(deliverer, clock, 3)
+    assert deliverer.stats.waiting_retry == 2
+    [letter] = store.list()
+    assert (letter.event_id, letter.reason) == ("e2", "RetryQueueFull")
+    await deliverer.close()
+
+
 class RecordingStore(MemoryEventStore):
     """The memory store, noting each failed attempt it is told about."""
 

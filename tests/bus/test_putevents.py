@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pizzabus.bus.putevents import EntryError, ValidEntry, validate_entry, validate_request
 from pizzabus.errors import ValidationError
@@ -57,6 +60,26 @@ def entry(**overrides: Any) -> dict[str, Any]:
             entry(Detail='{"n": NaN}'), "MalformedDetail", "Detail is malformed.", id="nan"
         ),
         pytest.param(
+            entry(Detail='{"n": 1e400}'),
+            "MalformedDetail",
+            "Detail is malformed: the number 1e400 is out of range (a double holds at most "
+            "about 1.8e308). Send it as a string.",
+            id="out-of-range",
+        ),
+        pytest.param(
+            entry(Source="lab\ud800"),
+            "InvalidArgument",
+            "Parameter Source is not valid. Reason: it holds a lone UTF-16 surrogate, which "
+            "UTF-8 cannot carry.",
+            id="lone-surrogate-source",
+        ),
+        pytest.param(
+            entry(Resources="arn:x"),
+            "InvalidArgument",
+            "Parameter Resources is not valid.",
+            id="resources-not-a-list",
+        ),
+        pytest.param(
             entry(DetailType="x" * 129),
             "InvalidArgument",
             "Parameter DetailType is not valid. Reason: DetailType is at most 128 characters, "
@@ -98,3 +121,29 @@ def test_a_request_over_the_size_limit_is_refused_whole() -> None:
     validate_request([big], max_request_bytes=1000)
     with pytest.raises(ValidationError, match="Total size of the entries"):
         validate_request([big, big], max_request_bytes=1000)
+
+
+ANY_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+ENTRY_FIELDS = st.sampled_from(
+    ["Source", "DetailType", "Detail", "EventBusName", "Resources", "Time"]
+)
+
+
+@given(
+    st.one_of(
+        ANY_JSON,
+        st.dictionaries(ENTRY_FIELDS, st.one_of(ANY_JSON, ANY_JSON.map(json.dumps)), max_size=6),
+    )
+)
+@settings(max_examples=300)
+def test_any_entry_is_validated_or_refused_never_an_exception(raw: Any) -> None:
+    result = validate_entry(raw)
+    assert isinstance(result, ValidEntry | EntryError)
+    with contextlib.suppress(ValidationError):  # a whole request AWS refuses whole
+        validate_request([raw])

@@ -67,6 +67,26 @@ async def test_a_late_socket_first_receives_what_already_happened(server: Server
         assert await rest_of(late, server) == []  # and nothing twice
 
 
+async def test_a_plain_client_that_sends_nothing_catches_up_then_follows_live(
+    server: Server,
+) -> None:
+    # GIVEN an order whose first stages ran before anyone watched (like wscat, sending nothing)
+    order = new_order()
+    order_id = order["item"]["order_id"]
+    url = f"{server.ws_url}?order_id={order_id}"
+    async with httpx.AsyncClient() as client:
+        await client.post(server.url + "/", json=order)
+        async with websockets.connect(url) as early:
+            await collect(early, until="cook_pizza")  # some stages are done
+        # WHEN two plain clients connect and send nothing
+        async with websockets.connect(url) as late, websockets.connect(url) as later:
+            # THEN each receives every stage once, in order: what was done, then what follows
+            assert await asyncio.gather(collect(late), collect(later)) == [STAGES, STAGES]
+            # and a sync (the web client's) sends nothing twice
+            await late.send(json.dumps({"action": "sync"}))
+            assert await rest_of(late, server) == []
+
+
 async def test_the_timeline_of_an_order_is_served_in_stage_order(server: Server) -> None:
     async with httpx.AsyncClient() as client:
         order = new_order("diavola")

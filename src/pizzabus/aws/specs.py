@@ -366,6 +366,17 @@ def _differences(definition: SystemDefinition) -> tuple[Difference, ...]:
         return ()
     differences: list[Difference] = []
     for route in api.routes:
+        if route.max_body_bytes is not None and route.max_body_bytes < AWS_MAX_BODY_BYTES:
+            differences.append(
+                Difference(
+                    what=f"{api.name} {route.route_key}: max_body_bytes={route.max_body_bytes}",
+                    why=(
+                        "API Gateway HTTP APIs cannot bound one route's body below 10 MB: a "
+                        "larger body is accepted (up to EventBridge's 1 MiB entry), and the "
+                        "stage that cannot process it fails until its retries run out."
+                    ),
+                )
+            )
         if route.request_schema is not None:
             differences.append(
                 Difference(

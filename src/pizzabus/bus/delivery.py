@@ -54,12 +54,41 @@ class DeliveryStats:
     succeeded: int = 0
     failed_attempts: int = 0
     dead_lettered: int = 0
+    #: Deliveries not finished, those waiting for a retry included.
     in_flight: int = 0
+    #: Deliveries waiting for their next attempt (outside the admission budget).
+    waiting_retry: int = 0
     by_target: dict[str, int] = field(default_factory=dict)
 
 
 #: Deliveries in flight at once before PutEvents starts refusing entries (back-pressure).
 DEFAULT_MAX_IN_FLIGHT = 20_000
+#: Deliveries waiting for a retry at once; past it, a failed delivery is dead-lettered at once
+#: (``RetryQueueFull``, redrivable) rather than kept: what waits is bounded, in memory and on disk.
+DEFAULT_MAX_WAITING_RETRY = 100_000
+
+
+@dataclass
+class WaitingRetry:
+    """A delivery parked until its next attempt: it holds no room in the admission budget."""
+
+    id: str
+    delivery: Delivery
+    due: float
+    task: asyncio.Task[None] | None = None
+
+    def describe(self) -> dict[str, object]:
+        d, error = self.delivery, self.delivery.last_error
+        return {
+            "id": self.id,
+            "event_id": d.event_id,
+            "rule": d.rule,
+            "target": d.target.function,
+            "attempts": d.attempts,
+            "next_attempt_at": self.due,
+            "error_type": error.error_type if error else "",
+            "error_message": error.message if error else "",
+        }
 
 
 class Deliverer:
@@ -74,6 +103,11 @@ class Deliverer:
     The number of deliveries in flight is bounded: :meth:`admit` reserves room before an
     event is accepted, so that an overloaded bus refuses new entries (the publisher is told)
     instead of growing without bound or dropping what it accepted.
+
+    A delivery waiting out the backoff before a retry gives its room back and waits parked
+    (:meth:`waiting`; at most ``max_waiting_retry``, each also kept by the store): a function
+    that always fails would otherwise hold the budget for a day and throttle every publisher.
+    It takes room again (regardless of the budget, as it was accepted) for its next attempt.
     """
 
     def __init__(
@@ -87,6 +121,7 @@ class Deliverer:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         fast_path: bool = True,
         telemetry: Recorder | None = None,
+        max_waiting_retry: int = DEFAULT_MAX_WAITING_RETRY,
     ) -> None:
         """``fast_path``: try each first attempt at once (``invoker.invoke_now``), from a loop
         callback; False runs every attempt as a task."""
@@ -97,6 +132,9 @@ class Deliverer:
         self.store = store
         self.backoff = backoff or Backoff()
         self.max_in_flight = max_in_flight
+        self.max_waiting_retry = max_waiting_retry
+        self._waiting: dict[str, WaitingRetry] = {}
+        self._waiting_serial = 0
         self._rng = rng or random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -106,8 +144,6 @@ class Deliverer:
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = DeliveryStats()
-        #: Deliveries waiting to be retried, by key, with when they are due.
-        self.waiting: dict[str, tuple[Delivery, float]] = {}
 
     def admit(self, count: int, *, force: bool = False) -> bool:
         """Reserve room for ``count`` deliveries (any thread); False when the bus is full.
@@ -189,10 +225,53 @@ class Deliverer:
     async def _deliver(self, delivery: Delivery, first_delay: float | None) -> None:
         try:
             if first_delay is not None:
-                await self.clock.sleep(first_delay)
+                await self._wait_for_retry(delivery, first_delay)
             await self._attempt_until_done(delivery)
         finally:
             self._finished()
+
+    async def _wait_for_retry(self, delivery: Delivery, delay: float) -> None:
+        """Wait ``delay`` parked: the delivery's room goes back to the budget meanwhile."""
+        self._waiting_serial += 1
+        parked = WaitingRetry(
+            f"r-{self._waiting_serial}", delivery, self.clock.now() + delay, asyncio.current_task()
+        )
+        self._waiting[parked.id] = parked
+        self.stats.waiting_retry += 1
+        self.release(1)
+        try:
+            await self.clock.sleep(delay)
+        finally:
+            # Room again for the attempt (or, when cancelled, for `_finished` to give back).
+            self.admit(1, force=True)
+            self._unpark(parked.id)
+
+    def waiting(self) -> list[WaitingRetry]:
+        """The deliveries waiting for a retry, soonest first."""
+        return sorted(self._waiting.values(), key=lambda parked: parked.due)
+
+    def cancel_retries(self, ids: list[str] | None) -> list[str]:
+        """Stop waiting deliveries (``None``: all of them): each goes to the dead-letter queue
+        (reason ``RetryCancelled``), from where it can be redriven or purged. Returns the ids
+        cancelled; an unknown id raises KeyError naming it."""
+        chosen = list(self._waiting) if ids is None else ids
+        unknown = [i for i in chosen if i not in self._waiting]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        for retry_id in chosen:
+            parked = self._unpark(retry_id)
+            if parked is None:
+                continue  # named twice
+            self._dead_letter(parked.delivery, "RetryCancelled")
+            if parked.task is not None:
+                parked.task.cancel()
+        return chosen
+
+    def _unpark(self, retry_id: str) -> WaitingRetry | None:
+        parked = self._waiting.pop(retry_id, None)
+        if parked is not None:
+            self.stats.waiting_retry -= 1
+        return parked
 
     def _finished(self) -> None:
         self.release(1)
@@ -202,7 +281,6 @@ class Deliverer:
 
     async def _attempt_until_done(self, delivery: Delivery) -> None:
         while True:
-            self.waiting.pop(delivery.key, None)
             delivery.attempts += 1
             traceid.current.set(delivery.trace)
             try:
@@ -211,7 +289,7 @@ class Deliverer:
                 delay = self._failed(delivery, error)
                 if delay is None:
                     return
-                await self.clock.sleep(delay)
+                await self._wait_for_retry(delivery, delay)
             else:
                 self._succeeded(delivery)
                 return
@@ -233,6 +311,9 @@ class Deliverer:
         if delivery.attempts > policy.maximum_retry_attempts:
             self._dead_letter(delivery, "MaximumRetryAttemptsExceeded")
             return None
+        if len(self._waiting) >= self.max_waiting_retry:
+            self._dead_letter(delivery, "RetryQueueFull")
+            return None
         delay = self.backoff.delay(delivery.attempts, self._rng)
         age_then = self.clock.now() + delay - delivery.published_at
         if age_then > policy.maximum_event_age.total_seconds():
@@ -241,7 +322,6 @@ class Deliverer:
         self.telemetry.retrying(
             delivery.rule, delivery.target.function, delivery.trace, delivery.attempts, error, delay
         )
-        self.waiting[delivery.key] = (delivery, self.clock.now() + delay)
         log.info(
             "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
             delivery.rule,

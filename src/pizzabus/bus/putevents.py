@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pizzabus.bus.eventjson import JsonRefused, loads_strict
 from pizzabus.errors import ValidationError
 from pizzabus.system import bus_name_of
 
@@ -68,10 +68,11 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     for key in ("Source", "DetailType", "Detail"):
         value = entry.get(key)
         if isinstance(value, str):
-            size += len(value.encode())
-    for resource in entry.get("Resources") or ():
+            size += len(value.encode(errors="surrogatepass"))
+    resources = entry.get("Resources")
+    for resource in resources if isinstance(resources, list | tuple) else ():
         if isinstance(resource, str):
-            size += len(resource.encode())
+            size += len(resource.encode(errors="surrogatepass"))
     return size
 
 
@@ -96,6 +97,13 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
         return _required("DetailType")
     if not isinstance(detail_text, str) or not detail_text:
         return _required("Detail")
+    for name, text in (("Source", source), ("DetailType", detail_type)):
+        if not _encodable(text):
+            return EntryError(
+                "InvalidArgument",
+                f"Parameter {name} is not valid. Reason: it holds a lone UTF-16 surrogate, "
+                "which UTF-8 cannot carry.",
+            )
     if len(source) > MAX_SOURCE_CHARS:
         return EntryError(
             "InvalidArgument",
@@ -109,13 +117,19 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
             f"{MAX_DETAIL_TYPE_CHARS} characters, and this one is {len(detail_type)}.",
         )
     try:
-        detail = _DETAIL_DECODER.decode(detail_text)
+        detail = loads_strict(detail_text)
+    except JsonRefused as error:
+        return EntryError("MalformedDetail", f"Detail is malformed: {error}")
     except ValueError:
         return EntryError("MalformedDetail", "Detail is malformed.")
     if not isinstance(detail, dict):
         return EntryError("MalformedDetail", "Detail is malformed. It must be a JSON object.")
     resources = entry.get("Resources") or ()
-    if not isinstance(resources, Sequence) or not all(isinstance(r, str) for r in resources):
+    if (
+        not isinstance(resources, Sequence)
+        or isinstance(resources, str)
+        or not all(isinstance(r, str) and _encodable(r) for r in resources)
+    ):
         return EntryError("InvalidArgument", "Parameter Resources is not valid.")
     bus = entry.get("EventBusName") or default_bus
     time = entry.get("Time")
@@ -132,9 +146,12 @@ def validate_entry(entry: object, default_bus: str = "default") -> ValidEntry | 
     )
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-#: Built once: ``json.loads`` with a keyword builds a new decoder on every call.
-_DETAIL_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -28,7 +28,7 @@ from pizzabus.access import (
     resolve_admin_token,
     write_server_record,
 )
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT
+from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
@@ -36,6 +36,7 @@ from pizzabus.embedded import EmbeddedSystem, Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
+from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
 from pizzabus.system.loading import DEFAULT_SYSTEM
 from pizzabus.system.loading import load_definition as load_system_definition
@@ -158,6 +159,14 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     help="Deliveries in flight before PutEvents answers ThrottlingException.",
 )
 @click.option(
+    "--max-waiting-retries",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_WAITING_RETRY,
+    show_default=True,
+    help="Deliveries waiting for a retry (they hold no in-flight room) before further "
+    "failures are dead-lettered at once.",
+)
+@click.option(
     "--isolate",
     is_flag=True,
     help="Run every invocation on its environment's own thread, never inline on the server's "
@@ -238,6 +247,48 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     "first, checked every minute. Default: only the retention (a week) bounds it.",
 )
 @click.option(
+    "--ws-idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.idle_timeout,
+    show_default=True,
+    help="Seconds without a message before a WebSocket is closed (API Gateway: 600).",
+)
+@click.option(
+    "--ws-max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.max_age,
+    show_default=True,
+    help="Seconds after which any WebSocket is closed (API Gateway: 7200).",
+)
+@click.option(
+    "--ws-send-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.send_timeout,
+    show_default=True,
+    help="Seconds a send to a client that does not read may stall before the socket is closed.",
+)
+@click.option(
+    "--ws-outbox-bytes",
+    type=click.IntRange(1),
+    default=SocketLimits.max_outbox_bytes,
+    show_default=True,
+    help="Bytes waiting for one WebSocket client before posts to it get 429.",
+)
+@click.option(
+    "--ws-total-outbox-bytes",
+    type=click.IntRange(1),
+    default=SocketLimits.max_total_outbox_bytes,
+    show_default=True,
+    help="Bytes waiting for all WebSocket clients together before posts get 429.",
+)
+@click.option(
+    "--ws-connections-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SocketLimits.connections_per_second,
+    show_default=True,
+    help="New WebSocket connections per second (bursts of twice as many) before 429.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -255,6 +306,7 @@ def serve(
     max_event_age: str | None,
     faults_file: Path | None,
     max_in_flight: int,
+    max_waiting_retries: int,
     isolate: bool,
     quiet: bool,
     no_traces: bool,
@@ -267,6 +319,12 @@ def serve(
     body_timeout: float,
     max_connections: int,
     max_archive_bytes: int | None,
+    ws_idle_timeout: float,
+    ws_max_age: float,
+    ws_send_timeout: float,
+    ws_outbox_bytes: int,
+    ws_total_outbox_bytes: int,
+    ws_connections_per_second: float,
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
@@ -307,7 +365,17 @@ def serve(
         base_url=base_url,
         faults=faults,
         max_in_flight=max_in_flight,
+        max_waiting_retry=max_waiting_retries,
         inline=not isolate,
+        socket_limits=SocketLimits(
+            idle_timeout=ws_idle_timeout,
+            max_age=ws_max_age,
+            send_timeout=ws_send_timeout,
+            max_outbox_bytes=ws_outbox_bytes,
+            max_total_outbox_bytes=ws_total_outbox_bytes,
+            connections_per_second=ws_connections_per_second,
+            connection_burst=max(1, int(ws_connections_per_second * 2)),
+        ),
         invocation_logs=not quiet,
         tracing=not no_traces,
         reload=reload,
@@ -354,11 +422,13 @@ def serve(
     sys.stdout.flush()
     _tune_garbage_collector()
     limits = HttpLimits(max_header_bytes, header_timeout, body_timeout, max_connections)
+    ws = definition.websocket_api
     server = _Server(
         uvicorn_config(
             runtime.app,
             log_level="warning" if log_level == "info" else log_level,
             limits=limits,
+            max_message_bytes=ws.max_message_bytes if ws else MAX_MESSAGE_BYTES,
         ),
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
@@ -483,7 +553,13 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None) -> uvicorn.Config:
+def uvicorn_config(
+    app: Any,
+    *,
+    log_level: str,
+    limits: HttpLimits | None = None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> uvicorn.Config:
     """How the gateway's ASGI app is served (the transport benchmark serves its own app the
     same way, so both stand on the same stack)."""
     limits = limits or HttpLimits()
@@ -496,10 +572,14 @@ def uvicorn_config(app: Any, *, log_level: str, limits: HttpLimits | None = None
         loop="auto",
         # httptools (uvicorn[standard] installs it), enforcing the HTTP limits.
         http=limited_protocol(limits),
+        # The websockets library reads frames and messages against API Gateway's limits (32 KB
+        # frames, 128 KB messages) as they arrive, closing with 1009 past either, instead of
+        # buffering a whole oversized message first: it takes (message, frame) limits.
+        ws="websockets-sansio",
+        ws_max_size=(max_message_bytes, MAX_FRAME_BYTES),  # type: ignore[arg-type]
         # Frames here are a few hundred bytes: compressing them saves nothing on loopback or a
         # LAN, and each connection's zlib state would cost ~300 KiB of memory.
         ws_per_message_deflate=False,
-        ws_max_size=16 * 1024 * 1024,
         # Longer than clients' pools keep idle connections, so a reused one is not found closed.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=5,

@@ -11,8 +11,8 @@ Answer: TypeAlias = T | Awaitable[T]
 
 
 class Operations(Protocol):
-    """Stats, dead letters, replays and faults of a running system (the admin API awaits
-    any answer that is awaitable)."""
+    """Stats, dead letters, waiting retries, replays and faults of a running system (the admin
+    API awaits any answer that is awaitable)."""
 
     def stats(self) -> Answer[dict[str, Any]]: ...
 
@@ -23,6 +23,10 @@ class Operations(Protocol):
     async def redrive(self, letter_ids: list[str] | None) -> dict[str, Any]: ...
 
     def purge(self) -> Answer[dict[str, Any]]: ...
+
+    def retries(self) -> Answer[list[dict[str, Any]]]: ...
+
+    def cancel_retries(self, retry_ids: list[str] | None) -> Answer[dict[str, Any]]: ...
 
     def replays(self) -> Answer[list[dict[str, Any]]]: ...
 

@@ -125,6 +125,17 @@ class ClusterOperations:
             await self.broker.dead_letters.delete(letter.id)
         return {"Purged": len(letters)}
 
+    def retries(self) -> list[dict[str, Any]]:
+        # A failed delivery waits in JetStream (nak with a delay), not in a gateway's memory.
+        return []
+
+    def cancel_retries(self, retry_ids: list[str] | None) -> dict[str, Any]:
+        raise ValidationError(
+            "On the distributed runtime a retry waits in JetStream (the consumer of its "
+            "target redelivers it when due); it cannot be cancelled from here yet. Let it "
+            "run out into the dead-letter queue, or fix the function and it completes."
+        )
+
     def _no_replays(self) -> ValidationError:
         return ValidationError(
             "Replays are not available on the distributed runtime yet; the events stream "

@@ -122,6 +122,19 @@ class Operations:
             raise NotFoundError(f"No dead letter {letter_id}; nothing was redriven.")
         return letter
 
+    def retries(self) -> list[dict[str, Any]]:
+        return [parked.describe() for parked in self.system.deliverer.waiting()]
+
+    def cancel_retries(self, retry_ids: list[str] | None) -> dict[str, Any]:
+        try:
+            cancelled = self.system.deliverer.cancel_retries(retry_ids)
+        except KeyError as error:
+            raise NotFoundError(
+                f"No delivery waiting for a retry with id {error.args[0]}; nothing was "
+                "cancelled. `pizzabus retries list` shows the ones there are."
+            ) from error
+        return {"Cancelled": len(cancelled), "Ids": cancelled}
+
     def purge(self) -> dict[str, Any]:
         store = self.system.store
         letters = store.list()

@@ -18,7 +18,12 @@ from starlette.applications import Starlette
 from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
 from pizzabus.awsapi import Backends, build_aws_apis
 from pizzabus.bus.bus import EventRouter
-from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, Backoff, Deliverer
+from pizzabus.bus.delivery import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_WAITING_RETRY,
+    Backoff,
+    Deliverer,
+)
 from pizzabus.bus.putevents import DEFAULT_MAX_REQUEST_BYTES
 from pizzabus.bus.records import Delivery
 from pizzabus.bus.replay import Replayer
@@ -42,6 +47,7 @@ from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.http_api import build_routes
 from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.observe import observe_routes
+from pizzabus.gateway.socketlimits import SocketLimits
 from pizzabus.gateway.tracing import RequestTracing
 from pizzabus.gateway.websocket_api import WebSocketGateway
 from pizzabus.sdk.boto3_shim import boto3_module
@@ -77,11 +83,16 @@ class Settings:
     default_concurrency: int = 16
     #: Deliveries in flight before PutEvents answers ThrottlingException.
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    #: Deliveries waiting for a retry (outside the in-flight budget) before more failures
+    #: are dead-lettered at once.
+    max_waiting_retry: int = DEFAULT_MAX_WAITING_RETRY
     #: Faults to inject from the start (they can be changed while running).
     faults: FaultPlan = field(default_factory=FaultPlan)
     #: Run quick functions' warm invocations on the event loop's thread (see
     #: ``pizzabus.functions.inline``); False keeps each on its environment's thread.
     inline: bool = True
+    #: Bounds on WebSocket clients (outboxes, timeouts, new connections per second).
+    socket_limits: SocketLimits = field(default_factory=SocketLimits)
     #: Write Lambda's START / END / REPORT lines for each invocation (``serve --quiet``: no).
     invocation_logs: bool = True
     #: Record journey traces (``/_pizzabus/traces``, ``pizzabus trace``).
@@ -147,6 +158,7 @@ class EmbeddedSystem:
             backoff=self.settings.backoff,
             max_in_flight=self.settings.max_in_flight,
             telemetry=self.telemetry,
+            max_waiting_retry=self.settings.max_waiting_retry,
         )
         self.router = EventRouter(
             definition.buses,
@@ -161,7 +173,11 @@ class EmbeddedSystem:
         ws = definition.websocket_api
         self.connections = (
             ConnectionRegistry(
-                ws.name, max_message_bytes=ws.max_message_bytes, inject_gone=self.faults.push_gone
+                ws.name,
+                max_message_bytes=ws.max_message_bytes,
+                inject_gone=self.faults.push_gone,
+                limits=self.settings.socket_limits,
+                clock=self.clock,
             )
             if ws
             else None
@@ -171,6 +187,7 @@ class EmbeddedSystem:
         self.operations = Operations(self)
         self.app = self._build_app()
         self._sweeper: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.watcher = (
             CodeWatcher(definition.functions, self.runtime.discard)
@@ -228,6 +245,8 @@ class EmbeddedSystem:
             log.info("resuming %d deliveries accepted before the last stop", len(resumed))
             self._resume(resumed)
         self._sweeper = asyncio.create_task(self._sweep_expired())
+        if self.connections is not None:
+            self._reaper = asyncio.create_task(self.connections.reap_forever())
         if self.telemetry.log is not None:
             logs.announce_with(self.telemetry.log.announce)
         self._ticker = asyncio.create_task(self._tick_telemetry())
@@ -235,10 +254,9 @@ class EmbeddedSystem:
             self._watching = asyncio.create_task(self.watcher.run())
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for task in (self._sweeper, self._reaper, self._ticker):
+            if task is not None:
+                task.cancel()
         if self.watcher is not None and self._watching is not None:
             self.watcher.stop()
             await asyncio.wait([self._watching], timeout=5)
@@ -279,10 +297,18 @@ class EmbeddedSystem:
                 "failed_attempts": delivery.failed_attempts,
                 "dead_lettered": delivery.dead_lettered,
                 "in_flight": delivery.in_flight,
+                "waiting_retry": delivery.waiting_retry,
                 "by_target": dict(delivery.by_target),
             },
             "dead_letters": len(self.store.list()),
             "connections": len(self.connections) if self.connections is not None else 0,
+            # Bytes waiting for slow WebSocket clients, and sockets closed by a limit.
+            "sockets": {
+                "outbox_bytes": self.connections.budget.total,
+                "closed_by_limit": dict(self.connections.reaped),
+            }
+            if self.connections is not None
+            else {},
             # What a long run watches for leaks (benchmarks/soak.py): constant once idle.
             "asyncio_tasks": len(asyncio.all_tasks()),
             # Why the event log refuses writes now (a full disk), or None.
@@ -311,14 +337,14 @@ class EmbeddedSystem:
             operations.dead_letters,
             lambda: [
                 {
-                    "event_id": d.event_id,
-                    "rule": d.rule,
-                    "target": d.target.function,
-                    "attempts": d.attempts,
-                    "due_in_s": round(max(0.0, due - now), 3),
-                    "error": str(d.last_error) if d.last_error else "",
+                    "event_id": parked.delivery.event_id,
+                    "rule": parked.delivery.rule,
+                    "target": parked.delivery.target.function,
+                    "attempts": parked.delivery.attempts,
+                    "due_in_s": round(max(0.0, parked.due - now), 3),
+                    "error": str(parked.delivery.last_error or ""),
                 }
-                for d, due in list(self.deliverer.waiting.values())
+                for parked in self.deliverer.waiting()
             ],
             operations.faults,
             self.connections.describe if self.connections is not None else list,
@@ -327,7 +353,9 @@ class EmbeddedSystem:
     async def _tick_telemetry(self) -> None:
         # Invocation lines are written a few times a second (buffered); charts sample each second.
         while True:
-            await self.clock.sleep(TELEMETRY_TICK_SECONDS)
+            # Wall time, not the injected clock: the ticks flush output and sample charts for
+            # people, and a test that advances a manual clock by a week must not run 3 million.
+            await asyncio.sleep(TELEMETRY_TICK_SECONDS)
             try:
                 self.telemetry.tick(time.monotonic())
             except Exception:  # a broken stdout must not stop the server

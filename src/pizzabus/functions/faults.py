@@ -53,7 +53,13 @@ class FaultPlan:
                 "use 'functions' and 'gone_rate'"
             )
         functions: dict[str, FunctionFault] = {}
-        for name, spec in (document.get("functions") or {}).items():
+        specs = document.get("functions") or {}
+        if not isinstance(specs, Mapping):
+            raise ValidationError(
+                'functions must be an object naming each function\'s fault, like {"cook_pizza": '
+                '{"error_rate": 0.3}}'
+            )
+        for name, spec in specs.items():
             if known_functions is not None and name not in known_functions:
                 have = ", ".join(sorted(known_functions))
                 raise ValidationError(f"No function named {name!r}; the system has {have}")

@@ -1,12 +1,11 @@
 """pizzabus's own HTTP API under ``/_pizzabus/``: what happened, and the controls the CLI uses
-(dead letters, replays, injected faults). Each runtime implements
+(dead letters, retries waiting, replays, injected faults). Each runtime implements
 :class:`~pizzabus.contracts.Operations`.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.bus.eventjson import loads_strict
 from pizzabus.contracts.operations import Operations
 from pizzabus.errors import PizzabusError, ValidationError
 
@@ -55,14 +55,33 @@ def _endpoint(action: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     return endpoint
 
 
-async def _json(request: Request) -> Any:
+async def _json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``); anything else is a 400."""
     body = await request.body()
     if not body:
         return {}
     try:
-        return json.loads(body)
+        document = loads_strict(body.decode())
+    except UnicodeDecodeError as error:
+        raise ValidationError(f"The body is not UTF-8: {error}") from error
     except ValueError as error:
         raise ValidationError(f"The body is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ValidationError(
+            f"The body must be a JSON object, not {type(document).__name__}; "
+            'e.g. {"ids": ["dl-1"]} or {"all": true}'
+        )
+    return document
+
+
+def _chosen_ids(body: dict[str, Any]) -> list[str] | None:
+    """``{"all": true}`` (None: every one) or ``{"ids": [...]}``, checked."""
+    everything, ids = body.get("all", False), body.get("ids") or []
+    if not isinstance(everything, bool):
+        raise ValidationError(f'"all" must be true or false, not {everything!r}')
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValidationError('"ids" must be a list of ids, e.g. ["dl-1", "dl-2"]')
+    return None if everything else ids
 
 
 def admin_routes(ops: Operations) -> list[Route]:
@@ -76,12 +95,16 @@ def admin_routes(ops: Operations) -> list[Route]:
         return ops.dead_letter(request.path_params["letter_id"])
 
     async def redrive(request: Request) -> Any:
-        body = await _json(request)
-        ids = None if body.get("all") else list(body.get("ids") or [])
-        return await ops.redrive(ids)
+        return await ops.redrive(_chosen_ids(await _json(request)))
 
     async def purge(request: Request) -> Any:
         return ops.purge()
+
+    async def retries(request: Request) -> Any:
+        return {"Retries": await _settled(ops.retries())}
+
+    async def cancel_retries(request: Request) -> Any:
+        return await _settled(ops.cancel_retries(_chosen_ids(await _json(request))))
 
     async def replays(request: Request) -> Any:
         if request.method == "POST":
@@ -105,6 +128,8 @@ def admin_routes(ops: Operations) -> list[Route]:
         Route("/_pizzabus/dlq", _endpoint(purge), methods=["DELETE"]),
         Route("/_pizzabus/dlq/redrive", _endpoint(redrive), methods=["POST"]),
         Route("/_pizzabus/dlq/{letter_id}", _endpoint(letter), methods=["GET"]),
+        Route("/_pizzabus/retries", _endpoint(retries), methods=["GET"]),
+        Route("/_pizzabus/retries/cancel", _endpoint(cancel_retries), methods=["POST"]),
         Route("/_pizzabus/replays", _endpoint(replays), methods=["GET", "POST"]),
         Route("/_pizzabus/replays/{name}", _endpoint(replay), methods=["GET"]),
         Route("/_pizzabus/replays/{name}/cancel", _endpoint(cancel), methods=["POST"]),

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pizzabus.bus.eventjson import JsonRefused, loads_strict
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.contracts.invoker import Invoke
 from pizzabus.contracts.publisher import Publisher
@@ -82,15 +83,18 @@ class _BodyChecker:
         )
         self.example = json.dumps(route.example) if route.example else None
 
-    def check(self, body: bytes) -> None:
+    def check(self, body: bytes) -> str:
+        """The body as text, once it is known to be acceptable."""
         hint = f" For example: {self.example}" if self.example else ""
         if not body.strip():
             raise BadRequest(400, f"The request body is empty; send a JSON object.{hint}")
         try:
-            # As json.loads reads bytes, with a decoder built once instead of per call.
-            document = _BODY_DECODER.decode(
-                body.decode(json.detect_encoding(body), "surrogatepass")
-            )
+            # As json.loads reads bytes; strictly (see bus.eventjson: what every stage after
+            # this one can process).
+            text = body.decode(json.detect_encoding(body))
+            document = loads_strict(text)
+        except JsonRefused as error:
+            raise BadRequest(400, f"The request body is refused: {error}.{hint}") from error
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(400, f"The request body is not valid JSON ({error}).{hint}") from error
         if not isinstance(document, dict):
@@ -98,11 +102,11 @@ class _BodyChecker:
                 400,
                 f"The request body must be a JSON object, not {_json_type(document)}.{hint}",
             )
-        if self.validator is None:
-            return
-        first = min(self.validator.iter_errors(document), key=_error_order, default=None)
-        if first is not None:
-            raise BadRequest(400, f"{_describe(first)}.{hint}")
+        if self.validator is not None:
+            first = min(self.validator.iter_errors(document), key=_error_order, default=None)
+            if first is not None:
+                raise BadRequest(400, f"{_describe(first)}.{hint}")
+        return text
 
 
 def _error_order(error: SchemaError) -> tuple[int, str]:
@@ -135,13 +139,6 @@ def _json_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-_BODY_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def build_routes(
     api: HttpApi,
     *,
@@ -153,12 +150,11 @@ def build_routes(
     """Starlette routes for every route of the HTTP API."""
     routes: list[Route] = []
     for route in api.routes:
+        limit = min(route.max_body_bytes or api.max_body_bytes, api.max_body_bytes)
         if isinstance(route.integration, PutEventsIntegration):
-            endpoint = _put_events_endpoint(route, route.integration, router, api.max_body_bytes)
+            endpoint = _put_events_endpoint(route, route.integration, router, limit)
         else:
-            endpoint = _lambda_endpoint(
-                route, route.integration, invoke, identity, api_id, api.max_body_bytes
-            )
+            endpoint = _lambda_endpoint(route, route.integration, invoke, identity, api_id, limit)
         routes.append(Route(route.path, endpoint, methods=[route.method]))
     return routes
 
@@ -171,13 +167,13 @@ def _put_events_endpoint(
     async def endpoint(request: Request) -> Response:
         try:
             body = await read_body(request, limit)
-            checker.check(body)
+            detail = checker.check(body)
         except BadRequest as refused:
             return message(refused.status, refused.message)
         entry = {
             "Source": integration.source,
             "DetailType": integration.detail_type,
-            "Detail": body.decode(),
+            "Detail": detail,
             "EventBusName": integration.bus,
         }
         trace = traceid.current.get()  # the request's (gateway/tracing.py)

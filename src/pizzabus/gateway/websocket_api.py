@@ -8,9 +8,10 @@ non-2xx status; each message goes to the route named by the route selection expr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import time
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from pizzabus.bus.eventjson import JsonRefused, loads_strict
 from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.functions.errors import FunctionError
 from pizzabus.gateway.connections import (
@@ -27,6 +29,7 @@ from pizzabus.gateway.connections import (
     new_connection_id,
 )
 from pizzabus.gateway.events import websocket_event
+from pizzabus.gateway.socketlimits import ConnectionRate
 from pizzabus.system import WebSocketApi
 from pizzabus.telemetry import NO_TELEMETRY, Recorder
 
@@ -62,12 +65,27 @@ class WebSocketGateway:
         self.telemetry = telemetry
         self._selection = _selection_path(api.route_selection_expression)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.rate = ConnectionRate(registry.limits, registry.clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
+        if not self.rate.admit():
+            limits = self.registry.limits
+            await _refuse(
+                websocket,
+                429,
+                f"Too many new connections: at most {limits.connections_per_second:g} per "
+                f"second (bursts of {limits.connection_burst}). Retry in a moment.",
+            )
+            return
         client = scope.get("client") or ("127.0.0.1", 0)
         headers = dict(websocket.headers)
-        connection = Connection(self.new_id(), client[0], headers.get("user-agent", ""))
+        connection = Connection(
+            self.new_id(),
+            client[0],
+            headers.get("user-agent", ""),
+            clock=self.registry.clock,
+        )
         base = {
             "connection_id": connection.id,
             "connected_at": connection.connected_at,
@@ -93,7 +111,14 @@ class WebSocketGateway:
             connected = True
             await websocket.accept()
             connection.transition(ConnectionState.CONNECTING, ConnectionState.OPEN)
-            pump = asyncio.create_task(connection.pump(_sender(websocket), websocket.close))
+            pump = asyncio.create_task(
+                connection.pump(
+                    _sender(websocket), lambda: websocket.close(*connection.close_status)
+                )
+            )
+            opened = pump
+            connection.abort = lambda: _abort(opened, send)
+            _bound_send_buffer(send, self.registry.limits.send_buffer_bytes)
             close_status = await self._receive_messages(websocket, connection, base)
         finally:
             self.registry.discard(connection)
@@ -138,14 +163,19 @@ class WebSocketGateway:
             if size > self.api.max_message_bytes:
                 await websocket.close(MESSAGE_TOO_BIG, "Message too big")
                 return MESSAGE_TOO_BIG, "Message too big"
-            connection.last_active_at = time.time()
+            connection.touch()
             self.telemetry.message_received()
             self._route_message(connection, base, body)
 
     def _route_message(
         self, connection: Connection, base: dict[str, Any], body: str | bytes
     ) -> None:
-        route_key = self._route_key(body)
+        try:
+            route_key = self._route_key(body)
+        except JsonRefused as refused:
+            reply = {"message": f"The message is refused: {refused}", "connectionId": connection.id}
+            connection.enqueue(json.dumps(reply).encode())
+            return
         function = self.api.routes.get(route_key) or self.api.routes.get("$default")
         if function is None:
             # API Gateway answers an unroutable message on the socket itself.
@@ -189,9 +219,11 @@ class WebSocketGateway:
         if self._selection is None or isinstance(body, bytes):
             return "$default"
         try:
-            value: Any = json.loads(body)
+            value: Any = loads_strict(body)
+        except JsonRefused:
+            raise
         except ValueError:
-            return "$default"
+            return "$default"  # not JSON: API Gateway routes it to $default
         for step in self._selection:
             if not isinstance(value, dict) or step not in value:
                 return "$default"
@@ -241,6 +273,34 @@ def _sender(websocket: WebSocket) -> Callable[[bytes], Awaitable[None]]:
             await websocket.send_bytes(data)
 
     return send
+
+
+def _transport(send: Send) -> Any:
+    """The server's transport behind an ASGI ``send``, where the server exposes it (uvicorn
+    passes its protocol's bound method), else None."""
+    return getattr(getattr(send, "__self__", None), "transport", None)
+
+
+def _bound_send_buffer(send: Send, size: int) -> None:
+    """Cap the kernel's send buffer of the socket (see ``SocketLimits.send_buffer_bytes``)."""
+    transport = _transport(send)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _abort(pump: asyncio.Task[None], send: Send) -> None:
+    """Tear down a socket whose send stalled: its close frame could not be sent either.
+
+    ASGI has no abort, so this reaches the server's transport where it can (uvicorn passes its
+    protocol's bound ``send``); elsewhere the server's own keepalive timeout ends the socket.
+    Either way the pump stops, so what was queued for the socket is dropped and its bytes freed.
+    """
+    pump.cancel()
+    abort = getattr(_transport(send), "abort", None)
+    if callable(abort):
+        abort()
 
 
 async def _refuse(websocket: WebSocket, status: int, reason: str) -> None:

@@ -8,7 +8,8 @@ from the lab"), each marked ``(§2.N)`` where it appears:
 3. ``$disconnect`` (and a 410 on push) removes connections;
 4. an order may have several connections (sort key ``connection_id``);
 5. handlers raise on failure, so the bus retries and finally dead-letters;
-6. an order's stages are kept in ``order_timeline``; a new connection catches up;
+6. an order's stages are kept in ``order_timeline``; a new connection catches up by itself
+   (``$connect`` puts a ``connected`` event that ``receive_events`` handles);
 7. a body without ``item.order_id`` is refused, and stage rules require the expected ``source``,
    so a posted ``eventtype: "delivered"`` advances nothing.
 """
@@ -50,6 +51,10 @@ TIMELINE_TABLE = "order_timeline"
 WEBSOCKET_API = "lab_websocket_api"
 #: The longest STAGE_DELAY_MS, well inside the stage functions' 3 s timeout.
 MAX_STAGE_DELAY_MS = 2000
+
+#: The event ``$connect`` puts on the bus so that a new connection is caught up (§2.6).
+CONNECTED = "connected"
+CONNECT_SOURCE = "websocket_connect"
 
 #: Each stage, the source that may announce it (§2.7), and the function that handles it.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -106,6 +111,15 @@ ORDER_SCHEMA: dict[str, Any] = {
     },
 }
 
+#: The largest order body, in bytes. Every stage is recorded in the timeline as
+#: ``json.dumps(detail)`` and pushed as that text to the order's sockets, and a WebSocket
+#: message holds at most 128 KiB (a DynamoDB item's 400 KB comes later). Re-encoding can grow
+#: a body: ``1e15`` is written back as ``1000000000000000.0`` (4.5 times its bytes; a
+#: non-ASCII character grows at most 3 times, as ``\uXXXX``), and the stages rename
+#: ``eventtype`` (3 bytes more). So 28 KiB x 4.5 + 3 < 128 KiB: any order accepted is one every
+#: stage can record and push, and a larger one is refused with 413 instead of retried for a day.
+ORDER_MAX_BODY_BYTES = 28 * 1024
+
 ORDER_EXAMPLE = {
     "item": {
         "order_id": "6f1c2a0e-2d7b-4a53-9d1c-0b8f4a1e2c3d",
@@ -139,8 +153,14 @@ SYSTEM = SystemDefinition(
                 ),
                 Rule(
                     name="lab_receive_events_rule",
-                    # Every stage, `delivered` included (§2.1), each only from its own source.
-                    event_pattern={"$or": [_stage_pattern(e, s) for e, s in STAGES]},
+                    # Every stage, `delivered` included (§2.1), each only from its own source,
+                    # and a new connection's catch-up (§2.6).
+                    event_pattern={
+                        "$or": [
+                            *(_stage_pattern(e, s) for e, s in STAGES),
+                            _stage_pattern(CONNECTED, CONNECT_SOURCE),
+                        ]
+                    },
                     targets=(Target("receive_events"),),
                 ),
             ),
@@ -154,9 +174,10 @@ SYSTEM = SystemDefinition(
             name="websocket_connect",
             code_dir=FUNCTIONS_DIR,
             handler="websocket_connect.lambda_handler",
-            environment={"TABLENAME": CONNECTIONS_TABLE},
-            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE),),
-            description="$connect: remembers which order a connection follows",
+            environment={"TABLENAME": CONNECTIONS_TABLE, "EVENT_BUS": BUS},
+            grants=(Grant("dynamodb:write", CONNECTIONS_TABLE), Grant("events:PutEvents", BUS)),
+            description="$connect: remembers which order a connection follows, asks for its "
+            "catch-up",
         ),
         Function(
             name="websocket_disconnect",
@@ -223,6 +244,7 @@ SYSTEM = SystemDefinition(
                 ),
                 request_schema=ORDER_SCHEMA,
                 example=ORDER_EXAMPLE,
+                max_body_bytes=ORDER_MAX_BODY_BYTES,
             ),
             HttpRoute(
                 method="GET",
@@ -237,8 +259,8 @@ SYSTEM = SystemDefinition(
         routes={
             "$connect": "websocket_connect",
             "$disconnect": "websocket_disconnect",
-            # A client sends {"action": "sync"} once open to receive what already happened:
-            # API Gateway cannot push during $connect, so catch-up needs a message (§2.6).
+            # A new connection catches up by itself (§2.6: $connect puts a `connected` event);
+            # {"action": "sync"} asks for the same again, as the web client does once open.
             "sync": "receive_events",
         },
         route_selection_expression="$request.body.action",

@@ -187,6 +187,9 @@ class HttpRoute:
     integration: PutEventsIntegration | LambdaIntegration
     request_schema: JsonObject | None = None
     example: JsonObject | None = None
+    #: Largest body this route accepts, when lower than the API's ``max_body_bytes`` (what
+    #: the handlers behind it can process; a larger body is refused with 413).
+    max_body_bytes: int | None = None
 
     @property
     def route_key(self) -> str:

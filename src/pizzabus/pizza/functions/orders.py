@@ -58,6 +58,48 @@ def order_of_connection(table: Any, connection_id: str) -> str | None:
     return str(items[0]["order_id"]) if items else None
 
 
+class NotCaughtUp(Exception):
+    """A new connection has not received every stage yet (its socket is still opening, or
+    another push holds its lease): raised so that the bus delivers the ``connected`` event
+    again."""
+
+
+def connected_detail(order_id: str, connection_id: str) -> dict[str, Any]:
+    """The detail of the event ``$connect`` puts on the bus to have the connection caught up."""
+    return {
+        "item": {"order_id": order_id, "eventtype": "connected"},
+        "connection_id": connection_id,
+    }
+
+
+def is_connected_event(detail: dict[str, Any]) -> bool:
+    return bool(detail.get("item", {}).get("eventtype") == "connected")
+
+
+def catch_up(connections: Any, timeline: Any, management: Any, detail: dict[str, Any]) -> None:
+    """Send a new connection the stages it missed; raise NotCaughtUp until it has them all.
+
+    The push itself is the one every stage event makes (lease, post, release), so a stage
+    arriving at the same time is still sent once and in order. What this adds is the check
+    afterwards: the connection must hold every stage the timeline has without a gap, or be
+    gone (closed, or never opened past the grace period). Otherwise the bus retries.
+    """
+    order_id = detail["item"]["order_id"]
+    done = len(_contiguous_after(_timeline_items(timeline, order_id), 0))
+    if not done:
+        return  # the usual case, a socket opened before its order: nothing missed yet
+    key = {"order_id": order_id, "connection_id": detail["connection_id"]}
+    _push_connection(connections, timeline, management, _reload(connections, key))
+    connection = _reload(connections, key)
+    if connection is None:
+        return  # closed before it caught up: nothing to send to
+    if int(connection["sent"]) < done:
+        raise NotCaughtUp(
+            f"connection {key['connection_id']} has {connection['sent']} of the {done} stages "
+            "of its order; it is still opening, or another push is sending them"
+        )
+
+
 def record_stage(timeline: Any, detail: dict[str, Any]) -> str:
     """Add a stage to the timeline, once: a redelivered event changes nothing. Returns the
     order id."""
@@ -128,7 +170,7 @@ def _push_connection(
         # so the next look at the timeline needs no read of it.
         connection = _release_lease(connections, held, sent + posted)
         if posted < len(pending):
-            return  # still connecting: its {"action": "sync"} will send the rest
+            return  # still connecting: its `connected` event (retried) will send the rest
 
 
 def _contiguous_after(items: list[Item], sent: int) -> list[Item]:

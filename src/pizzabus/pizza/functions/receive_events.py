@@ -1,8 +1,10 @@
 """Record each stage of an order and push it to every connection that follows the order.
 
-Two kinds of event arrive here:
+Three kinds of event arrive here:
 - a stage event from the bus (rule ``lab_receive_events_rule``): record it in the timeline,
   then push what each connection has not seen yet;
+- a ``connected`` event that ``websocket_connect`` put on the bus: send the new connection what
+  it missed; until its socket is open and caught up this raises, so the bus retries (§2.6);
 - a WebSocket ``sync`` message from a client that just connected: push it what it missed (§2.6).
 
 Unlike the lab, it reads ``websocket_connections`` (§2.2), pushes to all of an order's
@@ -21,6 +23,9 @@ management = boto3.client("apigatewaymanagementapi", endpoint_url=os.getenv("API
 
 
 def lambda_handler(event, context):
+    if "detail" in event and orders.is_connected_event(event["detail"]):
+        orders.catch_up(connections, timeline, management, event["detail"])
+        return {"statusCode": 200}
     if "detail" in event:
         order_id = orders.record_stage(timeline, event["detail"])
     else:
