@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "synth": "pizzabus.cli.deploy:synth",
     "deploy": "pizzabus.cli.deploy:deploy",
     "destroy": "pizzabus.cli.deploy:destroy",
+    "env": "pizzabus.cli.env:env",
 }
 
 HELP = {
@@ -37,6 +38,7 @@ HELP = {
     "synth": "Write the CloudFormation templates of the AWS stack (offline).",
     "deploy": "Deploy the system to AWS with the CDK.",
     "destroy": "Remove the deployed system from AWS.",
+    "env": "Print the exports that point the AWS CLI and SDKs at the local server.",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from pizzabus.access import ensure_private_dir, ensure_private_file, generate_token
+from pizzabus.awsapi import Backends, build_aws_apis
 from pizzabus.bus.bus import EventRouter
 from pizzabus.bus.delivery import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -463,6 +464,23 @@ class EmbeddedSystem:
             lifespan=lifespan,
             web_client=definition.web_client,
             guard=ControlGuard(self.settings.admin_token, allowed_hosts(self.settings.base_url)),
+            aws=build_aws_apis(
+                Backends(
+                    identity=self.identity,
+                    tables=self.tables,
+                    table_names=[t.name for t in definition.tables],
+                    buses=definition.buses,
+                    publisher=self.router,
+                    replays=self.operations,
+                    functions=definition.functions,
+                    invoke=self.runtime.invoke,
+                    dead_letters=self.store,
+                    base_url=self.settings.base_url,
+                    clock=self.clock,
+                ),
+                secret=self.settings.admin_token,
+                clock=self.clock,
+            ),
         )
 
     async def _sweep_expired(self) -> None:

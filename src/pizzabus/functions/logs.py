@@ -8,6 +8,10 @@ start of its request id (``[cook_pizza 3f2a9c1e] …``); other output passes thr
 When the runtime writes Lambda's ``START`` line for each invocation (buffered, see
 ``pizzabus.telemetry.invocation_log``), :func:`announce_with` lets it write that line before an
 invocation's first line of output, so the order on screen is Lambda's.
+
+A caller that wants what one invocation logged (Lambda's ``LogType: Tail``) gives the runtime an
+:class:`InvocationLog`; the runtime registers it under the invocation's request id
+(:func:`collect`), and the lines the handler writes are kept there too.
 """
 
 from __future__ import annotations
@@ -23,14 +27,47 @@ from typing import TextIO
 Announcer = Callable[[str, str], None]
 
 
+class InvocationLog:
+    """What one invocation wrote (whole lines, without the attribution prefix)."""
+
+    __slots__ = ("_parts", "request_id")
+
+    def __init__(self) -> None:
+        #: The invocation's request id, once it has started.
+        self.request_id = ""
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+
+    def text(self) -> str:
+        return "".join(self._parts)
+
+
+#: Request id → the log its caller collects (only invocations whose caller asked).
+_collecting: dict[str, InvocationLog] = {}
+
+
+def collect(request_id: str, log: InvocationLog) -> None:
+    """Keep what the invocation ``request_id`` writes in ``log`` (until :func:`release`)."""
+    log.request_id = request_id
+    _collecting[request_id] = log
+
+
+def release(request_id: str) -> None:
+    """Stop collecting the invocation's output."""
+    _collecting.pop(request_id, None)
+
+
 class _Invocation:
-    __slots__ = ("announced", "function", "prefix", "request_id")
+    __slots__ = ("announced", "function", "prefix", "request_id", "sink")
 
     def __init__(self, function: str, request_id: str) -> None:
         self.function = function
         self.request_id = request_id
         self.prefix = f"[{function} {request_id[:8]}]"
         self.announced = False
+        self.sink = _collecting.get(request_id)
 
 
 _current: ContextVar[_Invocation | None] = ContextVar("pizzabus_invocation", default=None)
@@ -58,6 +95,8 @@ class AttributedStream(io.TextIOBase):
         self._partial.text = rest
         if lines:
             self.underlying.write("".join(f"{prefix} {line}\n" for line in lines))
+            if invocation.sink is not None:
+                invocation.sink.write("".join(f"{line}\n" for line in lines))
         return len(text)
 
     def flush(self) -> None:

@@ -165,12 +165,13 @@ class FunctionRuntime:
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
 
-    async def invoke(self, name: str, payload: bytes) -> Any:
+    async def invoke(self, name: str, payload: bytes, log: logs.InvocationLog | None = None) -> Any:
         """Run the function on ``payload`` (the event as JSON) and return its result.
 
         Waits for a free execution environment when the function is at its concurrency
         limit. Raises :class:`FunctionError` when the handler fails, and
-        :class:`FunctionTimedOut` when it runs past its timeout.
+        :class:`FunctionTimedOut` when it runs past its timeout. ``log``, when given, gets the
+        lines the handler writes.
         """
         pool = self._pool(name)
         if not pool.slots.try_take():
@@ -189,8 +190,8 @@ class FunctionRuntime:
                     )
                     raise
             if pool.placement.inline and pool.idle and self._inline is not None:
-                return self._invoke_inline(pool, pool.idle.pop(), payload)
-            return await self._invoke_on_thread(pool, payload)
+                return self._invoke_inline(pool, pool.idle.pop(), payload, log)
+            return await self._invoke_on_thread(pool, payload, log)
         finally:
             pool.slots.give()
 
@@ -216,11 +217,15 @@ class FunctionRuntime:
         finally:
             pool.slots.give()
 
-    async def _invoke_on_thread(self, pool: _Pool, payload: bytes) -> Any:
+    async def _invoke_on_thread(
+        self, pool: _Pool, payload: bytes, log: logs.InvocationLog | None = None
+    ) -> Any:
         """Run an invocation on an environment's own thread (a new one if none is idle)."""
         timeout = pool.timeout
         environment = pool.idle.pop() if pool.idle else self._new_environment(pool)
         context = self._context(pool.function, environment, timeout)
+        if log is not None:
+            logs.collect(context.aws_request_id, log)
         trace = self._trace(environment)
         self._busy.add(environment)
         try:
@@ -254,11 +259,21 @@ class FunctionRuntime:
             return future.result()
         finally:
             self._busy.discard(environment)
+            if log is not None:
+                logs.release(context.aws_request_id)
 
-    def _invoke_inline(self, pool: _Pool, environment: ExecutionEnvironment, payload: bytes) -> Any:
+    def _invoke_inline(
+        self,
+        pool: _Pool,
+        environment: ExecutionEnvironment,
+        payload: bytes,
+        log: logs.InvocationLog | None = None,
+    ) -> Any:
         """Run a warm invocation on this (the loop's) thread; see :mod:`.inline`."""
         assert self._inline is not None
         context = self._context(pool.function, environment, pool.timeout)
+        if log is not None:
+            logs.collect(context.aws_request_id, log)
         trace = self._trace(environment)
         self._busy.add(environment)
         alarm, gc_pauses = self._alarm, self._gc_pauses
@@ -270,6 +285,8 @@ class FunctionRuntime:
             finally:
                 alarm.disarm()
                 self._busy.discard(environment)
+                if log is not None:
+                    logs.release(context.aws_request_id)
         except InvocationInterrupt:
             timed_out = True
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -21,6 +21,15 @@ from pizzabus.gateway.guard import ADMIN_PREFIX, ControlGuard, json_refusal
 WEBSOCKET_PATH = "/ws"
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+class AwsApiApp(Protocol):
+    """AWS's own APIs on the gateway's port (``pizzabus.awsapi``): an ASGI app that says which
+    requests are AWS API calls (an AWS target or signature), so the rest reach the gateway."""
+
+    def service_of(self, scope: Scope) -> str | None: ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
 
 class Gateway:
@@ -41,6 +50,7 @@ class Gateway:
         api_routes: list[BaseRoute] | None = None,
         cors: ASGIApp | None = None,
         guard: ControlGuard | None = None,
+        aws: AwsApiApp | None = None,
     ) -> None:
         self.starlette = app
         self._websocket_path = websocket_path
@@ -54,6 +64,7 @@ class Gateway:
         ]
         self._cors = cors
         self._guard = guard
+        self._aws = aws
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -69,6 +80,9 @@ class Gateway:
                 await send({"type": "websocket.close", "code": 1008})
                 return
         elif scope["type"] == "http":
+            if self._aws is not None and self._aws.service_of(scope) is not None:
+                await self._aws(scope, receive, send)
+                return
             path: str = scope["path"]
             # The control routes (admin, console, @connections) never answer cross-origin
             # requests, and check Host; only the HTTP API's own routes get the definition's CORS.
@@ -99,6 +113,7 @@ def build_app(
     lifespan: Lifespan,
     web_client: Path | None = None,
     guard: ControlGuard | None = None,
+    aws: AwsApiApp | None = None,
     observe: list[BaseRoute] | None = None,
     wrap_http: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Gateway:
@@ -129,7 +144,13 @@ def build_app(
         else None
     )
     return Gateway(
-        app, WEBSOCKET_PATH, websocket, api_routes=api_routes, cors=cors_app, guard=guard
+        app,
+        WEBSOCKET_PATH,
+        websocket,
+        api_routes=api_routes,
+        cors=cors_app,
+        guard=guard,
+        aws=aws,
     )
 
 

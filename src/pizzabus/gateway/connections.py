@@ -194,6 +194,9 @@ class ConnectionRegistry:
         self.reaped: dict[str, int] = {"stalled": 0, "idle": 0, "max_age": 0}
         self._connections: dict[str, Connection] = {}
         self._loop = LoopBinding("ConnectionRegistry")
+        #: Set while any socket is registered: with none, the reaper sleeps without a timer
+        #: (a test advancing a manual clock by a week would otherwise wake it every second).
+        self._occupied = asyncio.Event()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop.bind(loop)
@@ -201,15 +204,19 @@ class ConnectionRegistry:
     def add(self, connection: Connection) -> None:
         connection._budget = self.budget
         self._connections[connection.id] = connection
+        self._occupied.set()
 
     def discard(self, connection: Connection) -> None:
         connection.state = ConnectionState.CLOSED
         self._connections.pop(connection.id, None)
+        if not self._connections:
+            self._occupied.clear()
         connection.drop_outbox()
 
     async def reap_forever(self) -> None:
         """Close stalled, idle and too old sockets, every ``check_interval`` (run as a task)."""
         while True:
+            await self._occupied.wait()
             await self.clock.sleep(self.limits.check_interval)
             self.reap()
 

@@ -14,6 +14,7 @@
     shapes.py       what a request's expressions and names decide, kept per shape
     ordering.py     key values as bytes that sort as DynamoDB sorts
     codec.py        items as DynamoDB JSON text
+    transactions.py TransactWriteItems' actions and its cancellation
     errors.py       the errors, with DynamoDB's codes
 
 Handlers do not use this package directly: they use ``boto3.resource("dynamodb")``, which the
@@ -24,6 +25,7 @@ from pizzabus.tables.errors import ConditionalCheckFailed, TableNotFound, TableV
 from pizzabus.tables.memory import MemoryTableStore
 from pizzabus.tables.sqlite import SqliteTableStore
 from pizzabus.tables.store import Page, ReturnValues, TableStore
+from pizzabus.tables.transactions import TransactionCanceled, TransactWrite
 
 __all__ = [
     "ConditionalCheckFailed",
@@ -34,4 +36,6 @@ __all__ = [
     "TableNotFound",
     "TableStore",
     "TableValidationError",
+    "TransactWrite",
+    "TransactionCanceled",
 ]

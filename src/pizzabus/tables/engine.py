@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from pizzabus.errors import DefinitionError
 from pizzabus.system import GlobalIndex, Table
+from pizzabus.tables.conditions import Env
 from pizzabus.tables.errors import ConditionalCheckFailed, TableNotFound, TableValidationError
 from pizzabus.tables.expressions import (
     CONDITION,
@@ -63,6 +64,7 @@ from pizzabus.tables.requests import (
 )
 from pizzabus.tables.shapes import ConditionShapes, QueryShapes, prepare_query, query_key
 from pizzabus.tables.store import Names, Page, ReturnValues, Values
+from pizzabus.tables.transactions import MAX_ACTIONS, TransactionCanceled, TransactWrite
 from pizzabus.tables.values import Item, copy_item, normalize_item
 
 #: A page of a query or scan stops after this much data, as in DynamoDB.
@@ -95,11 +97,28 @@ class Write:
 Decide = Callable[[Item | None], tuple[Write | None, Item | None]]
 
 
+@dataclass(slots=True)
+class _Action:
+    """One action of a transaction, parsed and bound, before the items are read."""
+
+    kind: str
+    spec: Table
+    pk: KeyValue
+    sk: KeyValue | None
+    base: Item
+    condition: Parsed | None
+    update: Parsed | None
+    env: Env
+
+
 class Engine(ABC):
     """A :class:`TableStore` over storage hooks; see the module docstring."""
 
     #: Whether items the hooks answer are the backend's own (so must be copied for callers).
     shares_items: ClassVar[bool] = True
+    #: Whether :meth:`transact_write` can run here: it reads and writes through ``_get`` and
+    #: ``_write`` under the lock and one ``_transaction``, which a compare-and-set store lacks.
+    transactions: ClassVar[bool] = True
     #: Whether the store is shared with other processes: then every write is a decision the
     #: backend applies in :meth:`_apply` (and may take again); otherwise puts and deletes are
     #: decided and written here, under the lock, with no closure to build.
@@ -398,6 +417,94 @@ class Engine(ABC):
         if returns == "UPDATED_NEW":
             return self._out(project(new, paths)) or None
         return None
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def transact_write(self, actions: Sequence[TransactWrite]) -> None:
+        """TransactWriteItems: every action's condition is checked on the items as they are,
+        and all are written, or none (:class:`TransactionCanceled` says which failed)."""
+        if not self.transactions:
+            raise TableValidationError(
+                f"TransactWriteItems is not supported by the table store {self._where()} yet; "
+                "use single-item writes with ConditionExpression, or the SQLite or memory store"
+            )
+        if not 1 <= len(actions) <= MAX_ACTIONS:
+            raise TableValidationError(
+                f"Member must have length less than or equal to {MAX_ACTIONS} and greater than "
+                f"or equal to 1: this transaction has {len(actions)} actions"
+            )
+        prepared = [self._prepare_action(action) for action in actions]
+        keys = {(p.spec.name, p.pk, p.sk) for p in prepared}
+        if len(keys) != len(prepared):
+            raise TableValidationError(
+                "Transaction request cannot include multiple operations on one item"
+            )
+        with self._lock, self._transaction():
+            olds: list[Item | None] = []
+            reasons: list[dict[str, str]] = []
+            for action in prepared:
+                found = self._get(action.spec, action.pk, action.sk)
+                old = found[0] if found is not None else None
+                olds.append(old)
+                holds = action.condition is None or action.condition.root.test(
+                    old or {}, action.env
+                )
+                reasons.append(
+                    {"Code": "None"}
+                    if holds
+                    else {
+                        "Code": "ConditionalCheckFailed",
+                        "Message": ConditionalCheckFailed().message,
+                    }
+                )
+            if any(reason["Code"] != "None" for reason in reasons):
+                raise TransactionCanceled(reasons)
+            # Every write is built before the first is made: one that fails (an item grown too
+            # large) leaves nothing half-written, even on a backend without rollback.
+            writes = [
+                (action.spec, self._action_write(action, old))
+                for action, old in zip(prepared, olds, strict=True)
+            ]
+            for spec, write in writes:
+                if write is not None:
+                    self._write(spec, write)
+
+    def _prepare_action(self, action: TransactWrite) -> _Action:
+        spec = self._spec(action.table)
+        update = None
+        if action.kind == "Put":
+            base, _ = normalize_item(action.item)
+            pk, sk = item_key(spec, base)
+        else:
+            base, pk, sk = request_key(spec, action.item)
+        if action.kind == "Update":
+            update = parse_optional(UPDATE, action.update)
+            condition = parse_optional(CONDITION, action.condition)
+            env = bind(action.names, action.values, update, condition)
+        else:
+            if action.kind == "ConditionCheck" and action.condition is None:
+                raise TableValidationError("A ConditionCheck needs a ConditionExpression")
+            condition, env = self._condition_shapes.bind(
+                action.condition, action.names, action.values
+            )
+        return _Action(action.kind, spec, pk, sk, base, condition, update, env)
+
+    def _action_write(self, action: _Action, old: Item | None) -> Write | None:
+        """The write an action makes on ``old`` (None: it writes nothing)."""
+        spec = action.spec
+        if action.kind == "ConditionCheck" or (action.kind == "Delete" and old is None):
+            return None
+        old_index = self._index_entries(spec, old) if old is not None and spec.indexes else []
+        if action.kind == "Delete":
+            return Write(action.pk, action.sk, None, 0, None, old_index, [])
+        if action.update is not None:
+            base = old if old is not None else action.base
+            changed, _ = action.update.root.apply(base, action.env, key_names(spec))
+        else:
+            changed = action.base
+        new, size = normalize_item(changed)
+        new_index = self._index_entries(spec, new) if spec.indexes else []
+        return Write(action.pk, action.sk, new, size, _ttl(spec, new), old_index, new_index)
 
     # -- reads of many items --------------------------------------------------------------------
 

@@ -9,11 +9,12 @@ write is checked and applied as one step).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pizzabus.system import Table
+from pizzabus.tables.transactions import TransactWrite
 from pizzabus.tables.values import Item
 
 ReturnValues = Literal["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]
@@ -138,6 +139,10 @@ class TableStore(Protocol):
     ) -> Page:
         """Every item of the table (or index), a page at a time; ``segment`` of
         ``total_segments`` reads one disjoint share, for parallel scans."""
+
+    def transact_write(self, actions: Sequence[TransactWrite]) -> None:
+        """TransactWriteItems: all actions happen, or none; :class:`TransactionCanceled`
+        (one reason per action) when a condition is false."""
 
     def delete_expired(self, now: float) -> int:
         """DynamoDB TTL: delete items whose TTL attribute is a number of epoch seconds ``<= now``

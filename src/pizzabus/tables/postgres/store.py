@@ -133,6 +133,9 @@ class PostgresTableStore(Engine):
 
     # -- hooks ----------------------------------------------------------------------------------
 
+    #: TransactWriteItems needs a multi-row transaction this store does not make yet.
+    transactions = False
+
     def _where(self) -> str:
         return f"in PostgreSQL at {self.address.describe()} (schema {self.schema})"
 

@@ -1,0 +1,119 @@
+"""Contract: TransactWriteItems writes all of its actions or none, on every store."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from pizzabus.tables import TableStore, TableValidationError, TransactionCanceled, TransactWrite
+
+
+@pytest.fixture
+def transactional(store: TableStore) -> TableStore:
+    if not getattr(store, "transactions", True):
+        pytest.skip(f"{type(store).__name__} refuses TransactWriteItems (its own test checks that)")
+    return store
+
+
+def test_a_store_without_transactions_refuses_them_and_changes_nothing(store: TableStore) -> None:
+    if getattr(store, "transactions", True):
+        pytest.skip(f"{type(store).__name__} makes transactions (tested above)")
+    with pytest.raises(TableValidationError, match="not supported"):
+        store.transact_write([TransactWrite("Put", "users", {"user_id": "x"})])
+    assert store.get_item("users", {"user_id": "x"}) is None
+
+
+def _seed(store: TableStore) -> None:
+    store.put_item("users", {"user_id": "ann", "credits": Decimal(10)})
+    store.put_item("posts", {"thread": "t", "seq": Decimal(1), "author": "ann", "posted": 1})
+
+
+def test_every_action_is_written_when_every_condition_holds(transactional: TableStore) -> None:
+    store = transactional
+    _seed(store)
+    store.transact_write(
+        [
+            TransactWrite(
+                "Update",
+                "users",
+                {"user_id": "ann"},
+                update="SET credits = credits - :one",
+                condition="credits >= :one",
+                values={":one": Decimal(1)},
+            ),
+            TransactWrite("Put", "posts", {"thread": "t", "seq": Decimal(2), "author": "ann"}),
+            TransactWrite("Delete", "posts", {"thread": "t", "seq": Decimal(1)}),
+            TransactWrite(
+                "ConditionCheck",
+                "users",
+                {"user_id": "bob"},
+                condition="attribute_not_exists(user_id)",
+            ),
+        ]
+    )
+    assert store.get_item("users", {"user_id": "ann"}) == {
+        "user_id": "ann",
+        "credits": Decimal(9),
+    }
+    assert store.get_item("posts", {"thread": "t", "seq": Decimal(1)}) is None
+    assert store.get_item("posts", {"thread": "t", "seq": Decimal(2)}) is not None
+    by_author = store.query(
+        "posts",
+        index="by_author",
+        key_condition="author = :a",
+        values={":a": "ann"},
+    )
+    assert by_author.items == []  # the new post has no posted time, the old one is gone
+
+
+def test_one_false_condition_cancels_the_whole_transaction(transactional: TableStore) -> None:
+    store = transactional
+    _seed(store)
+    with pytest.raises(TransactionCanceled) as canceled:
+        store.transact_write(
+            [
+                TransactWrite("Put", "posts", {"thread": "t", "seq": Decimal(3)}),
+                TransactWrite(
+                    "Update",
+                    "users",
+                    {"user_id": "ann"},
+                    update="SET credits = :zero",
+                    condition="credits > :many",
+                    values={":zero": Decimal(0), ":many": Decimal(100)},
+                ),
+            ]
+        )
+    assert [reason["Code"] for reason in canceled.value.reasons] == [
+        "None",
+        "ConditionalCheckFailed",
+    ]
+    assert store.get_item("posts", {"thread": "t", "seq": Decimal(3)}) is None
+    assert store.get_item("users", {"user_id": "ann"}) == {
+        "user_id": "ann",
+        "credits": Decimal(10),
+    }
+
+
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        ([], "greater than or equal to 1"),
+        (
+            [
+                TransactWrite("Put", "users", {"user_id": "x"}),
+                TransactWrite("Delete", "users", {"user_id": "x"}),
+            ],
+            "multiple operations on one item",
+        ),
+        ([TransactWrite("ConditionCheck", "users", {"user_id": "x"})], "ConditionExpression"),
+    ],
+    ids=["empty", "same-item-twice", "check-without-condition"],
+)
+def test_malformed_transactions_are_refused_whole(
+    transactional: TableStore, actions: list[TransactWrite], message: str
+) -> None:
+    store = transactional
+    with pytest.raises(TableValidationError, match=message):
+        store.transact_write(actions)
+    assert store.get_item("users", {"user_id": "x"}) is None
