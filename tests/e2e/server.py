@@ -24,12 +24,12 @@ REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 
 
-def server_env() -> dict[str, str]:
+def server_env(**extra: str) -> dict[str, str]:
     """The environment of a server subprocess: this checkout's ``src`` first on ``sys.path``,
     then the repository root (test systems are named ``tests.e2e.…:ATTR``)."""
     inherited = os.environ.get("PYTHONPATH")
     path = os.pathsep.join(p for p in (str(SRC), str(REPO), inherited) if p)
-    return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
+    return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path, **extra)
 
 
 @dataclass

@@ -132,8 +132,13 @@ async def test_with_no_fault_each_target_is_invoked_once_per_event(audited: Serv
         records = (await client.get(f"{audited.url}/audit")).json()
     for order_id, _ in followed:
         mine = [r for r in records if r["order_id"] == order_id and r["replay"] == ""]
-        assert sorted(r["eventtype"] for r in mine) == sorted(STAGES)  # one event per stage
-        assert [r["invocations"] for r in mine] == [1, 1, 1, 1]  # each delivered once
+        stages = [r for r in mine if r["eventtype"] != "connected"]
+        assert sorted(r["eventtype"] for r in stages) == sorted(STAGES)  # one event per stage
+        assert [r["invocations"] for r in stages] == [1, 1, 1, 1]  # each delivered once
+        # and the one socket's catch-up event ($connect puts it; it retries, by design, while
+        # the socket is still opening, so it is delivered at least once)
+        [connected] = [r for r in mine if r["eventtype"] == "connected"]
+        assert connected["invocations"] >= 1
 
 
 async def test_when_cook_pizza_always_fails_each_order_is_dead_lettered_then_redriven(

@@ -17,6 +17,8 @@ import random
 import re
 from contextvars import ContextVar
 
+from pizzabus.errors import ValidationError
+
 #: The HTTP header API Gateway reads and returns.
 HTTP_HEADER = "X-Amzn-Trace-Id"
 #: The variable Lambda sets for each invocation (botocore sends it on as the trace header).
@@ -100,13 +102,29 @@ def _valid_root(value: str) -> bool:
     )
 
 
+#: How many new journeys a second are always traced (X-Ray's reservoir); the rest at ``rate``.
+TRACES_PER_SECOND_ENV = "PIZZABUS_TRACES_PER_SECOND"
+
+
+def _reservoir() -> int:
+    raw = os.environ.get(TRACES_PER_SECOND_ENV, "10")
+    if not raw.isdigit():
+        raise ValidationError(
+            f"{TRACES_PER_SECOND_ENV}={raw!r} is not a whole number of journeys a second; "
+            "unset it (10) or give e.g. 1000 to trace every journey of a load."
+        )
+    return int(raw)
+
+
 class Sampler:
     """Which new journeys are recorded: all of the first ``per_second`` each second, then
     ``rate`` of the rest (X-Ray's reservoir and fixed rate), so a person's orders are always
     traced and a load test's cost stays bounded."""
 
-    def __init__(self, per_second: int = 10, rate: float = 0.05, seed: int | None = None) -> None:
-        self.per_second = per_second
+    def __init__(
+        self, per_second: int | None = None, rate: float = 0.05, seed: int | None = None
+    ) -> None:
+        self.per_second = _reservoir() if per_second is None else per_second
         self.rate = rate
         self._second = -1
         self._taken = 0
