@@ -92,7 +92,7 @@ def test_a_changed_key_is_refused_naming_the_database(postgres_schema_dsn: str) 
     ("dsn", "says"),
     [
         (f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/orders", "127.0.0.1"),
-        ("postgresql://postgres:s3cret@127.0.0.1:5432/orders?schema=", "schema name"),
+        (f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/orders?schema=", "schema name"),
         ("http://postgres:s3cret@127.0.0.1/orders", "starts with postgresql://"),
     ],
     ids=["unreachable", "empty-schema", "not-postgresql"],
