@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -31,9 +30,7 @@ from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
-from pizzabus.gateway.http_api import build_routes
-from pizzabus.gateway.management import management_routes
-from pizzabus.gateway.websocket_api import WebSocketGateway
+from pizzabus.gateway.wiring import api_parts
 from pizzabus.system import SystemDefinition
 
 log = logging.getLogger("pizzabus.distributed")
@@ -45,10 +42,6 @@ BACKLOG_POLL = 0.5
 class NotConnected(PizzabusError):
     code = "ServiceUnavailable"
     status = 503
-
-
-def _api_id(name: str) -> str:
-    return hashlib.sha256(name.encode()).hexdigest()[:10]
 
 
 class GatewayNode:
@@ -193,35 +186,15 @@ class GatewayNode:
 
     def _build_app(self) -> Gateway:
         definition = self.definition
-        api_routes = (
-            build_routes(
-                definition.http_api,
-                router=self,
-                invoke=self.invoke,
-                identity=self.settings.identity,
-                api_id=_api_id(definition.http_api.name),
-            )
-            if definition.http_api
-            else []
-        )
-        ws = definition.websocket_api
-        websocket = (
-            WebSocketGateway(
-                ws,
-                self.connections,
-                self,
-                _api_id(ws.name),
-                new_id=lambda: connection_id(self.tag),
-            )
-            if ws and self.connections is not None
-            else None
-        )
-        management = (
-            management_routes(
-                self.connections, ws.stage, secret=self.settings.admin_token, clock=self.clock
-            )
-            if ws and self.connections is not None
-            else []
+        parts = api_parts(
+            definition,
+            connections=self.connections,
+            publisher=self,
+            invoker=self,
+            identity=self.settings.identity,
+            admin_token=self.settings.admin_token,
+            clock=self.clock,
+            new_id=lambda: connection_id(self.tag),
         )
 
         @contextlib.asynccontextmanager
@@ -233,9 +206,9 @@ class GatewayNode:
                 await self.stop()
 
         return build_app(
-            api_routes=list(api_routes),
-            websocket=websocket,
-            management=management,
+            api_routes=parts.api_routes,
+            websocket=parts.websocket,
+            management=parts.management,
             admin=admin_routes(_LateOperations(self)),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,

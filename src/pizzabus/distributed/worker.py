@@ -31,7 +31,7 @@ from pizzabus.distributed.router import Router
 from pizzabus.distributed.tables import open_tables
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.runtime import DEFAULT_CONCURRENCY, FunctionRuntime
-from pizzabus.gateway.connections import Forbidden
+from pizzabus.gateway.wiring import ManagementEndpoint
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.store import TableStore
@@ -76,7 +76,7 @@ class WorkerPlatform:
         self.tables = tables
         self._publisher = publisher
         self._connections = connections
-        self._base_url = base_url
+        self._management = ManagementEndpoint(definition, base_url)
         # Workers record no metrics or traces yet (each would serve its own /metrics).
         self.telemetry: Recorder = NO_TELEMETRY
 
@@ -84,21 +84,10 @@ class WorkerPlatform:
         return self._publisher.put_events(entries)
 
     def connection_manager(self, endpoint_url: str | None) -> ConnectionDirectory:
-        ws = self.definition.websocket_api
-        if ws is None or self._connections is None:
-            raise Forbidden("This system has no WebSocket API to manage connections of.")
-        expected = self.endpoint_of(WebSocketEndpoint(ws.name))
-        if (endpoint_url or "").rstrip("/") != expected:
-            raise Forbidden(
-                f"endpoint_url {endpoint_url!r} is not the management endpoint of {ws.name} "
-                f"({expected}); pass os.environ['APIGW_ENDPOINT'] as the lab does."
-            )
-        return self._connections
+        return self._management.connection_manager(endpoint_url, self._connections)
 
     def endpoint_of(self, endpoint: WebSocketEndpoint) -> str:
-        ws = self.definition.websocket_api
-        stage = ws.stage if ws else "production"
-        return f"{self._base_url.rstrip('/')}/{stage}"
+        return self._management.endpoint_of(endpoint)
 
 
 class Worker:

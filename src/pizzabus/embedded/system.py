@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -44,12 +43,10 @@ from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
-from pizzabus.gateway.http_api import build_routes
-from pizzabus.gateway.management import management_routes
 from pizzabus.gateway.observe import observe_routes
 from pizzabus.gateway.socketlimits import SocketLimits
 from pizzabus.gateway.tracing import RequestTracing
-from pizzabus.gateway.websocket_api import WebSocketGateway
+from pizzabus.gateway.wiring import ManagementEndpoint, api_parts
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.memory import MemoryTableStore
@@ -111,11 +108,6 @@ def _failure_of(store: EventStore) -> str | None:
     return None if failure is None else str(failure)
 
 
-def _api_id(name: str) -> str:
-    """A stable, API Gateway-shaped id (10 lowercase alphanumerics) for a named API."""
-    return hashlib.sha256(name.encode()).hexdigest()[:10]
-
-
 class EmbeddedSystem:
     """Everything a definition describes, in this process; ``app`` serves it over ASGI."""
 
@@ -130,6 +122,7 @@ class EmbeddedSystem:
         self.settings = settings or Settings()
         self.clock = clock or SystemClock()
         self.identity = self.settings.identity
+        self._management = ManagementEndpoint(self.definition, self.settings.base_url)
         self.tables = self._open_tables()
         self.store = self._open_store()
         self.faults = FaultInjector(self.settings.faults)
@@ -203,16 +196,7 @@ class EmbeddedSystem:
         return self.router.put_events(entries)
 
     def connection_manager(self, endpoint_url: str | None) -> ConnectionDirectory:
-        ws = self.definition.websocket_api
-        if ws is None or self.connections is None:
-            raise Forbidden("This system has no WebSocket API to manage connections of.")
-        expected = self.endpoint_of(WebSocketEndpoint(ws.name))
-        if (endpoint_url or "").rstrip("/") != expected:
-            raise Forbidden(
-                f"endpoint_url {endpoint_url!r} is not the management endpoint of {ws.name} "
-                f"({expected}); pass os.environ['APIGW_ENDPOINT'] as the lab does."
-            )
-        return self.connections
+        return self._management.connection_manager(endpoint_url, self.connections)
 
     def endpoint_of_api(self) -> str:
         """The management URL of the definition's WebSocket API."""
@@ -223,9 +207,7 @@ class EmbeddedSystem:
 
     def endpoint_of(self, endpoint: WebSocketEndpoint) -> str:
         """The management URL of a WebSocket API (what the lab copies by hand)."""
-        ws = self.definition.websocket_api
-        stage = ws.stage if ws else "production"
-        return f"{self.settings.base_url.rstrip('/')}/{stage}"
+        return self._management.endpoint_of(endpoint)
 
     def _sdk_for(self, function: Function) -> Mapping[str, ModuleType]:
         return {"boto3": boto3_module(self, function)}
@@ -411,34 +393,14 @@ class EmbeddedSystem:
 
     def _build_app(self) -> Gateway:
         definition = self.definition
-        api_routes = (
-            build_routes(
-                definition.http_api,
-                router=self.router,
-                invoke=self.runtime.invoke,
-                identity=self.identity,
-                api_id=_api_id(definition.http_api.name),
-            )
-            if definition.http_api
-            else []
-        )
-        ws = definition.websocket_api
-        websocket = (
-            WebSocketGateway(
-                ws,
-                self.connections,
-                self.runtime,
-                _api_id(ws.name),
-            )
-            if ws and self.connections is not None
-            else None
-        )
-        management = (
-            management_routes(
-                self.connections, ws.stage, secret=self.settings.admin_token, clock=self.clock
-            )
-            if ws and self.connections is not None
-            else []
+        parts = api_parts(
+            definition,
+            connections=self.connections,
+            publisher=self.router,
+            invoker=self.runtime,
+            identity=self.identity,
+            admin_token=self.settings.admin_token,
+            clock=self.clock,
         )
 
         @contextlib.asynccontextmanager
@@ -456,9 +418,9 @@ class EmbeddedSystem:
                 http_api.name if http_api else "",
                 [(r.method, r.path, r.route_key) for r in http_api.routes] if http_api else [],
             ),
-            api_routes=list(api_routes),
-            websocket=websocket,
-            management=management,
+            api_routes=parts.api_routes,
+            websocket=parts.websocket,
+            management=parts.management,
             admin=admin_routes(self.operations),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
