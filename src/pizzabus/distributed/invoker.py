@@ -16,8 +16,10 @@ from nats.aio.msg import Msg
 
 from pizzabus.contracts.invoker import NOT_NOW, Invoker
 from pizzabus.distributed.broker import Broker
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.functions.errors import FunctionError
 from pizzabus.system import SystemDefinition
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.distributed")
 
@@ -39,9 +41,12 @@ class NatsInvoker:
 
     async def invoke(self, name: str, payload: bytes) -> Any:
         subject = self.broker.names.invoke_subject(name)
+        trace = traceid.current.get()
+        # The worker runs the invocation in the caller's trace (a request's, a socket's).
+        headers = {TRACE_HEADER: traceid.header(*trace)} if trace is not None else None
         try:
             reply = await self.broker.nc.request(
-                subject, payload, timeout=self.timeouts.get(name, 5.0)
+                subject, payload, timeout=self.timeouts.get(name, 5.0), headers=headers
             )
         except nats.errors.NoRespondersError as error:
             raise FunctionError(
@@ -75,6 +80,10 @@ class InvokeService:
 
     def _handler(self, name: str) -> Any:
         async def handle(message: Msg) -> None:
+            # Each message is handled in its own task: this context is the invocation's.
+            traceid.current.set(
+                traceid.parse(message.headers.get(TRACE_HEADER)) if message.headers else None
+            )
             try:
                 result = await self.invoker.invoke(name, message.data)
                 answer: dict[str, Any] = {"result": result}
