@@ -31,6 +31,7 @@ from pizzabus.distributed.telemetry import (
     RelayedTraces,
     TelemetryCollector,
     TelemetryRelay,
+    advertised,
     relay_forever,
 )
 from pizzabus.embedded.console import console_state, system_map
@@ -304,7 +305,7 @@ class GatewayNode:
 def _host_port(base_url: str) -> str:
     """``host:port`` of a base URL (a scrape target)."""
     parts = urlsplit(base_url)
-    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    return advertised(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
 
 
 class _LateOperations:

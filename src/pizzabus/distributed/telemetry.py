@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -58,6 +59,14 @@ class NodeInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {"node": self.node, "kind": self.kind, "metrics": self.metrics}
+
+
+def advertised(host: str, port: int) -> str:
+    """``host:port`` as another machine reaches it: a wildcard bind address (``0.0.0.0``)
+    names no machine, so this one's name is given instead."""
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = socket.getfqdn()
+    return f"{host}:{port}"
 
 
 def new_node_name(kind: str) -> str:

@@ -37,6 +37,7 @@ from pizzabus.distributed.telemetry import (
     NodeInfo,
     RelayedTraces,
     TelemetryRelay,
+    advertised,
     new_node_name,
     relay_forever,
 )
@@ -210,7 +211,7 @@ class Worker:
                 registry=registry(self.telemetry.metrics),
             )
             self._metrics_server = server
-            self.metrics_url = f"{settings.metrics_host}:{server.server_port}"
+            self.metrics_url = advertised(settings.metrics_host, server.server_port)
         node = NodeInfo(settings.node or new_node_name("worker"), "worker", self.metrics_url)
         traces = self.telemetry.traces
         self.relay = TelemetryRelay(
