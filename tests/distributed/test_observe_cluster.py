@@ -160,6 +160,13 @@ def test_the_console_counts_what_the_workers_did(cluster: Cluster) -> None:
     state = eventually(lambda: _get(gateway, "/_pizzabus/console/state"), counted)
     assert counted(state), state["functions"]
     assert sum(row["count"] for row in state["counters"]["matched"]) >= 3
+    # What the console's page reads, in the shapes it reads them.
+    assert isinstance(state["stats"]["deliveries"]["in_flight"], int)
+    assert isinstance(state["stats"]["connections"], int)
+    assert isinstance(state["stats"]["dead_letters"], int)
+    assert state["faults"]["functions"] == {}
+    assert state["tracing"] is True
+    assert state["traces"]
     kinds = sorted(node["kind"] for node in state["nodes"])
     assert kinds == ["gateway", "worker", "worker"]
 

@@ -239,11 +239,17 @@ class GatewayNode:
                 return empty
 
         letters = await read(operations.dead_letters, [])
-        faults = await read(operations.faults, {})
+        faults = await read(operations.faults, FaultPlan().to_json())
+        stats = self.stats()
+        # The console's "in flight": deliveries workers hold now, as JetStream counts them.
+        router = self.broker.names.router_consumer if self.broker is not None else None
+        stats["deliveries"] = {
+            "in_flight": sum(c["in_flight"] for n, c in self._consumers.items() if n != router)
+        }
         state = console_state(
             self.view,
             self._map,
-            self.stats,
+            lambda: stats,
             lambda: letters,
             list,  # retries wait in JetStream (nak delays), not in a gateway
             lambda: faults,
