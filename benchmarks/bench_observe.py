@@ -199,6 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         summary[name]["runs"] = results
     for cell in summary.values():
+        # Each round's own ratio (its variants ran minutes apart at most), then their median:
+        # steadier than a ratio of medians when the shared machine's load drifts between rounds.
+        cell["cpu_ratio_in_round"] = median(
+            [
+                round(r["cpu_us_per_order"] / (ref["cpu_us_per_order"] or 1), 3)
+                for r, ref in zip(cell["runs"], summary[reference]["runs"], strict=True)
+            ]
+        )
         cell["cpu_ratio"] = round(
             (cell["cpu_us_per_order"] or 0) / (summary[reference]["cpu_us_per_order"] or 1), 3
         )
