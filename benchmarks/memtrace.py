@@ -53,7 +53,9 @@ def diff(before: Path, after: Path, top: int = 15) -> list[str]:
     new = tracemalloc.Snapshot.load(str(after)).filter_traces(filters)
     lines = []
     for stat in new.compare_to(old, "traceback")[:top]:
-        frames = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in list(stat.traceback)[:4])
+        # Most recent call first: where the memory was allocated, then who called that.
+        recent = list(stat.traceback)[::-1][:4]
+        frames = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in recent)
         lines.append(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  {frames}")
     return lines
 
