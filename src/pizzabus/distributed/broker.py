@@ -63,6 +63,7 @@ class Broker:
     names: Names
     dead_letters: KeyValue | None = None
     config: KeyValue | None = None
+    replays: KeyValue | None = None
 
     async def ensure(
         self, definition: SystemDefinition, *, replicas: int = 1, timeout: float = 60.0
@@ -135,6 +136,7 @@ class Broker:
             )
         self.dead_letters = await self._bucket(names.dead_letters_bucket, replicas)
         self.config = await self._bucket(names.config_bucket, replicas)
+        self.replays = await self._bucket(names.replays_bucket, replicas)
 
     async def _stream(self, config: StreamConfig) -> None:
         try:

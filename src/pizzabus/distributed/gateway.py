@@ -22,6 +22,7 @@ from pizzabus.distributed.invoker import NatsInvoker
 from pizzabus.distributed.operations import ClusterOperations, publish_faults
 from pizzabus.distributed.publisher import NatsPublisher
 from pizzabus.distributed.pushes import PushService
+from pizzabus.distributed.replay import ClusterReplays
 from pizzabus.distributed.subjects import connection_id, new_gateway_tag
 from pizzabus.embedded.system import Settings
 from pizzabus.errors import PizzabusError
@@ -59,6 +60,7 @@ class GatewayNode:
         self._publisher: NatsPublisher | None = None
         self._invoker: NatsInvoker | None = None
         self._operations: ClusterOperations | None = None
+        self._replays: ClusterReplays | None = None
         self._poller: asyncio.Task[None] | None = None
         self._backlog = 0
         self._dead_letters = 0
@@ -116,7 +118,8 @@ class GatewayNode:
         )
         self._publisher.bind(loop)
         self._invoker = NatsInvoker(broker, self.definition)
-        self._operations = ClusterOperations(self.definition, broker, self.stats)
+        self._replays = ClusterReplays(broker, self.definition.buses, self.clock)
+        self._operations = ClusterOperations(self.definition, broker, self.stats, self._replays)
         if self.connections is not None:
             self.connections.bind(loop)
             await PushService(broker, self.tag, self.connections).start()
@@ -129,6 +132,8 @@ class GatewayNode:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        if self._replays is not None:
+            await self._replays.close()
         if self.broker is not None:
             with contextlib.suppress(Exception):
                 await self.broker.close()

@@ -1,5 +1,6 @@
 """The admin operations of a distributed system, served by any gateway: stats from JetStream,
-dead letters in a key-value bucket, the fault plan in another (every worker follows it)."""
+dead letters in a key-value bucket, the fault plan in another (every worker follows it),
+replays read from the events stream (:mod:`.replay`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 from nats.js.errors import KeyNotFoundError, NoKeysError
 
 from pizzabus.bus.deadletters import DeadLetter
+from pizzabus.bus.replay import ReplayRequest
 from pizzabus.distributed.broker import Broker
 from pizzabus.distributed.consumer import decode_letter
+from pizzabus.distributed.replay import ClusterReplays
 from pizzabus.distributed.worker import FAULTS_KEY
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.functions.faults import FaultPlan
@@ -31,9 +34,16 @@ def _summary(letter: DeadLetter) -> dict[str, Any]:
 class ClusterOperations:
     """:class:`~pizzabus.contracts.Operations` over the broker (answers are awaitables)."""
 
-    def __init__(self, definition: SystemDefinition, broker: Broker, stats: Any) -> None:
+    def __init__(
+        self,
+        definition: SystemDefinition,
+        broker: Broker,
+        stats: Any,
+        replays: ClusterReplays,
+    ) -> None:
         self.definition = definition
         self.broker = broker
+        self._replays = replays
         self._stats = stats
         self.plan = FaultPlan()
 
@@ -136,23 +146,18 @@ class ClusterOperations:
             "run out into the dead-letter queue, or fix the function and it completes."
         )
 
-    def _no_replays(self) -> ValidationError:
-        return ValidationError(
-            "Replays are not available on the distributed runtime yet; the events stream "
-            f"{self.broker.names.events_stream} keeps a week of events for when they are."
-        )
+    async def replays(self) -> list[dict[str, Any]]:
+        return [replay.describe() for replay in await self._replays.all_replays()]
 
-    def replays(self) -> list[dict[str, Any]]:
-        return []
+    async def replay(self, name: str) -> dict[str, Any]:
+        return (await self._replays.get(name)).describe()
 
-    def replay(self, name: str) -> dict[str, Any]:
-        raise NotFoundError(f"No replay {name}.")
+    async def start_replay(self, request: dict[str, Any]) -> dict[str, Any]:
+        buses = [bus.name for bus in self.definition.buses]
+        return (await self._replays.start(ReplayRequest.parse(request, buses))).describe()
 
-    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]:
-        raise self._no_replays()
-
-    def cancel_replay(self, name: str) -> dict[str, Any]:
-        raise NotFoundError(f"No replay {name}.")
+    async def cancel_replay(self, name: str) -> dict[str, Any]:
+        return (await self._replays.cancel(name)).describe()
 
     async def faults(self) -> dict[str, Any]:
         assert self.broker.config is not None

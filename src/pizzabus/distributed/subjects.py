@@ -77,6 +77,11 @@ class Names:
         return f"{self.prefix}_dead_letters"
 
     @property
+    def replays_bucket(self) -> str:
+        """Replays and their progress, so that any gateway describes or cancels them."""
+        return f"{self.prefix}_replays"
+
+    @property
     def config_bucket(self) -> str:
         return f"{self.prefix}_config"
 
