@@ -64,6 +64,7 @@ class Broker:
     dead_letters: KeyValue | None = None
     config: KeyValue | None = None
     replays: KeyValue | None = None
+    receipts: KeyValue | None = None
 
     async def ensure(
         self, definition: SystemDefinition, *, replicas: int = 1, timeout: float = 60.0
@@ -137,6 +138,7 @@ class Broker:
         self.dead_letters = await self._bucket(names.dead_letters_bucket, replicas)
         self.config = await self._bucket(names.config_bucket, replicas)
         self.replays = await self._bucket(names.replays_bucket, replicas)
+        self.receipts = await self._bucket(names.receipts_bucket, replicas)
 
     async def _stream(self, config: StreamConfig) -> None:
         try:

@@ -10,7 +10,9 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import InvalidKeyError, NoKeysError
+from nats.js.errors import NotFoundError as NoEntry
+from nats.js.kv import KeyValue
 
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.bus.replay import ReplayRequest
@@ -23,6 +25,29 @@ from pizzabus.functions.faults import FaultPlan
 from pizzabus.system import SystemDefinition
 
 log = logging.getLogger("pizzabus.distributed")
+
+
+async def read_letters(bucket: KeyValue) -> list[DeadLetter]:
+    """Every dead letter in the bucket, oldest first."""
+    try:
+        keys = await bucket.keys()
+    except NoKeysError:
+        return []
+    letters = []
+    for key in keys:
+        letter = await read_letter(bucket, key)
+        if letter is not None:
+            letters.append(letter)
+    return sorted(letters, key=lambda letter: letter.at)
+
+
+async def read_letter(bucket: KeyValue, letter_id: str) -> DeadLetter | None:
+    """The dead letter ``letter_id``; None when there is none (or the id is no key at all)."""
+    try:
+        entry = await bucket.get(letter_id)
+    except (NoEntry, InvalidKeyError):  # never written, deleted, or not a key
+        return None
+    return decode_letter(entry.value) if entry.value else None
 
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:
@@ -52,36 +77,21 @@ class ClusterOperations:
         return result
 
     async def _letters(self) -> list[DeadLetter]:
-        bucket = self.broker.dead_letters
-        assert bucket is not None
-        try:
-            keys = await bucket.keys()
-        except NoKeysError:
-            return []
-        letters = []
-        for key in keys:
-            try:
-                entry = await bucket.get(key)
-            except KeyNotFoundError:
-                continue
-            if entry.value:
-                letters.append(decode_letter(entry.value))
-        return sorted(letters, key=lambda letter: letter.at)
+        assert self.broker.dead_letters is not None
+        return await read_letters(self.broker.dead_letters)
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         return [_summary(letter) for letter in await self._letters()]
 
     async def _letter(self, letter_id: str) -> DeadLetter:
         assert self.broker.dead_letters is not None
-        try:
-            entry = await self.broker.dead_letters.get(letter_id)
-        except (KeyNotFoundError, Exception) as error:
+        letter = await read_letter(self.broker.dead_letters, letter_id)
+        if letter is None:
             raise NotFoundError(
-                f"No dead letter {letter_id}; `pizzabus dlq list` shows the ones there are."
-            ) from error
-        if not entry.value:
-            raise NotFoundError(f"No dead letter {letter_id}; it was redriven or purged.")
-        return decode_letter(entry.value)
+                f"No dead letter {letter_id}; `pizzabus dlq list` shows the ones there are "
+                "(a redriven or purged one is gone)."
+            )
+        return letter
 
     async def dead_letter(self, letter_id: str) -> dict[str, Any]:
         letter = await self._letter(letter_id)

@@ -82,6 +82,11 @@ class Names:
         return f"{self.prefix}_replays"
 
     @property
+    def receipts_bucket(self) -> str:
+        """Which dead letters an SQS receive holds, until when (shared by every gateway)."""
+        return f"{self.prefix}_dlq_receipts"
+
+    @property
     def config_bucket(self) -> str:
         return f"{self.prefix}_config"
 
