@@ -5,9 +5,11 @@ it (two gateways here are two :class:`ClusterReplays` on their own connections).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
@@ -18,8 +20,10 @@ from pizzabus.devservers.nats import NatsServer
 from pizzabus.distributed.broker import Broker, connect, headers_of
 from pizzabus.distributed.publisher import NatsPublisher
 from pizzabus.distributed.replay import BATCH, ClusterReplays
+from pizzabus.distributed.subjects import EVENTS_MIN_AGE, events_max_age
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.pizza.system import SYSTEM
+from pizzabus.system import Archive
 
 BUS = "lab_event_bus"
 MAKE_RULE = "lab_make_pizza_rule"
@@ -147,3 +151,34 @@ async def test_a_replay_name_is_taken_cluster_wide_and_an_unknown_one_is_not_fou
         await on_b.start(ReplayRequest("r", BUS, 0, time.time(), ("no_rule",)))
     assert await _settled(on_b, "once") is ReplayState.COMPLETED  # an empty stream: no events
     assert (await on_b.get("once")).total == 0
+
+
+@pytest.mark.parametrize(
+    ("archives", "kept"),
+    [
+        pytest.param([None], EVENTS_MIN_AGE, id="no-archive-keeps-what-routing-needs"),
+        pytest.param([Archive("a", retention=timedelta(days=7))], 7 * 86_400.0, id="a-week"),
+        pytest.param(
+            [Archive("a", retention=timedelta(hours=1)), None], EVENTS_MIN_AGE, id="short-archive"
+        ),
+        pytest.param(
+            [Archive("a", retention=timedelta(days=2)), Archive("b", retention=timedelta(days=30))],
+            30 * 86_400.0,
+            id="the-longest-archive",
+        ),
+        pytest.param(
+            [Archive("a", retention=None), Archive("b", retention=timedelta(days=1))],
+            0.0,
+            id="an-archive-for-ever-keeps-for-ever",
+        ),
+    ],
+)
+def test_the_events_stream_keeps_events_as_long_as_the_longest_archive(
+    archives: list[Archive | None], kept: float
+) -> None:
+    lab = SYSTEM.buses[0]
+    buses = [
+        dataclasses.replace(lab, name=f"bus{n}", archive=archive)
+        for n, archive in enumerate(archives)
+    ]
+    assert events_max_age(buses) == kept

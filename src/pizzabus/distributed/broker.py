@@ -32,8 +32,8 @@ from nats.js.kv import KeyValue
 from pizzabus.distributed.subjects import (
     DELIVERIES_MAX_AGE,
     DUPLICATE_WINDOW,
-    EVENTS_MAX_AGE,
     Names,
+    events_max_age,
 )
 from pizzabus.errors import PizzabusError
 from pizzabus.system import SystemDefinition
@@ -92,7 +92,7 @@ class Broker:
                 name=names.events_stream,
                 subjects=[names.events_wildcard],
                 retention=RetentionPolicy.LIMITS,
-                max_age=EVENTS_MAX_AGE,
+                max_age=events_max_age(definition.buses),
                 duplicate_window=DUPLICATE_WINDOW,
                 storage=StorageType.FILE,
                 num_replicas=replicas,

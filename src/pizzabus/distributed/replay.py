@@ -206,6 +206,9 @@ class ClusterReplays:
             names.event_subject(replay.bus), stream=names.events_stream, config=config
         )
         bus = self.buses[replay.bus]
+        # The stream keeps what the longest archive keeps; this bus's archive may keep less.
+        retention = bus.spec.archive.retention if bus.spec.archive else None
+        kept_since = self.clock.now() - retention.total_seconds() if retention else 0.0
         try:
             pending = (await subscription.consumer_info()).num_pending or 0
             while pending:
@@ -217,7 +220,9 @@ class ClusterReplays:
                     if stored >= replay.end:
                         pending = 0
                         break
-                    if stored >= replay.start and bus.archives(json.loads(message.data)):
+                    if stored >= max(replay.start, kept_since) and bus.archives(
+                        json.loads(message.data)
+                    ):
                         batch.append(message.data)
                 if batch:
                     yield batch
