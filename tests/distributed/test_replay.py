@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from pizzabus.bus.replay import ReplayRequest, ReplayState
+from pizzabus.bus.replay import Replay, ReplayRequest, ReplayState
 from pizzabus.clock import ManualClock, SystemClock
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.devservers.nats import NatsServer
 from pizzabus.distributed.broker import Broker, connect, headers_of
 from pizzabus.distributed.publisher import NatsPublisher
-from pizzabus.distributed.replay import BATCH, ClusterReplays
+from pizzabus.distributed.replay import BATCH, STALE_AFTER, ClusterReplays
 from pizzabus.distributed.subjects import EVENTS_MIN_AGE, events_max_age
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.pizza.system import SYSTEM
@@ -182,3 +182,26 @@ def test_the_events_stream_keeps_events_as_long_as_the_longest_archive(
         for n, archive in enumerate(archives)
     ]
     assert events_max_age(buses) == kept
+
+
+async def test_a_replay_whose_gateway_died_is_recorded_failed_by_the_next_gateway_to_read_it(
+    brokers: tuple[Broker, Broker],
+) -> None:
+    a, _ = brokers
+    clock = ManualClock(start=time.time())
+    replays = ClusterReplays(a, SYSTEM.buses, clock)
+    # GIVEN a running replay as a gateway killed mid-way leaves it: its last heartbeat, now
+    running = Replay("orphan", BUS, 0, clock.now(), None, ReplayState.RUNNING, 64, 64)
+    left = {**running.describe(), "Heartbeat": clock.now()}
+    assert a.replays is not None
+    await a.replays.create("orphan", json.dumps(left).encode())
+    assert (
+        await replays.get("orphan")
+    ).state is ReplayState.RUNNING  # still beating, for all we know
+
+    await clock.advance(STALE_AFTER + 1)  # WHEN no progress comes for longer than a batch takes
+
+    orphan = await replays.get("orphan")
+    assert (orphan.state, orphan.replayed) == (ReplayState.FAILED, 64)
+    assert "gateway running the replay stopped" in orphan.reason
+    assert (await ClusterReplays(a, SYSTEM.buses, SystemClock()).get("orphan")) == orphan

@@ -10,6 +10,8 @@ replayed event is never stored in the stream again, so no replay reads another's
 Its state and progress live in a key-value bucket, so any gateway lists, describes or cancels
 it. Every write is compare-and-set on the entry's revision: a cancel written by another
 gateway is never overwritten by the runner's progress; the runner sees it at its next write.
+Each write also stamps a heartbeat: a replay whose gateway died (kill -9) stops beating, and the
+next gateway to read it records it FAILED instead of showing it running for ever.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ PACE = 0.001
 IDLE_CONSUMER = 60.0
 #: How long a fetch of events already in the stream may take.
 FETCH_TIMEOUT = 5.0
+#: A running replay whose heartbeat is older than this has lost its gateway (it writes
+#: progress at every batch, far more often).
+STALE_AFTER = 30.0
 _LIVE = (ReplayState.STARTING, ReplayState.RUNNING)
 
 
@@ -54,8 +59,12 @@ class _Cancelled(Exception):
         self.revision = revision
 
 
-def _encode(replay: Replay) -> bytes:
-    return json.dumps(replay.describe()).encode()
+def _encode(replay: Replay, beat: float) -> bytes:
+    return json.dumps({**replay.describe(), "Heartbeat": beat}).encode()
+
+
+def _heartbeat(value: bytes | None) -> float:
+    return float(json.loads(value or b"{}").get("Heartbeat", 0.0))
 
 
 def _decode(value: bytes | None) -> Replay:
@@ -90,7 +99,7 @@ class ClusterReplays:
         replay = Replay(request.name, request.bus, request.start, request.end, request.rules)
         replay.started_at = self.clock.now()
         try:
-            revision = await self._bucket.create(replay.name, _encode(replay))
+            revision = await self._bucket.create(replay.name, _encode(replay, self.clock.now()))
         except KeyWrongLastSequenceError:
             raise ValidationError(
                 f"Replay {replay.name} already exists; choose another name."
@@ -101,7 +110,26 @@ class ClusterReplays:
         return replay
 
     async def get(self, name: str) -> Replay:
-        return _decode((await self._entry(name)).value)
+        """The replay as stored (one whose gateway died is recorded FAILED first)."""
+        while True:
+            entry = await self._entry(name)
+            replay = _decode(entry.value)
+            stale = self.clock.now() - _heartbeat(entry.value) > STALE_AFTER
+            if replay.state not in (*_LIVE, ReplayState.CANCELLING) or not stale:
+                return replay
+            replay.state = ReplayState.FAILED
+            replay.reason = (
+                f"The gateway running the replay stopped (no progress for {STALE_AFTER:.0f} s); "
+                "start it again."
+            )
+            replay.ended_at = self.clock.now()
+            try:
+                await self._bucket.update(
+                    name, _encode(replay, self.clock.now()), last=entry.revision
+                )
+            except KeyWrongLastSequenceError:
+                continue  # its runner beat after all, or another gateway recorded it
+            return replay
 
     async def all_replays(self) -> list[Replay]:
         try:
@@ -128,7 +156,9 @@ class ClusterReplays:
                 )
             replay.state = ReplayState.CANCELLING
             try:
-                await self._bucket.update(name, _encode(replay), last=entry.revision)
+                await self._bucket.update(
+                    name, _encode(replay, _heartbeat(entry.value)), last=entry.revision
+                )
             except KeyWrongLastSequenceError:
                 continue  # its runner wrote progress meanwhile: look again
             return replay
@@ -186,7 +216,8 @@ class ClusterReplays:
         it to stop (a final write replaces whatever is there)."""
         while True:
             try:
-                return await self._bucket.update(replay.name, _encode(replay), last=revision)
+                value = _encode(replay, self.clock.now())
+                return await self._bucket.update(replay.name, value, last=revision)
             except KeyWrongLastSequenceError:
                 entry = await self._bucket.get(replay.name)
                 if not final and _decode(entry.value).state is ReplayState.CANCELLING:
