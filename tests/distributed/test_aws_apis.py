@@ -28,7 +28,7 @@ import tests.awsapi.test_sqs as sqs_suite
 from pizzabus.cli.main import cli
 from pizzabus.devservers.nats import NatsServer
 from tests.awsapi.conftest import Clients, boto3_clients
-from tests.distributed.cluster import Cluster, running_cluster
+from tests.distributed.cluster import Cluster, running_cluster, wait_until
 from tests.e2e.server import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -100,18 +100,6 @@ def other(cluster: Cluster) -> Iterator[Clients]:
     yield from boto3_clients(gateway.url, gateway.admin_token)
 
 
-def _until(check: Any, what: str, timeout: float = 60) -> Any:
-    """Poll ``check()`` until it answers something; the timeout is a failure guard only."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {timeout} s for {what}")
-        time.sleep(0.05)
-
-
 def test_a_receive_on_one_gateway_hides_the_dead_letter_from_the_other(
     client: Clients, other: Clients
 ) -> None:
@@ -123,7 +111,7 @@ def test_a_receive_on_one_gateway_hides_the_dead_letter_from_the_other(
         answer = sqs_a.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600)
         return [m for m in answer.get("Messages", []) if order_id in m["Body"]]
 
-    (message,) = _until(received, "the dead letter of the failed order")
+    (message,) = wait_until(received, "the dead letter of the failed order")
     on_b = sqs_b.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
     assert message["MessageId"] not in [m["MessageId"] for m in on_b.get("Messages", [])]
     attributes = sqs_b.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -168,7 +156,7 @@ def test_a_replay_started_through_one_gateway_is_followed_through_the_other(
         described: dict[str, Any] = events_b.describe_replay(ReplayName=name)
         return described if described["State"] in ("COMPLETED", "FAILED") else None
 
-    assert _until(finished, f"replay {name}")["State"] == "COMPLETED"
+    assert wait_until(finished, f"replay {name}")["State"] == "COMPLETED"
     assert name in [r["ReplayName"] for r in events_b.list_replays()["Replays"]]
     with pytest.raises(events_b.exceptions.IllegalStatusException):
         events_b.cancel_replay(ReplayName=name)

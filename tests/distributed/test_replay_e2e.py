@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from pizzabus.cli.main import cli
 from pizzabus.devservers.nats import NatsServer
-from tests.distributed.cluster import Cluster, running_cluster
+from tests.distributed.cluster import Cluster, running_cluster, wait_until
 from tests.e2e.orders import STAGES, new_order
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -25,18 +25,6 @@ def cluster(module_nats_server: NatsServer, module_postgres_dsn: str) -> Iterato
     system = ("--system", "tests.e2e.test_systems:AUDITED")
     with running_cluster(module_nats_server.url, module_postgres_dsn, 2, 1, *system) as running:
         yield running
-
-
-def _until(check: Any, what: str, timeout: float = 60) -> Any:
-    """Poll ``check()`` until it answers something; the timeout is a failure guard only."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {timeout} s for {what}")
-        time.sleep(0.1)
 
 
 def _order(client: httpx.Client, url: str) -> str:
@@ -51,7 +39,7 @@ def _order(client: httpx.Client, url: str) -> str:
             return False
         return [e["item"]["eventtype"] for e in response.json()["events"]] == STAGES
 
-    _until(delivered, f"the four stages of {order_id}")
+    wait_until(delivered, f"the four stages of {order_id}")
     return order_id
 
 
@@ -85,7 +73,7 @@ def test_pizzabus_replay_re_sends_exactly_the_window_to_the_named_rule(cluster: 
             mine = [r for r in records if r["replay"] == "window"]
             return records if len(mine) >= 8 else None
 
-        records = _until(audited, "the 8 replayed events at the audit function")
+        records = wait_until(audited, "the 8 replayed events at the audit function")
     replayed_records = [r for r in records if r["replay"] == "window"]
     originals = {r["id"] for r in records if r["replay"] == ""}
     assert len(replayed_records) == 8

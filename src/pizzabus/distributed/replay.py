@@ -32,7 +32,7 @@ from pizzabus.bus.bus import EventBus
 from pizzabus.bus.replay import NAME, Replay, ReplayRequest, ReplayState, check_replay
 from pizzabus.clock import Clock
 from pizzabus.distributed.broker import Broker
-from pizzabus.distributed.router import delivery_headers
+from pizzabus.distributed.router import publish_deliveries
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.system import EventBus as BusSpec
 
@@ -266,14 +266,5 @@ class ClusterReplays:
         event["replay-name"] = replay.name
         data = json.dumps(event).encode()
         deliveries = self.buses[replay.bus].route(event, data, self.clock.now(), replay.rules)
-        await asyncio.gather(
-            *(
-                self.broker.js.publish(
-                    self.broker.names.delivery_subject(d.target.function),
-                    data,
-                    headers=delivery_headers(d),
-                )
-                for d in deliveries
-            )
-        )
+        await publish_deliveries(self.broker, deliveries)
         replay.replayed += 1
