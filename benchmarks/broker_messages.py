@@ -1,8 +1,8 @@
 """Messages a cluster sends through its nats-server per order, by kind.
 
 An observer subscribes to ``>`` on the cluster's own nats-server and counts every message the
-server routes (publishes, JetStream API requests and their replies, deliveries to pull
-inboxes, acks), classified by subject. It counts an idle period first (pull requests that
+server routes (publishes, JetStream API requests and their replies, messages pulled by
+consumers, acks), classified by subject. It counts an idle period first (pull requests that
 expire, fault-plan polls) and subtracts that rate, so what is left is the orders' own traffic.
 The observer adds work to nats-server: run it apart from the CPU and latency measurements.
 """
@@ -22,7 +22,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("$JS.API.CONSUMER.MSG.NEXT.", "pull request"),
     ("$JS.API.", "jetstream api"),
     ("$KV.", "kv"),
-    ("_INBOX.", "reply or pulled message"),
+    ("_INBOX.", "reply"),
     ("pizzabus.events.", "event publish"),
     ("pizzabus.deliver.", "delivery publish"),
     ("pizzabus.invoke.", "invoke request"),
@@ -30,8 +30,12 @@ KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def kind_of(subject: str) -> str:
-    """The kind of message a subject carries (``other`` when none matches)."""
+def kind_of(subject: str, reply: str = "") -> str:
+    """The kind of message a subject carries (``other`` when none matches). A message that
+    JetStream hands to a consumer keeps its stored subject; its reply subject (where its ack
+    goes) tells it apart from the publish that stored it."""
+    if reply.startswith("$JS.ACK."):
+        return "pulled message"
     return next((kind for prefix, kind in KINDS if subject.startswith(prefix)), "other")
 
 
@@ -76,7 +80,7 @@ class Observer:
 
         async def seen(message: Any) -> None:
             with self._lock:
-                self.counts[kind_of(message.subject)] += 1
+                self.counts[kind_of(message.subject, message.reply)] += 1
 
         # A wildcard subscription also sees the JetStream API and the inboxes: the server
         # routes both like any subject of the account.

@@ -18,7 +18,8 @@ def test_subjects_are_classified_by_what_they_carry() -> None:
     assert kind_of("pizzabus.events.lab_event_bus") == "event publish"
     assert kind_of("pizzabus.deliver.make_pizza") == "delivery publish"
     assert kind_of("pizzabus.push.0a1b") == "push request"
-    assert kind_of("_INBOX.abc.1") == "reply or pulled message"
+    assert kind_of("_INBOX.abc.1") == "reply"
+    assert kind_of("pizzabus.deliver.make_pizza", "$JS.ACK.D.c.1.2.3.4.5") == "pulled message"
     assert kind_of("anything.else") == "other"
 
 
