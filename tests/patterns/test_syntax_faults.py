@@ -4,6 +4,11 @@ The standard library refuses these texts; the scanner of ``jsontext`` reads them
 the error as Jackson (the parser behind EventBridge) does. One case per fault kind and per
 place a fault can sit (object key, colon, value, array entry, string, escape, number), so that
 a change to any message or to where reading stops fails here.
+
+AWS confirmed a few of these (the conformance vectors); the others follow Jackson 2.x's
+wording as the scanner reproduces it. Four end-of-input and close-marker cases are the
+scanner's own wording and may differ from Jackson's (see docs/testing.md, "Known gaps"):
+``value-eof``, ``array-open-eof``, ``key-eof`` and ``unclosed-key``.
 """
 
 from __future__ import annotations
