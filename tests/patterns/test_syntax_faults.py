@@ -207,6 +207,19 @@ SYNTAX = [
     pytest.param(
         '{"a": ["\\u123', "Unexpected end-of-input in character escape sequence", id="u-eof"
     ),
+    pytest.param(
+        '{"a": ["\\uX041"]}', f"Unexpected character ('X' (code 88)): {HEX}", id="u-capital-x"
+    ),
+    pytest.param(
+        '{"a": ["\\uaZ00"]}',
+        f"Unexpected character ('Z' (code 90)): {HEX}",
+        id="u-lower-hex-then-bad",
+    ),
+    pytest.param(
+        '{"a": ["x\\n',
+        "Unexpected end-of-input: was expecting closing quote for a string value",
+        id="escape-then-eof",
+    ),
     # numbers
     pytest.param(
         '{"a": [00]}', "Invalid numeric value: Leading zeroes not allowed", id="leading-zero"
@@ -367,6 +380,17 @@ def test_a_fault_sits_where_the_streaming_parser_would_meet_it(text: str, tree: 
         return node
 
     assert mark(found) == tree
+
+
+def test_escapes_and_numbers_before_a_fault_are_read_in_full() -> None:
+    tree, fault = loads_pattern('["a\\tb\\u0041c\\"", 19, 9.9e9, -0.5E+1] x')
+    assert tree == [
+        'a\tbAc"',
+        PatternNumber("19"),
+        PatternNumber("9.9e9"),
+        PatternNumber("-0.5E+1"),
+    ]
+    assert fault == SyntaxFault(f"Unrecognized token 'x': was expecting {VALUES}")
 
 
 def test_valid_text_has_no_fault_and_keeps_numbers_as_written() -> None:
