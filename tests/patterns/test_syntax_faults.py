@@ -115,6 +115,11 @@ SYNTAX = [
         "Unexpected character ('x' (code 120)): was expecting comma to separate Object entries",
         id="missing-comma-after-a-number-array",
     ),
+    pytest.param(
+        '{"a":[1],"b":[tru]}',
+        f"Unrecognized token 'tru': was expecting {VALUES}",
+        id="right-after-a-comma",
+    ),
     pytest.param("{", "Unexpected end-of-input: expected close marker for Object", id="just-{"),
     pytest.param('{"a"', "Unexpected end-of-input: expected close marker for Object", id="key-eof"),
     pytest.param(
@@ -221,6 +226,23 @@ SYNTAX = [
         id="escape-then-eof",
     ),
     # numbers
+    pytest.param(
+        '{"a": [0', "Unexpected end-of-input: expected close marker for Array", id="zero-at-end"
+    ),
+    pytest.param(
+        '{"a": [00', "Invalid numeric value: Leading zeroes not allowed", id="zeros-at-end"
+    ),
+    pytest.param(
+        '{"a": [1X]}',
+        "Unexpected character ('X' (code 88)): was expecting comma to separate Array entries",
+        id="letter-x-after-number",
+    ),
+    pytest.param(
+        '{"a": [1eX]}',
+        "Unexpected character ('X' (code 88)) in numeric value: "
+        "Exponent indicator not followed by a digit",
+        id="letter-x-after-exponent",
+    ),
     pytest.param(
         '{"a": [00]}', "Invalid numeric value: Leading zeroes not allowed", id="leading-zero"
     ),
@@ -383,14 +405,21 @@ def test_a_fault_sits_where_the_streaming_parser_would_meet_it(text: str, tree: 
 
 
 def test_escapes_and_numbers_before_a_fault_are_read_in_full() -> None:
-    tree, fault = loads_pattern('["a\\tb\\u0041c\\"", 19, 9.9e9, -0.5E+1] x')
+    tree, fault = loads_pattern('["a b\\tb\\u0041c\\"", 19, 9.9e9, -0.5E+1] x')
     assert tree == [
-        'a\tbAc"',
+        'a b\tbAc"',
         PatternNumber("19"),
         PatternNumber("9.9e9"),
         PatternNumber("-0.5E+1"),
     ]
     assert fault == SyntaxFault(f"Unrecognized token 'x': was expecting {VALUES}")
+
+
+def test_reading_goes_on_right_after_an_empty_object() -> None:
+    """(The compiler would stop at the empty object first: the fault is checked here.)"""
+    assert loads_pattern('{"a": {}x}')[1] == SyntaxFault(
+        "Unexpected character ('x' (code 120)): was expecting comma to separate Object entries"
+    )
 
 
 def test_valid_text_has_no_fault_and_keeps_numbers_as_written() -> None:
