@@ -5,7 +5,7 @@ processes, a private nats-server, a fresh PostgreSQL database).
 The dead-letter suite runs too (faults set through the admin API reach every worker; ``pizzabus
 dlq`` lists and redrives through any gateway). Only what is specific to embedded is left out:
 where a quick handler runs (inline on the server's loop) has no meaning on a gateway that runs
-no handler; replays, which the distributed runtime does not offer yet.
+no handler. Replays on a cluster have their own tests (``test_replay.py``, ``test_replay_e2e.py``).
 """
 
 from __future__ import annotations

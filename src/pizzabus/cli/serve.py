@@ -32,7 +32,7 @@ from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RET
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
-from pizzabus.embedded import EmbeddedSystem, Settings
+from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
@@ -613,12 +613,10 @@ def _announce(
             "                 (AWS default; --max-retry-attempts/--max-event-age shorten it)"
         )
     console.print(f"  stats          {base_url}/_pizzabus/stats")
-    if isinstance(runtime, EmbeddedSystem):  # the distributed gateway does not mount them yet
-        console.print(
-            f"  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): "
-            'eval "$(pizzabus env)"',
-            soft_wrap=True,
-        )
+    console.print(
+        f'  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): eval "$(pizzabus env)"',
+        soft_wrap=True,
+    )
     console.print(f"  admin token    {token_where}", soft_wrap=True)
     console.print(f"  metrics        {base_url}/metrics")
     console.print(f"  console        {base_url}/_pizzabus/?token={token}", soft_wrap=True)
