@@ -13,6 +13,7 @@ import click
 
 from pizzabus.cli.serve import load_definition
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
 from pizzabus.telemetry.labels import label_output
 
@@ -78,6 +79,14 @@ from pizzabus.telemetry.labels import label_output
     help="Port of worker process 0's /metrics; process N takes the port plus N (0: free "
     "ports). Every gateway lists them at /_pizzabus/metrics/targets (Prometheus http_sd).",
 )
+@click.option(
+    "--environment-idle-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IDLE_TTL,
+    show_default=True,
+    help="Seconds a function's execution environment may stay idle before it is shut down; "
+    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
+)
 @click.option("--slot", type=int, default=None, hidden=True)
 @click.option(
     "--log-level",
@@ -97,6 +106,7 @@ def worker(
     reload: bool,
     metrics_host: str,
     metrics_port: int,
+    environment_idle_ttl: float,
     slot: int | None,
     log_level: str,
 ) -> None:
@@ -125,6 +135,7 @@ def worker(
             )
             if given
         ]
+        command += ["--environment-idle-ttl", str(environment_idle_ttl)]
         click.echo(f"pizzabus worker: {count} process(es) on {nats_url}, tables {tables_url}")
         sys.stdout.flush()
         raise SystemExit(Supervisor(command, count, on_event=click.echo).run())
@@ -141,6 +152,7 @@ def worker(
         metrics_host=metrics_host,
         metrics_port=metrics_port + slot if metrics_port else 0,
         node=f"worker-{slot}-{os.getpid()}",
+        environment_idle_ttl=environment_idle_ttl,
     )
     try:
         asyncio.run(_serve(Worker(definition, settings), slot))

@@ -44,6 +44,7 @@ from pizzabus.distributed.telemetry import (
 from pizzabus.embedded.reload import CodeWatcher
 from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.functions.runtime import DEFAULT_CONCURRENCY, FunctionRuntime
 from pizzabus.gateway.wiring import ManagementEndpoint
 from pizzabus.sdk.boto3_shim import boto3_module
@@ -84,6 +85,8 @@ class WorkerSettings:
     metrics_port: int | None = 0
     #: This process's name among the cluster's nodes (the console, the scrape targets).
     node: str = ""
+    #: Seconds an execution environment may stay idle before it is shut down (None: never).
+    environment_idle_ttl: float | None = DEFAULT_IDLE_TTL
 
 
 class WorkerPlatform:
@@ -175,6 +178,7 @@ class Worker:
             faults=self.faults,
             inline=None,  # handlers wait on this loop: they never run on it
             telemetry=self.telemetry,
+            idle_ttl=settings.environment_idle_ttl,
         )
         runtime.bind()
         self.telemetry.metrics.concurrency = runtime.concurrency
