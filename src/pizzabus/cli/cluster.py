@@ -23,6 +23,7 @@ from types import FrameType
 import click
 
 from pizzabus.cli.serve import load_definition
+from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.devservers.nats import die_with_parent
 from pizzabus.errors import PizzabusError
 from pizzabus.system.loading import DEFAULT_SYSTEM
@@ -134,16 +135,8 @@ def _announce(children: list[_Child], workers: int) -> None:
     help="Where nats-server stores its streams (default: a temp directory, removed at exit).",
 )
 @click.option("--system", "system_ref", default=DEFAULT_SYSTEM, show_default=True)
-@click.option(
-    "--quiet",
-    is_flag=True,
-    help="No START / END / REPORT lines per invocation (handler output still shows).",
-)
-@click.option(
-    "--no-traces",
-    is_flag=True,
-    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
-)
+@quiet_option
+@no_traces_option
 @click.option(
     "--reload/--no-reload",
     default=True,
@@ -151,15 +144,7 @@ def _announce(children: list[_Child], workers: int) -> None:
     help="Reload a function's code in every worker process when a file in its code folder "
     "is saved.",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port of worker process 0's /metrics; process N takes the port plus N (0: free "
-    "ports). Gateways serve their own at /metrics and list every one at "
-    "/_pizzabus/metrics/targets (Prometheus http_sd).",
-)
+@metrics_port_option
 def cluster(
     gateways: int,
     workers: int,

@@ -12,6 +12,7 @@ import sys
 import click
 
 from pizzabus.cli.serve import load_definition
+from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
@@ -47,17 +48,8 @@ from pizzabus.telemetry.labels import label_output
     show_default=True,
     help="The system definition, as module:attribute.",
 )
-@click.option(
-    "--quiet",
-    is_flag=True,
-    help="No START / END / REPORT lines per invocation (handler output still shows).",
-)
-@click.option(
-    "--no-traces",
-    is_flag=True,
-    help="Record no journey spans (the gateways' /_pizzabus/traces then miss the workers' "
-    "part); metrics stay.",
-)
+@quiet_option
+@no_traces_option
 @click.option(
     "--reload/--no-reload",
     default=False,
@@ -71,14 +63,7 @@ from pizzabus.telemetry.labels import label_output
     show_default=True,
     help="Interface each worker process serves /metrics on.",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port of worker process 0's /metrics; process N takes the port plus N (0: free "
-    "ports). Every gateway lists them at /_pizzabus/metrics/targets (Prometheus http_sd).",
-)
+@metrics_port_option
 @click.option(
     "--environment-idle-ttl",
     type=click.FloatRange(min=0, min_open=True),
