@@ -42,6 +42,7 @@ DEFAULT_MAX_BACKLOG = 100_000
 PUBLISH_TIMEOUT = 2.0
 #: Publishes of one event before its entry is answered InternalException.
 PUBLISH_ATTEMPTS = 4
+UNREACHABLE = "The event bus's broker (NATS) is unreachable right now; retry shortly."
 
 
 class NatsPublisher:
@@ -83,9 +84,7 @@ class NatsPublisher:
         validate_request(entries, self.max_request_bytes)
         if not self.broker.nc.is_connected:
             # Reconnecting: answer now (a retryable 503) rather than wait out a timeout.
-            raise BrokerUnavailable(
-                "The event bus's broker (NATS) is unreachable right now; retry shortly."
-            )
+            raise BrokerUnavailable(UNREACHABLE)
         assert isinstance(entries, Sequence)
         results: list[dict[str, str] | None] = []
         pending: list[tuple[int, str, bytes, str, str | None]] = []
@@ -163,6 +162,11 @@ class NatsPublisher:
                     subject, payload, timeout=PUBLISH_TIMEOUT, headers=headers
                 )
             except (nats.errors.Error, APIError, TimeoutError) as failure:
+                if not self.broker.nc.is_connected:
+                    # The connection dropped while this publish waited (the client notices a
+                    # lost server only when its read fails): a retryable 503 now, as when the
+                    # request arrived during the reconnect, not an entry error seconds later.
+                    raise BrokerUnavailable(UNREACHABLE) from failure
                 error = failure
                 continue
             self.published += 1
