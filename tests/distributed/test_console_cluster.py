@@ -62,6 +62,13 @@ def test_the_console_of_a_gateway_shows_what_the_workers_did(page: Page, cluster
     matched = page.locator('tr[data-rule="lab_make_pizza_rule"] td').first
     expect(matched).not_to_have_text("0", timeout=LIVE_MS)
 
+    # The live processes: the gateway and the worker, as their heartbeats tell.
+    processes = page.locator("[data-testid=processes] tbody tr")
+    expect(processes).to_have_count(2, timeout=LIVE_MS)
+    expect(processes.nth(0)).to_have_attribute("data-kind", "gateway")
+    expect(processes.nth(1)).to_have_attribute("data-kind", "worker")
+    expect(processes.nth(1).locator("td").nth(3)).to_contain_text("127.0.0.1:")
+
     # The order's journey (the longest: a socket's catch-up event has a short one of its own).
     rows = page.locator("[data-testid=traces] tr[data-trace]")
     expect(rows.first).to_be_visible(timeout=LIVE_MS)

@@ -85,11 +85,32 @@ def test_the_console_url_keeps_the_token_in_an_http_only_cookie(server: Server) 
     assert "SameSite=strict" in cookie
 
 
+def test_the_console_state_lists_the_one_process_serving_it(server: Server) -> None:
+    state = httpx.get(
+        f"{server.url}/_pizzabus/console/state",
+        headers={"Authorization": f"Bearer {server.admin_token}"},
+        timeout=5,
+    ).json()
+    assert state["nodes"] == [
+        {
+            "node": "server",
+            "kind": "server",
+            "pid": server.process.pid,
+            "metrics": urlsplit(server.url).netloc,
+            "heartbeat_age_s": 0.0,
+        }
+    ]
+
+
 def test_the_console_shows_functions_and_rules_live(page: Page, server: Server) -> None:
     for function in ("make_pizza", "cook_pizza", "deliver_pizza", "receive_events", "chaos"):
         expect(page.locator(f'tr[data-function="{function}"]')).to_be_visible()
     expect(page.locator('tr[data-rule="lab_make_pizza_rule"]')).to_be_visible()
     expect(page.locator('[data-node="rule:lab_receive_events_rule"]')).to_be_visible()
+    process = page.locator("[data-testid=processes] tbody tr")
+    expect(process).to_have_count(1)
+    expect(process).to_have_attribute("data-kind", "server")
+    expect(process.locator("td").nth(2)).to_have_text(str(server.process.pid))
     before = int(_function_cell(page, "make_pizza", 0).inner_text())  # type: ignore[attr-defined]
 
     async def two() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -104,7 +105,9 @@ class GatewayNode:
         self.telemetry = Telemetry(traces=traces, now=self.clock.now)
         self.telemetry.metrics.connections = lambda: len(self.connections or ())
         self.view = Telemetry(traces=traces, now=self.clock.now)
-        self.node = NodeInfo(f"gateway-{self.tag}", "gateway", _host_port(settings.base_url))
+        self.node = NodeInfo(
+            f"gateway-{self.tag}", "gateway", _host_port(settings.base_url), os.getpid()
+        )
         self.collector: TelemetryCollector | None = None
         self._relaying: asyncio.Task[None] | None = None
         self._map = system_map(self.definition)
@@ -295,7 +298,7 @@ class GatewayNode:
         stats["deliveries"] = {
             "in_flight": sum(c["in_flight"] for n, c in self._consumers.items() if n != router)
         }
-        state = console_state(
+        return console_state(
             self.view,
             self._map,
             lambda: stats,
@@ -303,9 +306,8 @@ class GatewayNode:
             list,  # retries wait in JetStream (nak delays), not in a gateway
             lambda: faults,
             self.connections.describe if self.connections is not None else list,
+            self.collector.processes() if self.collector else [self.node.process(0.0)],
         )
-        state["nodes"] = [n.to_json() for n in self.collector.nodes()] if self.collector else []
-        return state
 
     def metrics_targets(self) -> list[dict[str, Any]]:
         if self.collector is None:
