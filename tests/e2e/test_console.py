@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import connect
 
-from tests.e2e.browser_support import launch_chromium, requires_chromium
+from tests.e2e.browser_support import requires_chromium
 from tests.e2e.orders import new_order
 from tests.e2e.server import REPO, Server, start_server
 from tests.e2e.test_observe import _order
@@ -37,14 +37,6 @@ def server() -> Iterator[Server]:
     running = start_server(("--memory", "--no-reload", "--system", "tests.e2e.chaos_system:SYSTEM"))
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 def console_url(server: Server) -> str:
@@ -70,6 +62,19 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
 
 def _function_cell(page: Page, function: str, column: int) -> object:
     return page.locator(f'[data-testid="functions"] tr[data-function="{function}"] td').nth(column)
+
+
+def open_the_order_journey(page: Page) -> None:
+    """Open the order's journey (the longest: a socket's catch-up event has a short one of its
+    own), and check its waterfall has the handlers' invocations and the pushes to the client."""
+    rows = page.locator("[data-testid=traces] tr[data-trace]")
+    expect(rows.first).to_be_visible(timeout=LIVE_MS)
+    spans = [int(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())]
+    rows.nth(spans.index(max(spans))).click()
+    waterfall = page.get_by_test_id("waterfall")
+    expect(waterfall).to_be_visible()
+    expect(waterfall.locator('[data-kind="invocation"]').first).to_be_visible()
+    expect(waterfall.locator('[data-kind="push"]').first).to_be_visible()
 
 
 def test_the_console_url_keeps_the_token_in_an_http_only_cookie(server: Server) -> None:
@@ -131,14 +136,7 @@ def test_the_console_shows_functions_and_rules_live(page: Page, server: Server) 
         expect(page.locator("[data-testid=connections] tbody tr")).to_have_count(1, timeout=LIVE_MS)
     expect(page.locator("[data-testid=connections] tbody tr")).to_have_count(0, timeout=LIVE_MS)
 
-    # The order's journey (the longest: a socket's catch-up event has a short one of its own).
-    rows = page.locator("[data-testid=traces] tr[data-trace]")
-    spans = [int(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())]
-    rows.nth(spans.index(max(spans))).click()
-    waterfall = page.get_by_test_id("waterfall")
-    expect(waterfall).to_be_visible()
-    expect(waterfall.locator('[data-kind="invocation"]').first).to_be_visible()
-    expect(waterfall.locator('[data-kind="push"]').first).to_be_visible()
+    open_the_order_journey(page)
 
 
 def test_a_fault_shows_as_pending_retries_until_cleared(page: Page, server: Server) -> None:
