@@ -270,11 +270,13 @@ class PostgresTableStore(Engine):
                 canceled: TransactionCanceled | None = None
                 try:
                     with connection.transaction():
-                        connection.execute(_SERIALIZABLE)
-                        rows = [
-                            connection.execute(statements.get, (kp, ks)).fetchone()
-                            for statements, kp, ks in encoded
-                        ]
+                        with connection.pipeline():  # the reads in one round trip
+                            connection.execute(_SERIALIZABLE)
+                            reads = [
+                                connection.execute(statements.get, (kp, ks))
+                                for statements, kp, ks in encoded
+                            ]
+                        rows = [read.fetchone() for read in reads]
                         try:
                             writes = decide(
                                 [None if row is None else loads(row[0]) for row in rows]
