@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,15 +97,21 @@ class Cluster:
 
 @contextmanager
 def running_cluster(
-    nats_url: str, tables: str, gateways: int = 2, processes: int = 2, *extra: str
+    nats_url: str,
+    tables: str,
+    gateways: int = 2,
+    processes: int = 2,
+    *extra: str,
+    gateway_args: Sequence[str] = (),
 ) -> Iterator[Cluster]:
     """Gateways and a worker supervisor on ``tables`` (a ``postgresql://`` DSN); stopped
-    afterwards whatever happens."""
+    afterwards whatever happens. ``extra`` goes to both, ``gateway_args`` to the gateways only
+    (``serve`` options such as ``--faults`` or ``--max-in-flight``)."""
     started: list[Server] = []
     workers = None
     try:
         for _ in range(gateways):
-            started.append(start_gateway(nats_url, tables, *extra))
+            started.append(start_gateway(nats_url, tables, *extra, *gateway_args))
         if processes:
             workers = start_workers(nats_url, tables, started[0].url, processes, *extra)
             workers.wait_ready(processes)

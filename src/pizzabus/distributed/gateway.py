@@ -75,6 +75,7 @@ class GatewayNode:
         self._receipts: BucketReceipts | None = None
         self._poller: asyncio.Task[None] | None = None
         self._backlog = 0
+        self._published_at_poll = 0
         self._dead_letters = 0
         self._consumers: dict[str, dict[str, int]] = {}
         ws = definition.websocket_api
@@ -134,7 +135,7 @@ class GatewayNode:
             self.definition.buses,
             identity=self.settings.identity,
             clock=self.clock,
-            backlog=lambda: self._backlog,
+            backlog=self._backlog_now,
             max_backlog=self.distribution.max_backlog,
             max_request_bytes=self.settings.max_request_bytes,
         )
@@ -179,6 +180,7 @@ class GatewayNode:
         ]
         while True:
             total = 0
+            published = self._published()
             for stream, consumer in consumers:
                 try:
                     info = await self.broker.js.consumer_info(stream, consumer)
@@ -191,9 +193,19 @@ class GatewayNode:
                 }
                 self._consumers[consumer] = pending
                 total += pending["pending"] + pending["in_flight"]
-            self._backlog = total
+            self._backlog, self._published_at_poll = total, published
             self._dead_letters = await self._count_dead_letters()
             await asyncio.sleep(BACKLOG_POLL)
+
+    def _published(self) -> int:
+        return self._publisher.published if self._publisher is not None else 0
+
+    def _backlog_now(self) -> int:
+        """The backlog last polled, plus the events this gateway stored since: a burst is
+        throttled once it passes the bound, not a poll later (other gateways' bursts show at
+        the next poll). Events stored while a poll ran may count twice: it errs on the side of
+        throttling, for at most one poll."""
+        return self._backlog + self._published() - self._published_at_poll
 
     async def _count_dead_letters(self) -> int:
         assert self.broker is not None

@@ -32,6 +32,7 @@ from pizzabus.clock import Clock
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.contracts.ids import uuid4
 from pizzabus.distributed.broker import Broker, BrokerUnavailable
+from pizzabus.loop import wait_on_loop
 from pizzabus.system import EventBus as BusSpec
 
 #: Events and deliveries waiting before PutEvents answers ThrottlingException.
@@ -40,6 +41,7 @@ DEFAULT_MAX_BACKLOG = 100_000
 PUBLISH_TIMEOUT = 2.0
 #: Publishes of one event before its entry is answered InternalException.
 PUBLISH_ATTEMPTS = 4
+UNREACHABLE = "The event bus's broker (NATS) is unreachable right now; retry shortly."
 
 
 class NatsPublisher:
@@ -75,16 +77,13 @@ class NatsPublisher:
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         """PutEvents from a handler's thread (never the loop's own)."""
         assert self.loop is not None, "NatsPublisher.bind(loop) must be called first"
-        future = asyncio.run_coroutine_threadsafe(self.put_events_async(entries), self.loop)
-        return future.result(PUBLISH_TIMEOUT * 2)
+        return wait_on_loop(self.loop, self.put_events_async(entries), PUBLISH_TIMEOUT * 2)
 
     async def put_events_async(self, entries: object) -> dict[str, Any]:
         validate_request(entries, self.max_request_bytes)
         if not self.broker.nc.is_connected:
             # Reconnecting: answer now (a retryable 503) rather than wait out a timeout.
-            raise BrokerUnavailable(
-                "The event bus's broker (NATS) is unreachable right now; retry shortly."
-            )
+            raise BrokerUnavailable(UNREACHABLE)
         assert isinstance(entries, Sequence)
         results: list[dict[str, str] | None] = []
         pending: list[tuple[int, str, bytes, str]] = []
@@ -149,6 +148,11 @@ class NatsPublisher:
                     subject, payload, timeout=PUBLISH_TIMEOUT, headers=headers
                 )
             except (nats.errors.Error, APIError, TimeoutError) as failure:
+                if not self.broker.nc.is_connected:
+                    # The connection dropped while this publish waited (the client notices a
+                    # lost server only when its read fails): a retryable 503 now, as when the
+                    # request arrived during the reconnect, not an entry error seconds later.
+                    raise BrokerUnavailable(UNREACHABLE) from failure
                 error = failure
                 continue
             self.published += 1
