@@ -3,8 +3,8 @@
 :class:`TransactWrite` is one action as the request gives it; the engine checks every action's
 condition against the items as they are, and writes only when every one holds, under one lock
 and one backend transaction (PostgreSQL: one SERIALIZABLE transaction, decided again when
-another writer changed an item meanwhile). :class:`TransactionCanceled` carries one reason per action, in
-order, as DynamoDB's ``CancellationReasons``.
+another writer changed an item meanwhile). :class:`TransactionCanceled` carries one reason
+per action, in order, as DynamoDB's ``CancellationReasons``.
 """
 
 from __future__ import annotations
