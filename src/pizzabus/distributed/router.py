@@ -44,6 +44,20 @@ def delivery_headers(delivery: Delivery) -> dict[str, str]:
     return headers
 
 
+async def publish_deliveries(broker: Broker, deliveries: Sequence[Delivery]) -> None:
+    """Store each delivery on its function's subject (its key is its ``Nats-Msg-Id``)."""
+    await asyncio.gather(
+        *(
+            broker.js.publish(
+                broker.names.delivery_subject(d.target.function),
+                d.payload,
+                headers=delivery_headers(d),
+            )
+            for d in deliveries
+        )
+    )
+
+
 class Router:
     """Routes the events of ``buses`` to deliveries."""
 
@@ -66,16 +80,7 @@ class Router:
             log.warning("event %s names no bus of this system; dropped", event.get("id"))
             return 0
         deliveries = bus.route(event, payload, self.clock.now())
-        await asyncio.gather(
-            *(
-                self.broker.js.publish(
-                    self.broker.names.delivery_subject(d.target.function),
-                    payload,
-                    headers=delivery_headers(d),
-                )
-                for d in deliveries
-            )
-        )
+        await publish_deliveries(self.broker, deliveries)
         return len(deliveries)
 
     async def run(self) -> None:
