@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.e2e.server import REPO, Server, start_server
 
@@ -96,15 +97,21 @@ class Cluster:
 
 @contextmanager
 def running_cluster(
-    nats_url: str, tables: str, gateways: int = 2, processes: int = 2, *extra: str
+    nats_url: str,
+    tables: str,
+    gateways: int = 2,
+    processes: int = 2,
+    *extra: str,
+    gateway_args: Sequence[str] = (),
 ) -> Iterator[Cluster]:
     """Gateways and a worker supervisor on ``tables`` (a ``postgresql://`` DSN); stopped
-    afterwards whatever happens."""
+    afterwards whatever happens. ``extra`` goes to both, ``gateway_args`` to the gateways only
+    (``serve`` options such as ``--faults`` or ``--max-in-flight``)."""
     started: list[Server] = []
     workers = None
     try:
         for _ in range(gateways):
-            started.append(start_gateway(nats_url, tables, *extra))
+            started.append(start_gateway(nats_url, tables, *extra, *gateway_args))
         if processes:
             workers = start_workers(nats_url, tables, started[0].url, processes, *extra)
             workers.wait_ready(processes)
@@ -114,3 +121,16 @@ def running_cluster(
             workers.stop()
         for gateway in started:
             gateway.stop()
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll ``check()`` until it answers something truthy, and answer that; the timeout is a
+    failure guard only."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout} s for {what}")
+        time.sleep(0.05)

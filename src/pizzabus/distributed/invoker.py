@@ -2,21 +2,24 @@
 Lambda routes run on some worker, by NATS request/reply (a queue group: one worker answers).
 
 The reply is ``{"result": …}`` or ``{"error": [type, message]}``; no worker answering is a
-``FunctionError`` the gateway turns into a 500, as API Gateway does when Lambda fails.
+``FunctionError`` the gateway turns into a 500, as API Gateway does when Lambda fails. A caller
+that wants what the invocation logged (Lambda's ``LogType: Tail``) asks with a header; the
+reply then carries the lines under ``"log"``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import nats.errors
 from nats.aio.msg import Msg
 
-from pizzabus.contracts.invoker import NOT_NOW, Invoker
+from pizzabus.contracts.invoker import NOT_NOW
 from pizzabus.distributed.broker import Broker
 from pizzabus.functions.errors import FunctionError
+from pizzabus.functions.logs import InvocationLog
 from pizzabus.system import SystemDefinition
 
 log = logging.getLogger("pizzabus.distributed")
@@ -25,6 +28,16 @@ log = logging.getLogger("pizzabus.distributed")
 QUEUE = "workers"
 #: Extra time past the function's timeout before a gateway gives up on an answer.
 MARGIN = 2.0
+#: The request header that asks for the invocation's log in the reply.
+LOG_HEADER = "Pizzabus-Log"
+#: The most of a log a reply carries (Tail answers 4 KB; the rest stays on the worker).
+LOG_BYTES = 64 * 1024
+
+
+class LoggedInvoker(Protocol):
+    """A local runtime that can hand its caller what an invocation logged."""
+
+    async def invoke(self, name: str, payload: bytes, log: InvocationLog | None = None) -> Any: ...
 
 
 class NatsInvoker:
@@ -37,11 +50,15 @@ class NatsInvoker:
     def invoke_now(self, name: str, payload: bytes) -> Any:
         return NOT_NOW
 
-    async def invoke(self, name: str, payload: bytes) -> Any:
+    async def invoke(self, name: str, payload: bytes, log: InvocationLog | None = None) -> Any:
+        """Run ``name`` on some worker; ``log``, when given, gets what the invocation logged."""
         subject = self.broker.names.invoke_subject(name)
         try:
             reply = await self.broker.nc.request(
-                subject, payload, timeout=self.timeouts.get(name, 5.0)
+                subject,
+                payload,
+                timeout=self.timeouts.get(name, 5.0),
+                headers={LOG_HEADER: "1"} if log is not None else None,
             )
         except nats.errors.NoRespondersError as error:
             raise FunctionError(
@@ -53,6 +70,9 @@ class NatsInvoker:
                 "Pizzabus.WorkerUnreachable", f"No answer from a worker running {name} ({error})."
             ) from error
         answer = json.loads(reply.data)
+        if log is not None:
+            log.request_id = answer.get("request_id", "")
+            log.write(answer.get("log", ""))
         if "error" in answer:
             error_type, message = answer["error"]
             raise FunctionError(error_type, message)
@@ -62,7 +82,9 @@ class NatsInvoker:
 class InvokeService:
     """A worker's side: answers invocation requests with the local runtime."""
 
-    def __init__(self, broker: Broker, definition: SystemDefinition, invoker: Invoker) -> None:
+    def __init__(
+        self, broker: Broker, definition: SystemDefinition, invoker: LoggedInvoker
+    ) -> None:
         self.broker = broker
         self.functions = [f.name for f in definition.functions]
         self.invoker = invoker
@@ -75,11 +97,15 @@ class InvokeService:
 
     def _handler(self, name: str) -> Any:
         async def handle(message: Msg) -> None:
+            log = InvocationLog() if (message.headers or {}).get(LOG_HEADER) else None
             try:
-                result = await self.invoker.invoke(name, message.data)
+                result = await self.invoker.invoke(name, message.data, log)
                 answer: dict[str, Any] = {"result": result}
             except FunctionError as error:
                 answer = {"error": [error.error_type, error.message]}
+            if log is not None:
+                answer["log"] = log.text()[-LOG_BYTES:]
+                answer["request_id"] = log.request_id
             try:
                 data = json.dumps(answer).encode()
             except (TypeError, ValueError) as error:
