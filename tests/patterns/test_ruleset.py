@@ -146,3 +146,27 @@ def test_matching_is_safe_from_many_threads_while_rules_change() -> None:
     assert errors == []
     assert wrong == []
     assert rules.matching(envelope(n=7)) == ["r7"]
+
+
+def test_an_ip_address_no_rule_names_passes_the_ip_index_by() -> None:
+    rules = _rules(ip={"a": ["10.0.0.1"]}, other={"a": [{"prefix": "10."}]})
+    assert rules.matching({"a": "10.0.0.2"}) == ["other"]
+    assert rules.matching({"a": "10.000.0.1"}) == ["ip", "other"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        pytest.param({"suffix": "bc"}, "bc", id="suffix"),
+        pytest.param({"prefix": "bc"}, "bc", id="prefix"),
+        pytest.param({"suffix": {"equals-ignore-case": "BC"}}, "bc", id="suffix-eic"),
+        pytest.param({"prefix": {"equals-ignore-case": "BC"}}, "bc", id="prefix-eic"),
+        pytest.param({"equals-ignore-case": "BC"}, "bc", id="eic"),
+    ],
+)
+def test_an_operand_as_long_as_the_value_is_found_through_the_index(
+    pattern: dict[str, object], value: str
+) -> None:
+    rules = _rules(whole={"a": [pattern]}, longer={"a": [{"suffix": "abc"}, {"prefix": "bcd"}]})
+    assert rules.matching({"a": value}) == ["whole"]
+    assert rules.matching({"a": "x" + value + "x"}) == []
