@@ -10,6 +10,7 @@ import pytest
 
 from pizzabus.patterns import InvalidEventPattern
 from pizzabus.patterns.cidr import looks_like_ip, parse_cidr, parse_ip
+from pizzabus.patterns.matchers import Exact, value_test
 from pizzabus.patterns.textmatch import (
     equals_ignore_case,
     parse_wildcard,
@@ -337,3 +338,15 @@ def test_an_ip_shaped_exact_value_matches_every_spelling_of_the_address() -> Non
     assert matches({"a": ["2001:db8::1"]}, {"a": "2001:0DB8:0:0:0:0:0:1"})
     assert not matches({"a": ["2001:db8::1"]}, {"a": "2001:db8::2"})
     assert not matches({"a": ["10.0.0.1"]}, {"a": 10})
+
+
+def test_an_exact_value_test_compares_value_and_kind() -> None:
+    """`Condition` looks plain exact values up in a set; `value_test` must agree with it."""
+    same = value_test(Exact("x"))
+    assert same("x") is True
+    assert same("y") is False
+    one = value_test(Exact(1.0))
+    assert one(1.0) is True
+    assert one(TRUE) is False
+    assert one("1") is False
+    assert value_test(Exact(TRUE))(TRUE) is True
