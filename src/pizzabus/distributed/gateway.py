@@ -117,6 +117,7 @@ class GatewayNode:
         )
         self._publisher.bind(loop)
         self._invoker = NatsInvoker(broker, self.definition)
+        await self._invoker.start()
         self._operations = ClusterOperations(self.definition, broker, self.stats)
         if self.connections is not None:
             self.connections.bind(loop)
