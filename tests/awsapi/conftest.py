@@ -30,11 +30,10 @@ def aws_server() -> Iterator[LocalServer]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
-def client(aws_server: LocalServer) -> Iterator[Clients]:
-    """``client("dynamodb")``: a real boto3 client for the server, signed by its credentials
-    (``secret=`` signs with another secret, ``unsigned=True`` does not sign); each kind is
-    made once, and closed at the end."""
+def boto3_clients(url: str, admin_token: str) -> Iterator[Clients]:
+    """``make("dynamodb")``: a real boto3 client for the server at ``url``, signed by its
+    credentials (``secret=`` signs with another secret, ``unsigned=True`` does not sign); each
+    kind is made once, and closed at the end."""
     made: dict[tuple[str, str | None, bool], Any] = {}
 
     def make(service: str, *, secret: str | None = None, unsigned: bool = False) -> Any:
@@ -45,10 +44,10 @@ def client(aws_server: LocalServer) -> Iterator[Clients]:
                 config = config.merge(Config(signature_version=UNSIGNED))
             made[key] = boto3.client(
                 service,
-                endpoint_url=aws_server.url,
+                endpoint_url=url,
                 region_name=REGION,
                 aws_access_key_id="pizzabus",
-                aws_secret_access_key=secret or aws_server.admin_token,
+                aws_secret_access_key=secret or admin_token,
                 config=config,
             )
         return made[key]
@@ -56,3 +55,9 @@ def client(aws_server: LocalServer) -> Iterator[Clients]:
     yield make
     for made_client in made.values():
         made_client.close()
+
+
+@pytest.fixture(scope="session")
+def client(aws_server: LocalServer) -> Iterator[Clients]:
+    """Real boto3 clients for the in-process server (:func:`boto3_clients`)."""
+    yield from boto3_clients(aws_server.url, aws_server.admin_token)

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.e2e.server import REPO, Server, start_server
 
@@ -120,3 +121,16 @@ def running_cluster(
             workers.stop()
         for gateway in started:
             gateway.stop()
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll ``check()`` until it answers something truthy, and answer that; the timeout is a
+    failure guard only."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout} s for {what}")
+        time.sleep(0.05)

@@ -8,7 +8,8 @@ dlq`` lists and redrives through any gateway). So does the overload suite: past
 ``--max-in-flight`` events and deliveries waiting in JetStream, PutEvents answers
 ThrottlingException, and every accepted order completes. Only what is specific to embedded is
 left out: where a quick handler runs (inline on the server's loop) has no meaning on a gateway
-that runs no handler; replays, which the distributed runtime does not offer yet.
+that runs no handler. Replays on a cluster have their own tests (``test_replay.py``,
+``test_replay_e2e.py``).
 """
 
 from __future__ import annotations

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.clock import Clock
+from pizzabus.contracts.operations import Answer
 from pizzabus.functions.logs import InvocationLog
 from pizzabus.functions.runtime import RuntimeIdentity
 from pizzabus.system import EventBus, Function
@@ -21,15 +23,16 @@ class Publisher(Protocol):
 
 
 class ReplayOperations(Protocol):
-    """The running system's replays (``embedded.operations.Operations`` has them)."""
+    """The running system's replays (the admin API's :class:`~pizzabus.contracts.Operations`
+    have them; a cluster's answers are awaitables)."""
 
-    def replays(self) -> list[dict[str, Any]]: ...
+    def replays(self) -> Answer[list[dict[str, Any]]]: ...
 
-    def replay(self, name: str) -> dict[str, Any]: ...
+    def replay(self, name: str) -> Answer[dict[str, Any]]: ...
 
-    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def start_replay(self, request: dict[str, Any]) -> Answer[dict[str, Any]]: ...
 
-    def cancel_replay(self, name: str) -> dict[str, Any]: ...
+    def cancel_replay(self, name: str) -> Answer[dict[str, Any]]: ...
 
 
 class DeadLetters(Protocol):
@@ -40,6 +43,45 @@ class DeadLetters(Protocol):
     def get(self, letter_id: str) -> DeadLetter | None: ...
 
     def remove(self, letter_id: str) -> bool: ...
+
+
+class Receipts(Protocol):
+    """Which dead letters a receive holds, and until when (SQS's visibility timeout)."""
+
+    def hidden_until(self, letter_id: str) -> float:
+        """When the message becomes visible again (0 when it is visible)."""
+
+    def claim(self, letter_id: str, now: float, until: float) -> int | None:
+        """Hide the message until ``until`` if it is visible at ``now``: its receive count
+        then, or None when a receive holds it (atomic: one claimant wins)."""
+
+    def forget(self, letter_id: str) -> None:
+        """The message is deleted."""
+
+
+class MemoryReceipts:
+    """:class:`Receipts` of one process (receives run on worker threads, hence the lock)."""
+
+    def __init__(self) -> None:
+        self._hidden: dict[str, float] = {}
+        self._receives: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def hidden_until(self, letter_id: str) -> float:
+        return self._hidden.get(letter_id, 0.0)
+
+    def claim(self, letter_id: str, now: float, until: float) -> int | None:
+        with self._lock:
+            if self._hidden.get(letter_id, 0.0) > now:
+                return None
+            self._hidden[letter_id] = until
+            self._receives[letter_id] = self._receives.get(letter_id, 0) + 1
+            return self._receives[letter_id]
+
+    def forget(self, letter_id: str) -> None:
+        with self._lock:
+            self._hidden.pop(letter_id, None)
+            self._receives.pop(letter_id, None)
 
 
 class Invoke(Protocol):
@@ -65,3 +107,5 @@ class Backends:
     dead_letters: DeadLetters
     base_url: str
     clock: Clock
+    #: Receive state of the dead-letter queues; None keeps it in this process.
+    receipts: Receipts | None = None

@@ -8,9 +8,10 @@ replays are the system's own replays (``pizzabus replay``).
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pizzabus.awsapi.backends import Backends
 from pizzabus.awsapi.protocol import (
@@ -30,6 +31,14 @@ NAMESPACE = "com.amazonaws.events"
 DEFAULT_BUS = "default"
 
 Params = dict[str, Any]
+T = TypeVar("T")
+
+
+async def _resolved(answer: T | Awaitable[T]) -> T:
+    """A runtime's answer, awaited when it comes from the network (a cluster's replays)."""
+    if inspect.isawaitable(answer):
+        return await answer
+    return answer
 
 
 class EventBridge:
@@ -38,7 +47,7 @@ class EventBridge:
     def __init__(self, backends: Backends) -> None:
         self._backends = backends
         self._buses = {bus.name: bus for bus in backends.buses}
-        self._sync: dict[str, Callable[[Params, str], Params]] = {
+        self._sync: dict[str, Callable[[Params, str], Params | Awaitable[Params]]] = {
             "ListEventBuses": self._list_buses,
             "DescribeEventBus": self._describe_bus,
             "ListRules": self._list_rules,
@@ -62,7 +71,7 @@ class EventBridge:
         operation = self._sync.get(request.operation)
         if operation is None:
             raise unknown_operation("EventBridge", request.operation, [*self._sync, "PutEvents"])
-        return json_response(operation(params, request.region), CONTENT_TYPE)
+        return json_response(await _resolved(operation(params, request.region)), CONTENT_TYPE)
 
     def error(self, error: AwsError) -> AwsResponse:
         return json_error(error, NAMESPACE, CONTENT_TYPE)
@@ -210,7 +219,7 @@ class EventBridge:
     def _describe_archive(self, params: Params, region: str) -> Params:
         return self._archive(params.get("ArchiveName"), region)
 
-    def _start_replay(self, params: Params, region: str) -> Params:
+    async def _start_replay(self, params: Params, region: str) -> Params:
         name = params.get("ReplayName")
         archive = self._archive(str(params.get("EventSourceArn", "")).rsplit("/", 1)[-1], region)
         destination = params.get("Destination")
@@ -227,14 +236,16 @@ class EventBridge:
         for key in ("EventStartTime", "EventEndTime"):
             if not isinstance(params.get(key), int | float):
                 raise AwsError("ValidationException", f"{key} is required (a timestamp)")
-        described = self._backends.replays.start_replay(
-            {
-                "name": name,
-                "bus": bus,
-                "from": params["EventStartTime"],
-                "to": params["EventEndTime"],
-                "rules": rules,
-            }
+        described = await _resolved(
+            self._backends.replays.start_replay(
+                {
+                    "name": name,
+                    "bus": bus,
+                    "from": params["EventStartTime"],
+                    "to": params["EventEndTime"],
+                    "rules": rules,
+                }
+            )
         )
         return {
             "ReplayArn": self._arn(region, f"replay/{described['ReplayName']}"),
@@ -267,33 +278,33 @@ class EventBridge:
             replay["ReplayEndTime"] = described["ReplayEndTime"]
         return replay
 
-    def _named_replay(self, params: Params) -> Params:
+    async def _named_replay(self, params: Params) -> Params:
         name = params.get("ReplayName")
         if not isinstance(name, str):
             raise AwsError("ValidationException", "ReplayName is required")
         try:
-            return self._backends.replays.replay(name)
+            return await _resolved(self._backends.replays.replay(name))
         except PizzabusError as error:
             raise AwsError("ResourceNotFoundException", error.message) from None
 
-    def _describe_replay(self, params: Params, region: str) -> Params:
-        return self._replay(self._named_replay(params), region)
+    async def _describe_replay(self, params: Params, region: str) -> Params:
+        return self._replay(await self._named_replay(params), region)
 
-    def _list_replays(self, params: Params, region: str) -> Params:
+    async def _list_replays(self, params: Params, region: str) -> Params:
         prefix = params.get("NamePrefix") or ""
         state = params.get("State")
         replays = [
             self._replay(described, region)
-            for described in self._backends.replays.replays()
+            for described in await _resolved(self._backends.replays.replays())
             if described["ReplayName"].startswith(prefix)
             and (state is None or described["State"] == state)
         ]
         return _page(replays, params, "Replays")
 
-    def _cancel_replay(self, params: Params, region: str) -> Params:
-        self._named_replay(params)
+    async def _cancel_replay(self, params: Params, region: str) -> Params:
+        await self._named_replay(params)
         try:
-            described = self._backends.replays.cancel_replay(params["ReplayName"])
+            described = await _resolved(self._backends.replays.cancel_replay(params["ReplayName"]))
         except PizzabusError as error:
             raise AwsError("IllegalStatusException", error.message) from None
         return {

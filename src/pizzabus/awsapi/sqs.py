@@ -3,19 +3,20 @@
 On AWS each rule target's dead-letter queue is an SQS queue; here dead letters live in the
 system's event store (what ``pizzabus dlq`` reads). Each target with a dead-letter queue is one
 queue, ``<rule>-<function>-dlq``; receiving a message hides it for its visibility timeout, as SQS
-does, and deleting it removes the dead letter.
+does, and deleting it removes the dead letter. Who holds a message until when is kept by a
+:class:`~pizzabus.awsapi.backends.Receipts` (in memory here; shared by every gateway of a
+cluster).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pizzabus.awsapi.backends import Backends
+from pizzabus.awsapi.backends import Backends, MemoryReceipts
 from pizzabus.awsapi.protocol import (
     AwsError,
     AwsRequest,
@@ -71,11 +72,7 @@ class Sqs:
                 Queue(f"{rule.name}-{target.function}-dlq", bus.name, rule.name, target.function)
             ]
         }
-        #: Dead letter id → when it becomes visible again.
-        self._hidden: dict[str, float] = {}
-        self._receives: dict[str, int] = {}
-        # Receives run on worker threads: two must never hand out the same message.
-        self._lock = threading.Lock()
+        self._receipts = backends.receipts or MemoryReceipts()
         self._operations: dict[str, Callable[[Params, str], Params]] = {
             "ListQueues": self._list_queues,
             "GetQueueUrl": self._get_queue_url,
@@ -133,7 +130,7 @@ class Sqs:
         queue = self._queue(params)
         now = self._backends.clock.now()
         letters = self._letters(queue)
-        hidden = sum(1 for letter in letters if self._hidden.get(letter.id, 0) > now)
+        hidden = sum(1 for letter in letters if self._receipts.hidden_until(letter.id) > now)
         account = self._backends.identity.account
         attributes = {
             "QueueArn": f"arn:aws:sqs:{region}:{account}:{queue.name}",
@@ -166,23 +163,19 @@ class Sqs:
                 "InvalidParameterValue",
                 f"VisibilityTimeout must be between 0 and {MAX_VISIBILITY_TIMEOUT} seconds",
             )
-        with self._lock:
-            return self._receive(queue, count, timeout)
-
-    def _receive(self, queue: Queue, count: int, timeout: int) -> Params:
         now = self._backends.clock.now()
         messages: list[Params] = []
         for letter in self._letters(queue):
             if len(messages) == count:
                 break
-            if self._hidden.get(letter.id, 0) > now:
-                continue
-            self._hidden[letter.id] = now + timeout
-            self._receives[letter.id] = self._receives.get(letter.id, 0) + 1
-            messages.append(self._message(letter))
+            # A claim is atomic: two receives (here or on another gateway) never hand out
+            # the same message.
+            receives = self._receipts.claim(letter.id, now, now + timeout)
+            if receives is not None:
+                messages.append(self._message(letter, receives))
         return {"Messages": messages} if messages else {}
 
-    def _message(self, letter: DeadLetter) -> Params:
+    def _message(self, letter: DeadLetter, receives: int) -> Params:
         body = letter.payload.decode("utf-8", errors="replace")
         return {
             "MessageId": letter.id,
@@ -191,7 +184,7 @@ class Sqs:
             "Body": body,
             "Attributes": {
                 "SentTimestamp": str(int(letter.at * 1000)),
-                "ApproximateReceiveCount": str(self._receives.get(letter.id, 1)),
+                "ApproximateReceiveCount": str(receives),
                 "ApproximateFirstReceiveTimestamp": str(int(letter.at * 1000)),
                 "SenderId": self._backends.identity.account,
             },
@@ -208,8 +201,7 @@ class Sqs:
                 f"{queue.name}.",
             )
         self._backends.dead_letters.remove(letter.id)
-        self._hidden.pop(letter.id, None)
-        self._receives.pop(letter.id, None)
+        self._receipts.forget(letter.id)
         return {}
 
 

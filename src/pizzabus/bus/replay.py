@@ -11,11 +11,14 @@ import asyncio
 import enum
 import json
 import re
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pizzabus.bus.bus import EventRouter
+from pizzabus.bus.bus import EventBus, EventRouter
 from pizzabus.bus.store import EventStore
 from pizzabus.clock import Clock
 from pizzabus.errors import NotFoundError, ValidationError
@@ -68,6 +71,108 @@ class Replay:
             "ReplayEndTime": self.ended_at,
         }
 
+    @classmethod
+    def from_description(cls, described: dict[str, Any]) -> Replay:
+        """The replay :meth:`describe` gave (a runtime that keeps replays as JSON)."""
+        rules = described.get("Rules")
+        return cls(
+            name=described["ReplayName"],
+            bus=described["EventSourceArn"],
+            start=described["EventStartTime"],
+            end=described["EventEndTime"],
+            rules=tuple(rules) if rules is not None else None,
+            state=ReplayState(described["State"]),
+            total=described["EventsTotal"],
+            replayed=described["EventsReplayed"],
+            reason=described["StateReason"],
+            started_at=described["ReplayStartTime"],
+            ended_at=described["ReplayEndTime"],
+        )
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """What the admin API's ``start_replay`` asks for, checked for its shape."""
+
+    name: str
+    bus: str
+    start: float
+    end: float
+    rules: tuple[str, ...] | None
+
+    @classmethod
+    def parse(cls, request: dict[str, Any], buses: Sequence[str]) -> ReplayRequest:
+        """Read ``{name?, bus?, from, to?, rules?}`` (bus may be left out when there is one)."""
+        bus = request.get("bus") or (buses[0] if len(buses) == 1 else None)
+        if not isinstance(bus, str):
+            raise ValidationError(f"Name the bus to replay: one of {', '.join(buses)}")
+        rules = request.get("rules")
+        if rules is not None and not (
+            isinstance(rules, list) and all(isinstance(r, str) for r in rules)
+        ):
+            raise ValidationError("rules must be a list of rule names")
+        name = request.get("name") or f"replay-{uuid.uuid4().hex[:8]}"
+        return cls(
+            str(name),
+            bus,
+            parse_time(request.get("from"), "from"),
+            parse_time(request.get("to", "now"), "to"),
+            tuple(rules) if rules else None,
+        )
+
+
+def parse_time(value: Any, what: str) -> float:
+    """Epoch seconds from a number, ``now``, or an ISO 8601 timestamp."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if value == "now":
+        return time.time()
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return parsed.timestamp()
+    raise ValidationError(
+        f"{what} {value!r} is not a time: give ISO 8601 (2026-11-28T09:30:00Z), epoch "
+        "seconds, or 'now'"
+    )
+
+
+def check_replay(
+    name: str,
+    bus_name: str,
+    bus: EventBus | None,
+    start: float,
+    end: float,
+    rules: Sequence[str] | None,
+    now: float,
+) -> None:
+    """Refuse a replay that cannot run, saying what to change (``ValidationError`` or
+    ``NotFoundError``); whether the name is taken is the caller's to check."""
+    if not NAME.match(name):
+        raise ValidationError(
+            f"Replay name {name!r} is not valid: use 1 to 64 letters, digits, '.', '-', '_'."
+        )
+    if bus is None:
+        raise NotFoundError(f"Event bus {bus_name} does not exist.")
+    if bus.spec.archive is None:
+        raise ValidationError(
+            f"Event bus {bus_name} has no archive, so there is nothing to replay; "
+            "give it an Archive in the system definition."
+        )
+    if start >= end:
+        raise ValidationError("The start of the replay window must be before its end.")
+    if end > now + 1:
+        raise ValidationError("The end of the replay window cannot be in the future.")
+    unknown = sorted(set(rules or ()) - set(bus.targets))
+    if unknown:
+        raise NotFoundError(
+            f"Rule(s) {', '.join(unknown)} do not exist on {bus_name}; it has "
+            f"{', '.join(sorted(bus.targets))}."
+        )
+
 
 class Replayer:
     """Starts, tracks and cancels replays on the event loop."""
@@ -119,30 +224,9 @@ class Replayer:
     def _validate(
         self, name: str, bus: str, start: float, end: float, rules: Sequence[str] | None
     ) -> None:
-        if not NAME.match(name):
-            raise ValidationError(
-                f"Replay name {name!r} is not valid: use 1 to 64 letters, digits, '.', '-', '_'."
-            )
-        if name in self.replays:
+        if NAME.match(name) and name in self.replays:
             raise ValidationError(f"Replay {name} already exists; choose another name.")
-        target = self.router.buses.get(bus)
-        if target is None:
-            raise NotFoundError(f"Event bus {bus} does not exist.")
-        if target.spec.archive is None:
-            raise ValidationError(
-                f"Event bus {bus} has no archive, so there is nothing to replay; "
-                "give it an Archive in the system definition."
-            )
-        if start >= end:
-            raise ValidationError("The start of the replay window must be before its end.")
-        if end > self.clock.now() + 1:
-            raise ValidationError("The end of the replay window cannot be in the future.")
-        unknown = sorted(set(rules or ()) - set(target.targets))
-        if unknown:
-            raise NotFoundError(
-                f"Rule(s) {', '.join(unknown)} do not exist on {bus}; it has "
-                f"{', '.join(sorted(target.targets))}."
-            )
+        check_replay(name, bus, self.router.buses.get(bus), start, end, rules, self.clock.now())
 
     async def _run(self, replay: Replay) -> None:
         try:

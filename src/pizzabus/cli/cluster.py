@@ -33,14 +33,15 @@ ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 @contextlib.contextmanager
 def throwaway_tables(data_dir: Path) -> Iterator[str]:
     """A throwaway PostgreSQL when PostgreSQL tables are installed (``pizzabus[postgres]``);
-    otherwise an SQLite file in ``data_dir``, which the processes of one machine share."""
+    otherwise an SQLite file in ``data_dir``, which the processes of one machine share. Its
+    data dies with it, so it runs without durability (``THROWAWAY_SETTINGS``)."""
     try:
         importlib.import_module("pizzabus.tables.postgres")
-        from pizzabus.devservers.postgres import start_postgres
+        from pizzabus.devservers.postgres import THROWAWAY_SETTINGS, start_postgres
     except ImportError:
         yield f"sqlite:///{data_dir / 'tables.sqlite3'}"
         return
-    server = start_postgres()
+    server = start_postgres(settings=THROWAWAY_SETTINGS)
     try:
         yield server.dsn
     finally:

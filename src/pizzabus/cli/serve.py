@@ -32,9 +32,10 @@ from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RET
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
-from pizzabus.embedded import EmbeddedSystem, Settings
+from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
 from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
@@ -247,6 +248,14 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     "first, checked every minute. Default: only the retention (a week) bounds it.",
 )
 @click.option(
+    "--environment-idle-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IDLE_TTL,
+    show_default=True,
+    help="Seconds a function's execution environment may stay idle before it is shut down; "
+    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
+)
+@click.option(
     "--ws-idle-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=SocketLimits.idle_timeout,
@@ -319,6 +328,7 @@ def serve(
     body_timeout: float,
     max_connections: int,
     max_archive_bytes: int | None,
+    environment_idle_ttl: float,
     ws_idle_timeout: float,
     ws_max_age: float,
     ws_send_timeout: float,
@@ -381,6 +391,7 @@ def serve(
         reload=reload,
         admin_token=token,
         max_archive_bytes=max_archive_bytes,
+        environment_idle_ttl=environment_idle_ttl,
     )
     try:
         runtime = open_runtime(
@@ -613,12 +624,10 @@ def _announce(
             "                 (AWS default; --max-retry-attempts/--max-event-age shorten it)"
         )
     console.print(f"  stats          {base_url}/_pizzabus/stats")
-    if isinstance(runtime, EmbeddedSystem):  # the distributed gateway does not mount them yet
-        console.print(
-            f"  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): "
-            'eval "$(pizzabus env)"',
-            soft_wrap=True,
-        )
+    console.print(
+        f'  AWS APIs       {base_url} (DynamoDB, EventBridge, Lambda, SQS): eval "$(pizzabus env)"',
+        soft_wrap=True,
+    )
     console.print(f"  admin token    {token_where}", soft_wrap=True)
     console.print(f"  metrics        {base_url}/metrics")
     console.print(f"  console        {base_url}/_pizzabus/?token={token}", soft_wrap=True)

@@ -13,6 +13,7 @@ import click
 
 from pizzabus.cli.serve import load_definition
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
 
 
@@ -45,6 +46,14 @@ from pizzabus.system.loading import DEFAULT_SYSTEM
     show_default=True,
     help="The system definition, as module:attribute.",
 )
+@click.option(
+    "--environment-idle-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IDLE_TTL,
+    show_default=True,
+    help="Seconds a function's execution environment may stay idle before it is shut down; "
+    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
+)
 @click.option("--slot", type=int, default=None, hidden=True)
 @click.option(
     "--log-level",
@@ -59,6 +68,7 @@ def worker(
     base_url: str,
     replicas: int,
     system_ref: str,
+    environment_idle_ttl: float,
     slot: int | None,
     log_level: str,
 ) -> None:
@@ -74,13 +84,18 @@ def worker(
         command = [sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url]
         command += ["--tables", tables_url, "--base-url", base_url, "--replicas", str(replicas)]
         command += ["--system", system_ref, "--log-level", log_level]
+        command += ["--environment-idle-ttl", str(environment_idle_ttl)]
         click.echo(f"pizzabus worker: {count} process(es) on {nats_url}, tables {tables_url}")
         sys.stdout.flush()
         raise SystemExit(Supervisor(command, count, on_event=click.echo).run())
     from pizzabus.distributed.worker import Worker, WorkerSettings
 
     settings = WorkerSettings(
-        nats_url=nats_url, tables_url=tables_url, base_url=base_url, replicas=replicas
+        nats_url=nats_url,
+        tables_url=tables_url,
+        base_url=base_url,
+        replicas=replicas,
+        environment_idle_ttl=environment_idle_ttl,
     )
     try:
         asyncio.run(_serve(Worker(definition, settings), slot))

@@ -32,8 +32,8 @@ from nats.js.kv import KeyValue
 from pizzabus.distributed.subjects import (
     DELIVERIES_MAX_AGE,
     DUPLICATE_WINDOW,
-    EVENTS_MAX_AGE,
     Names,
+    events_max_age,
 )
 from pizzabus.errors import PizzabusError
 from pizzabus.system import SystemDefinition
@@ -63,6 +63,8 @@ class Broker:
     names: Names
     dead_letters: KeyValue | None = None
     config: KeyValue | None = None
+    replays: KeyValue | None = None
+    receipts: KeyValue | None = None
 
     async def ensure(
         self, definition: SystemDefinition, *, replicas: int = 1, timeout: float = 60.0
@@ -90,7 +92,7 @@ class Broker:
                 name=names.events_stream,
                 subjects=[names.events_wildcard],
                 retention=RetentionPolicy.LIMITS,
-                max_age=EVENTS_MAX_AGE,
+                max_age=events_max_age(definition.buses),
                 duplicate_window=DUPLICATE_WINDOW,
                 storage=StorageType.FILE,
                 num_replicas=replicas,
@@ -135,6 +137,8 @@ class Broker:
             )
         self.dead_letters = await self._bucket(names.dead_letters_bucket, replicas)
         self.config = await self._bucket(names.config_bucket, replicas)
+        self.replays = await self._bucket(names.replays_bucket, replicas)
+        self.receipts = await self._bucket(names.receipts_bucket, replicas)
 
     async def _stream(self, config: StreamConfig) -> None:
         try:

@@ -1,6 +1,6 @@
-"""A gateway node: the HTTP API, the WebSocket API, ``@connections`` and the admin API of a
-distributed system. It runs no handler: PutEvents is a JetStream publish, invocations go to a
-worker, and pushes for its sockets come to it over NATS.
+"""A gateway node: the HTTP API, the WebSocket API, ``@connections``, the admin API and AWS's
+own APIs of a distributed system. It runs no handler: PutEvents is a JetStream publish,
+invocations go to a worker, and pushes for its sockets come to it over NATS.
 """
 
 from __future__ import annotations
@@ -8,33 +8,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from nats.js.errors import NoKeysError
 from starlette.applications import Starlette
 
+from pizzabus.awsapi import Backends, build_aws_apis
+from pizzabus.awsapi.backends import DeadLetters, Receipts
 from pizzabus.clock import SystemClock
 from pizzabus.contracts.operations import Operations
 from pizzabus.contracts.runtime import Distribution
+from pizzabus.distributed.awsapi import BucketDeadLetters, BucketReceipts
 from pizzabus.distributed.broker import Broker, connect
 from pizzabus.distributed.invoker import NatsInvoker
 from pizzabus.distributed.operations import ClusterOperations, publish_faults
 from pizzabus.distributed.publisher import NatsPublisher
 from pizzabus.distributed.pushes import PushService
+from pizzabus.distributed.replay import ClusterReplays
 from pizzabus.distributed.subjects import connection_id, new_gateway_tag
+from pizzabus.distributed.tables import open_tables
 from pizzabus.embedded.system import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
+from pizzabus.functions.logs import InvocationLog
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.wiring import api_parts
 from pizzabus.system import SystemDefinition
+from pizzabus.tables.store import TableStore
 
 log = logging.getLogger("pizzabus.distributed")
+T = TypeVar("T")
 
+#: The table store URLs a gateway opens (to serve DynamoDB); without one it serves the rest.
+TABLE_URLS = ("postgresql://", "postgres://", "sqlite:///")
 #: How often the gateway reads the backlog (for throttling and stats).
 BACKLOG_POLL = 0.5
 
@@ -59,6 +69,10 @@ class GatewayNode:
         self._publisher: NatsPublisher | None = None
         self._invoker: NatsInvoker | None = None
         self._operations: ClusterOperations | None = None
+        self._replays: ClusterReplays | None = None
+        self._tables: TableStore | None = None
+        self._dead_letters_store: BucketDeadLetters | None = None
+        self._receipts: BucketReceipts | None = None
         self._poller: asyncio.Task[None] | None = None
         self._backlog = 0
         self._published_at_poll = 0
@@ -82,9 +96,10 @@ class GatewayNode:
             raise NotConnected("The gateway is still connecting to NATS; retry shortly.")
         return self._publisher.put_events(entries)
 
-    async def invoke(self, name: str, payload: bytes) -> Any:
-        assert self._invoker is not None, "the gateway is not started"
-        return await self._invoker.invoke(name, payload)
+    async def invoke(self, name: str, payload: bytes, log: InvocationLog | None = None) -> Any:
+        if self._invoker is None:
+            raise NotConnected("The gateway is still connecting to NATS; retry shortly.")
+        return await self._invoker.invoke(name, payload, log)
 
     def invoke_now(self, name: str, payload: bytes) -> Any:
         assert self._invoker is not None, "the gateway is not started"
@@ -92,8 +107,17 @@ class GatewayNode:
 
     @property
     def operations(self) -> Operations:
-        assert self._operations is not None, "the gateway is not started"
-        return self._operations
+        return _started(self._operations)
+
+    @property
+    def tables(self) -> TableStore:
+        """The table store the workers share (AWS's DynamoDB API serves it)."""
+        if self._tables is None and self._operations is not None:
+            raise NotConnected(
+                "This gateway was started without a table store, so it cannot serve DynamoDB: "
+                "start it with --tables and the workers' postgresql:// URL."
+            )
+        return _started(self._tables)
 
     def describe_tables(self) -> str:
         return f"{self.distribution.tables_url} (shared by the workers)"
@@ -118,7 +142,16 @@ class GatewayNode:
         self._publisher.bind(loop)
         self._invoker = NatsInvoker(broker, self.definition)
         await self._invoker.start()
-        self._operations = ClusterOperations(self.definition, broker, self.stats)
+        if self.distribution.tables_url.startswith(TABLE_URLS):
+            self._tables = await asyncio.to_thread(
+                open_tables, self.distribution.tables_url, self.definition
+            )
+        assert broker.dead_letters is not None
+        assert broker.receipts is not None
+        self._dead_letters_store = BucketDeadLetters(broker.dead_letters, loop)
+        self._receipts = BucketReceipts(broker.receipts, loop)
+        self._replays = ClusterReplays(broker, self.definition.buses, self.clock)
+        self._operations = ClusterOperations(self.definition, broker, self.stats, self._replays)
         if self.connections is not None:
             self.connections.bind(loop)
             await PushService(broker, self.tag, self.connections).start()
@@ -131,9 +164,13 @@ class GatewayNode:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        if self._replays is not None:
+            await self._replays.close()
         if self.broker is not None:
             with contextlib.suppress(Exception):
                 await self.broker.close()
+        if self._tables is not None:
+            self._tables.close()
 
     async def _poll_backlog(self) -> None:
         assert self.broker is not None
@@ -222,19 +259,47 @@ class GatewayNode:
             api_routes=parts.api_routes,
             websocket=parts.websocket,
             management=parts.management,
-            admin=admin_routes(_LateOperations(self)),
+            admin=admin_routes(cast(Operations, _Late(lambda: self.operations))),
             cors=definition.http_api.cors if definition.http_api else None,
             lifespan=lifespan,
             web_client=definition.web_client,
             guard=ControlGuard(self.settings.admin_token, allowed_hosts(self.settings.base_url)),
+            aws=build_aws_apis(
+                self._aws_backends(), secret=self.settings.admin_token, clock=self.clock
+            ),
+        )
+
+    def _aws_backends(self) -> Backends:
+        """The parts AWS's APIs serve; the ones made at start are found when first used."""
+        definition = self.definition
+        return Backends(
+            identity=self.settings.identity,
+            tables=cast(TableStore, _Late(lambda: self.tables)),
+            table_names=[t.name for t in definition.tables],
+            buses=definition.buses,
+            publisher=self,
+            replays=cast(Operations, _Late(lambda: self.operations)),
+            functions=definition.functions,
+            invoke=self.invoke,
+            dead_letters=cast(DeadLetters, _Late(lambda: _started(self._dead_letters_store))),
+            base_url=self.settings.base_url,
+            clock=self.clock,
+            receipts=cast(Receipts, _Late(lambda: _started(self._receipts))),
         )
 
 
-class _LateOperations:
-    """The operations of a node that connects at start: each call finds them then."""
+def _started(part: T | None) -> T:
+    """A part the node makes once connected; NotConnected (503) before then."""
+    if part is None:
+        raise NotConnected("The gateway is still connecting to NATS; retry shortly.")
+    return part
 
-    def __init__(self, node: GatewayNode) -> None:
-        self._node = node
+
+class _Late:
+    """A part of a node that connects at start: each use finds it then."""
+
+    def __init__(self, find: Callable[[], Any]) -> None:
+        self._find = find
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._node.operations, name)
+        return getattr(self._find(), name)

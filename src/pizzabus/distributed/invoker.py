@@ -8,7 +8,8 @@ process still lives: once nobody answers there (its process exited, crashed or w
 NATS dropped its subscriptions), the invocation fails at once with ``Runtime.ExitError``, as
 Lambda's does when its runtime exits, instead of leaving the caller waiting out the function's
 timeout. No worker answering the request is a ``FunctionError`` the gateway turns into a 500,
-as API Gateway does when Lambda fails.
+as API Gateway does when Lambda fails. A caller that wants what the invocation logged (Lambda's
+``LogType: Tail``) asks with a header; the answer then carries the lines under ``"log"``.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import contextlib
 import json
 import logging
 import os
-from typing import Any
+from typing import Any, Protocol
 
 import nats.errors
 from nats.aio.msg import Msg
 
-from pizzabus.contracts.invoker import NOT_NOW, Invoker
+from pizzabus.contracts.invoker import NOT_NOW
 from pizzabus.distributed.broker import Broker, headers_of
 from pizzabus.functions.errors import FunctionError
+from pizzabus.functions.logs import InvocationLog
 from pizzabus.system import SystemDefinition
 
 log = logging.getLogger("pizzabus.distributed")
@@ -42,6 +44,16 @@ ANSWER_TO = "Answer-To"
 LIVENESS_INTERVAL = 1.0
 #: How long a worker waits for the broker to confirm it has its "alive" answer.
 ACCEPT_FLUSH_SECONDS = 2
+#: The request header that asks for the invocation's log in the answer.
+LOG_HEADER = "Pizzabus-Log"
+#: The most of a log an answer carries (Tail answers 4 KB; the rest stays on the worker).
+LOG_BYTES = 64 * 1024
+
+
+class LoggedInvoker(Protocol):
+    """A local runtime that can hand its caller what an invocation logged."""
+
+    async def invoke(self, name: str, payload: bytes, log: InvocationLog | None = None) -> Any: ...
 
 
 class NatsInvoker:
@@ -61,31 +73,38 @@ class NatsInvoker:
     def invoke_now(self, name: str, payload: bytes) -> Any:
         return NOT_NOW
 
-    async def invoke(self, name: str, payload: bytes) -> Any:
+    async def invoke(self, name: str, payload: bytes, log: InvocationLog | None = None) -> Any:
+        """Run ``name`` on some worker; ``log``, when given, gets what the invocation logged."""
         limit = self.timeouts.get(name, 5.0)
         self._next += 1
         key = str(self._next)
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._answers[key] = answer
+        headers = {ANSWER_TO: f"{self._prefix}.{key}"}
+        if log is not None:
+            headers[LOG_HEADER] = "1"
         try:
-            data = await self._request(name, payload, limit, f"{self._prefix}.{key}")
+            data = await self._request(name, payload, limit, headers)
             accepted = json.loads(data)
             if "alive" in accepted:  # a worker took it; its answer comes on our subject
                 data = await self._answer(name, answer, accepted["alive"], limit)
         finally:
             del self._answers[key]
         reply = json.loads(data)
+        if log is not None:
+            log.request_id = reply.get("request_id", "")
+            log.write(reply.get("log", ""))
         if "error" in reply:
             error_type, message = reply["error"]
             raise FunctionError(error_type, message)
         return reply.get("result")
 
-    async def _request(self, name: str, payload: bytes, limit: float, answer_to: str) -> bytes:
+    async def _request(
+        self, name: str, payload: bytes, limit: float, headers: dict[str, str]
+    ) -> bytes:
         subject = self.broker.names.invoke_subject(name)
         try:
-            reply = await self.broker.nc.request(
-                subject, payload, timeout=limit, headers={ANSWER_TO: answer_to}
-            )
+            reply = await self.broker.nc.request(subject, payload, timeout=limit, headers=headers)
         except nats.errors.NoRespondersError as error:
             raise FunctionError(
                 "Pizzabus.NoWorker",
@@ -138,7 +157,9 @@ class NatsInvoker:
 class InvokeService:
     """A worker's side: answers invocation requests with the local runtime."""
 
-    def __init__(self, broker: Broker, definition: SystemDefinition, invoker: Invoker) -> None:
+    def __init__(
+        self, broker: Broker, definition: SystemDefinition, invoker: LoggedInvoker
+    ) -> None:
         self.broker = broker
         self.functions = [f.name for f in definition.functions]
         self.invoker = invoker
@@ -168,14 +189,19 @@ class InvokeService:
         async def handle(message: Msg) -> None:
             # A gateway that names where to answer is told at once who runs its invocation;
             # one that does not (an older one) gets the answer as the reply.
-            answer_to = headers_of(message).get(ANSWER_TO) or message.reply
+            headers = headers_of(message)
+            answer_to = headers.get(ANSWER_TO) or message.reply
             if answer_to != message.reply and message.reply:
                 await self._accept(message.reply)
+            log = InvocationLog() if headers.get(LOG_HEADER) else None
             try:
-                result = await self.invoker.invoke(name, message.data)
+                result = await self.invoker.invoke(name, message.data, log)
                 answer: dict[str, Any] = {"result": result}
             except FunctionError as error:
                 answer = {"error": [error.error_type, error.message]}
+            if log is not None:
+                answer["log"] = log.text()[-LOG_BYTES:]
+                answer["request_id"] = log.request_id
             try:
                 data = json.dumps(answer).encode()
             except (TypeError, ValueError) as error:

@@ -1,5 +1,6 @@
 """The admin operations of a distributed system, served by any gateway: stats from JetStream,
-dead letters in a key-value bucket, the fault plan in another (every worker follows it)."""
+dead letters in a key-value bucket, the fault plan in another (every worker follows it),
+replays read from the events stream (:mod:`.replay`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,44 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import InvalidKeyError, NoKeysError
+from nats.js.errors import NotFoundError as NoEntry
+from nats.js.kv import KeyValue
 
 from pizzabus.bus.deadletters import DeadLetter
+from pizzabus.bus.replay import ReplayRequest
 from pizzabus.distributed.broker import Broker
 from pizzabus.distributed.consumer import decode_letter
+from pizzabus.distributed.replay import ClusterReplays
 from pizzabus.distributed.worker import FAULTS_KEY
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.functions.faults import FaultPlan
 from pizzabus.system import SystemDefinition
 
 log = logging.getLogger("pizzabus.distributed")
+
+
+async def read_letters(bucket: KeyValue) -> list[DeadLetter]:
+    """Every dead letter in the bucket, oldest first."""
+    try:
+        keys = await bucket.keys()
+    except NoKeysError:
+        return []
+    letters = []
+    for key in keys:
+        letter = await read_letter(bucket, key)
+        if letter is not None:
+            letters.append(letter)
+    return sorted(letters, key=lambda letter: letter.at)
+
+
+async def read_letter(bucket: KeyValue, letter_id: str) -> DeadLetter | None:
+    """The dead letter ``letter_id``; None when there is none (or the id is no key at all)."""
+    try:
+        entry = await bucket.get(letter_id)
+    except (NoEntry, InvalidKeyError):  # never written, deleted, or not a key
+        return None
+    return decode_letter(entry.value) if entry.value else None
 
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:
@@ -31,9 +59,16 @@ def _summary(letter: DeadLetter) -> dict[str, Any]:
 class ClusterOperations:
     """:class:`~pizzabus.contracts.Operations` over the broker (answers are awaitables)."""
 
-    def __init__(self, definition: SystemDefinition, broker: Broker, stats: Any) -> None:
+    def __init__(
+        self,
+        definition: SystemDefinition,
+        broker: Broker,
+        stats: Any,
+        replays: ClusterReplays,
+    ) -> None:
         self.definition = definition
         self.broker = broker
+        self._replays = replays
         self._stats = stats
         self.plan = FaultPlan()
 
@@ -42,36 +77,21 @@ class ClusterOperations:
         return result
 
     async def _letters(self) -> list[DeadLetter]:
-        bucket = self.broker.dead_letters
-        assert bucket is not None
-        try:
-            keys = await bucket.keys()
-        except NoKeysError:
-            return []
-        letters = []
-        for key in keys:
-            try:
-                entry = await bucket.get(key)
-            except KeyNotFoundError:
-                continue
-            if entry.value:
-                letters.append(decode_letter(entry.value))
-        return sorted(letters, key=lambda letter: letter.at)
+        assert self.broker.dead_letters is not None
+        return await read_letters(self.broker.dead_letters)
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         return [_summary(letter) for letter in await self._letters()]
 
     async def _letter(self, letter_id: str) -> DeadLetter:
         assert self.broker.dead_letters is not None
-        try:
-            entry = await self.broker.dead_letters.get(letter_id)
-        except (KeyNotFoundError, Exception) as error:
+        letter = await read_letter(self.broker.dead_letters, letter_id)
+        if letter is None:
             raise NotFoundError(
-                f"No dead letter {letter_id}; `pizzabus dlq list` shows the ones there are."
-            ) from error
-        if not entry.value:
-            raise NotFoundError(f"No dead letter {letter_id}; it was redriven or purged.")
-        return decode_letter(entry.value)
+                f"No dead letter {letter_id}; `pizzabus dlq list` shows the ones there are "
+                "(a redriven or purged one is gone)."
+            )
+        return letter
 
     async def dead_letter(self, letter_id: str) -> dict[str, Any]:
         letter = await self._letter(letter_id)
@@ -136,23 +156,18 @@ class ClusterOperations:
             "run out into the dead-letter queue, or fix the function and it completes."
         )
 
-    def _no_replays(self) -> ValidationError:
-        return ValidationError(
-            "Replays are not available on the distributed runtime yet; the events stream "
-            f"{self.broker.names.events_stream} keeps a week of events for when they are."
-        )
+    async def replays(self) -> list[dict[str, Any]]:
+        return [replay.describe() for replay in await self._replays.all_replays()]
 
-    def replays(self) -> list[dict[str, Any]]:
-        return []
+    async def replay(self, name: str) -> dict[str, Any]:
+        return (await self._replays.get(name)).describe()
 
-    def replay(self, name: str) -> dict[str, Any]:
-        raise NotFoundError(f"No replay {name}.")
+    async def start_replay(self, request: dict[str, Any]) -> dict[str, Any]:
+        buses = [bus.name for bus in self.definition.buses]
+        return (await self._replays.start(ReplayRequest.parse(request, buses))).describe()
 
-    def start_replay(self, request: dict[str, Any]) -> dict[str, Any]:
-        raise self._no_replays()
-
-    def cancel_replay(self, name: str) -> dict[str, Any]:
-        raise NotFoundError(f"No replay {name}.")
+    async def cancel_replay(self, name: str) -> dict[str, Any]:
+        return (await self._replays.cancel(name)).describe()
 
     async def faults(self) -> dict[str, Any]:
         assert self.broker.config is not None

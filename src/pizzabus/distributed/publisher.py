@@ -32,6 +32,7 @@ from pizzabus.clock import Clock
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.contracts.ids import uuid4
 from pizzabus.distributed.broker import Broker, BrokerUnavailable
+from pizzabus.loop import wait_on_loop
 from pizzabus.system import EventBus as BusSpec
 
 #: Events and deliveries waiting before PutEvents answers ThrottlingException.
@@ -75,8 +76,7 @@ class NatsPublisher:
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         """PutEvents from a handler's thread (never the loop's own)."""
         assert self.loop is not None, "NatsPublisher.bind(loop) must be called first"
-        future = asyncio.run_coroutine_threadsafe(self.put_events_async(entries), self.loop)
-        return future.result(PUBLISH_TIMEOUT * 2)
+        return wait_on_loop(self.loop, self.put_events_async(entries), PUBLISH_TIMEOUT * 2)
 
     async def put_events_async(self, entries: object) -> dict[str, Any]:
         validate_request(entries, self.max_request_bytes)

@@ -14,19 +14,19 @@ import json
 import logging
 from collections.abc import Sequence
 
-import nats.errors
 from nats.aio.msg import Msg
 
 from pizzabus.bus.bus import EventBus
 from pizzabus.bus.records import Delivery
 from pizzabus.clock import Clock
 from pizzabus.distributed.broker import Broker
+from pizzabus.distributed.feed import PullFeed
 from pizzabus.system import EventBus as BusSpec
 
 log = logging.getLogger("pizzabus.distributed.router")
 
-#: Events fetched at once.
-BATCH = 64
+#: Events routed at once by one router (each waits for its deliveries' stored acks).
+IN_FLIGHT = 64
 
 
 def delivery_headers(delivery: Delivery) -> dict[str, str]:
@@ -44,6 +44,20 @@ def delivery_headers(delivery: Delivery) -> dict[str, str]:
     return headers
 
 
+async def publish_deliveries(broker: Broker, deliveries: Sequence[Delivery]) -> None:
+    """Store each delivery on its function's subject (its key is its ``Nats-Msg-Id``)."""
+    await asyncio.gather(
+        *(
+            broker.js.publish(
+                broker.names.delivery_subject(d.target.function),
+                d.payload,
+                headers=delivery_headers(d),
+            )
+            for d in deliveries
+        )
+    )
+
+
 class Router:
     """Routes the events of ``buses`` to deliveries."""
 
@@ -52,7 +66,9 @@ class Router:
         self.buses = {spec.name: EventBus(spec) for spec in buses}
         self.clock = clock
         self.routed = 0
-        self._stopping = False
+        self._subjects: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._feed: PullFeed | None = None
 
     async def route(self, payload: bytes, bus_name: str | None = None) -> int:
         """Publish the deliveries of one event; how many."""
@@ -64,44 +80,47 @@ class Router:
             log.warning("event %s names no bus of this system; dropped", event.get("id"))
             return 0
         deliveries = bus.route(event, payload, self.clock.now())
-        await asyncio.gather(
-            *(
-                self.broker.js.publish(
-                    self.broker.names.delivery_subject(d.target.function),
-                    payload,
-                    headers=delivery_headers(d),
-                )
-                for d in deliveries
-            )
-        )
+        await publish_deliveries(self.broker, deliveries)
         return len(deliveries)
 
     async def run(self) -> None:
         """Route events until cancelled."""
         names = self.broker.names
-        subscription = await self.broker.js.pull_subscribe_bind(
-            names.router_consumer, names.events_stream
+        self._subjects = {names.event_subject(b): b for b in self.buses}
+        self._feed = PullFeed(
+            self.broker.nc,
+            names.events_stream,
+            names.router_consumer,
+            self._start,
+            lambda: IN_FLIGHT - len(self._tasks),
+            batch=IN_FLIGHT // 2,
         )
-        subjects = {names.event_subject(b): b for b in self.buses}
-        while not self._stopping:
-            try:
-                messages = await asyncio.wait_for(subscription.fetch(BATCH, timeout=1.0), 5.0)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except Exception as error:
-                log.warning("router: fetching events failed (%s); retrying", error)
-                await asyncio.sleep(0.5)
-                continue
-            await asyncio.gather(*(self._one(m, subjects.get(m.subject)) for m in messages))
+        try:
+            await self._feed.run()
+        finally:
+            await self._feed.close()
+            for task in list(self._tasks):
+                task.cancel()
+
+    def _start(self, message: Msg) -> None:
+        task = asyncio.create_task(self._one(message, self._subjects.get(message.subject)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _one(self, message: Msg, bus: str | None) -> None:
         try:
-            self.routed += await self.route(message.data, bus)
-        except Exception as error:
-            log.warning("router: routing an event failed (%s); it will be routed again", error)
-            await _quietly(message.nak(delay=1.0))
-            return
-        await _quietly(message.ack())
+            try:
+                self.routed += await self.route(message.data, bus)
+            except Exception as error:
+                log.warning("router: routing an event failed (%s); it will be routed again", error)
+                await _quietly(message.nak(delay=1.0))
+                return
+            await _quietly(message.ack())
+        finally:
+            if self._feed is not None:
+                # Its room counts now (its done-callback comes later).
+                self._tasks.discard(asyncio.current_task())
+                await self._feed.top_up()
 
 
 async def _quietly(action: object) -> None:

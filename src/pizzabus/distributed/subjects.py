@@ -8,17 +8,34 @@ from __future__ import annotations
 import base64
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from pizzabus.system import EventBus
 
 #: Seconds JetStream remembers a ``Nats-Msg-Id`` (its default): a PutEvents retried within it
 #: is stored once.
 DUPLICATE_WINDOW = 120.0
-#: Events are kept a week: the archive that replays read.
-EVENTS_MAX_AGE = 7 * 86_400.0
+#: Events are kept at least this long (the longest a delivery may wait to be routed), and as
+#: long as the longest archive keeps them: the stream is the archive that replays read.
+EVENTS_MIN_AGE = 26 * 3_600.0
 #: Deliveries outlive EventBridge's longest event age (24 h) plus the longest retry delay.
 DELIVERIES_MAX_AGE = 26 * 3_600.0
 
 _TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def events_max_age(buses: Sequence[EventBus]) -> float:
+    """How long the events stream keeps events: its buses' longest archive retention (0, for
+    ever, when an archive keeps events for ever), and at least :data:`EVENTS_MIN_AGE`."""
+    longest = EVENTS_MIN_AGE
+    for bus in buses:
+        if bus.archive is None:
+            continue
+        if bus.archive.retention is None:
+            return 0.0
+        longest = max(longest, bus.archive.retention.total_seconds())
+    return longest
 
 
 def token(name: str) -> str:
@@ -79,6 +96,16 @@ class Names:
     @property
     def dead_letters_bucket(self) -> str:
         return f"{self.prefix}_dead_letters"
+
+    @property
+    def replays_bucket(self) -> str:
+        """Replays and their progress, so that any gateway describes or cancels them."""
+        return f"{self.prefix}_replays"
+
+    @property
+    def receipts_bucket(self) -> str:
+        """Which dead letters an SQS receive holds, until when (shared by every gateway)."""
+        return f"{self.prefix}_dlq_receipts"
 
     @property
     def config_bucket(self) -> str:

@@ -30,6 +30,7 @@ from pizzabus.distributed.pushes import RemoteConnections
 from pizzabus.distributed.router import Router
 from pizzabus.distributed.tables import open_tables
 from pizzabus.functions.faults import FaultInjector, FaultPlan
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.functions.runtime import DEFAULT_CONCURRENCY, FunctionRuntime
 from pizzabus.gateway.wiring import ManagementEndpoint
 from pizzabus.sdk.boto3_shim import boto3_module
@@ -57,6 +58,8 @@ class WorkerSettings:
     replicas: int = 1
     #: Route events here too (every worker does by default; the router consumer is shared).
     route: bool = True
+    #: Seconds an execution environment may stay idle before it is shut down (None: never).
+    environment_idle_ttl: float | None = DEFAULT_IDLE_TTL
 
 
 class WorkerPlatform:
@@ -136,6 +139,7 @@ class Worker:
             default_concurrency=settings.default_concurrency,
             faults=self.faults,
             inline=None,  # handlers wait on this loop: they never run on it
+            idle_ttl=settings.environment_idle_ttl,
         )
         runtime.bind()
         await InvokeService(broker, self.definition, runtime).start()

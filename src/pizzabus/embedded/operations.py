@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 import uuid
 from dataclasses import asdict
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pizzabus.bus.deadletters import DeadLetter
 from pizzabus.bus.records import Delivery
+from pizzabus.bus.replay import ReplayRequest
 from pizzabus.bus.store import StoredEvent
 from pizzabus.errors import NotFoundError, ValidationError
 from pizzabus.functions.faults import FaultPlan
@@ -35,25 +34,6 @@ def _detail(letter: DeadLetter) -> dict[str, Any]:
     except ValueError:
         detail["event_base64"] = base64.b64encode(letter.payload).decode()
     return detail
-
-
-def parse_time(value: Any, what: str) -> float:
-    """Epoch seconds from a number, ``now``, or an ISO 8601 timestamp."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if value == "now":
-        return time.time()
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return parsed.timestamp()
-    raise ValidationError(
-        f"{what} {value!r} is not a time: give ISO 8601 (2026-11-28T09:30:00Z), epoch "
-        "seconds, or 'now'"
-    )
 
 
 class Operations:
@@ -149,22 +129,9 @@ class Operations:
         return self.system.replayer.get(name).describe()
 
     def start_replay(self, request: dict[str, Any]) -> dict[str, Any]:
-        buses = list(self.system.router.buses)
-        bus = request.get("bus") or (buses[0] if len(buses) == 1 else None)
-        if not isinstance(bus, str):
-            raise ValidationError(f"Name the bus to replay: one of {', '.join(buses)}")
-        rules = request.get("rules")
-        if rules is not None and not (
-            isinstance(rules, list) and all(isinstance(r, str) for r in rules)
-        ):
-            raise ValidationError("rules must be a list of rule names")
-        name = request.get("name") or f"replay-{uuid.uuid4().hex[:8]}"
+        wanted = ReplayRequest.parse(request, list(self.system.router.buses))
         replay = self.system.replayer.start(
-            str(name),
-            bus,
-            parse_time(request.get("from"), "from"),
-            parse_time(request.get("to", "now"), "to"),
-            rules,
+            wanted.name, wanted.bus, wanted.start, wanted.end, wanted.rules
         )
         return replay.describe()
 
