@@ -26,9 +26,11 @@ from nats.aio.msg import Msg
 
 from pizzabus.contracts.invoker import NOT_NOW
 from pizzabus.distributed.broker import Broker, headers_of
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.functions.errors import FunctionError
 from pizzabus.functions.logs import InvocationLog
 from pizzabus.system import SystemDefinition
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.distributed")
 
@@ -81,6 +83,9 @@ class NatsInvoker:
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._answers[key] = answer
         headers = {ANSWER_TO: f"{self._prefix}.{key}"}
+        trace = traceid.current.get()
+        if trace is not None:  # the worker runs it in the caller's trace (a request's)
+            headers[TRACE_HEADER] = traceid.header(*trace)
         if log is not None:
             headers[LOG_HEADER] = "1"
         try:
@@ -194,6 +199,8 @@ class InvokeService:
             if answer_to != message.reply and message.reply:
                 await self._accept(message.reply)
             log = InvocationLog() if headers.get(LOG_HEADER) else None
+            # This context is the invocation's: it runs in its caller's trace.
+            traceid.current.set(traceid.parse(headers.get(TRACE_HEADER)))
             try:
                 result = await self.invoker.invoke(name, message.data, log)
                 answer: dict[str, Any] = {"result": result}
