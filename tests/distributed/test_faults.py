@@ -150,7 +150,11 @@ async def test_a_worker_dying_mid_invocation_fails_its_synchronous_caller_withou
         async with httpx.AsyncClient(timeout=60) as client:
             response = await client.get(gateway.url + "/exit")
             assert response.status_code == 500, response.text
-            assert "exited" in "".join(gateway.output), "".join(gateway.output)
+            _wait_for(  # its log line, read from the gateway's output as it comes
+                lambda: "Runtime.ExitError" in "".join(gateway.output),
+                30,
+                "the gateway logging that the worker process exited",
+            )
             # The supervisor restarts the process, and the next invocation is answered.
             cluster.workers.wait_ready(2)
             response = await client.get(f"{gateway.url}/orders/{new_order()['item']['order_id']}")
