@@ -218,3 +218,19 @@ def test_exists_false_under_an_array_looks_at_the_element_the_other_paths_chose(
     """Absence is judged once the other paths settled on an element (package docstring):
     a leaf in another element does not count, one outside every array always does."""
     assert compile_pattern(ABSENT_G).matches(event) is expected
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "expected"),
+    [
+        pytest.param({"anything-but": "x"}, "x", False, id="anything-but-excluded"),
+        pytest.param({"anything-but": "x"}, "y", True, id="anything-but-other"),
+        pytest.param({"prefix": "A"}, "Ab", True, id="prefix"),
+        pytest.param({"prefix": "A"}, "bA", False, id="prefix-elsewhere"),
+    ],
+)
+def test_operators_are_tested_on_the_leaf_of_the_chosen_array_element(
+    operator: Any, value: str, expected: bool
+) -> None:
+    pattern = {"e": {"f": [operator], "l": ["1"]}}
+    assert compile_pattern(pattern).matches({"e": [{"f": value, "l": "1"}]}) is expected
