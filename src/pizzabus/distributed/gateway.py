@@ -170,6 +170,7 @@ class GatewayNode:
         )
         self._publisher.bind(loop)
         self._invoker = NatsInvoker(broker, self.definition)
+        await self._invoker.start()
         if self.distribution.tables_url.startswith(TABLE_URLS):
             self._tables = await asyncio.to_thread(
                 open_tables, self.distribution.tables_url, self.definition
