@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from pizzabus.bus.delivery import Backoff, Deliverer
+from pizzabus.bus.delivery import Backoff, Deliverer, DeliveryStats
 from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
@@ -398,3 +398,39 @@ async def test_a_retry_that_would_start_exactly_at_the_maximum_age_still_runs(
     assert letter.reason == "MaximumEventAgeExceeded"
     assert function.calls == [0.0, 60.0][:attempts]
     assert letter.attempts == attempts
+
+
+async def test_a_waiting_retry_describes_itself_and_the_counters_add_up() -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    function = FlakyFunction(clock, failures=1)
+    deliverer = Deliverer(
+        Invocations(function), clock=clock, store=store, backoff=Backoff(base=2.0), rng=Ceiling()
+    )
+    deliverer.admit(1)
+    deliverer.submit([delivery(clock, RetryPolicy())])
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+    [waiting] = deliverer.waiting()
+    assert waiting.describe() == {
+        "id": "r-1",
+        "event_id": "e1",
+        "rule": "r",
+        "target": "cook_pizza",
+        "attempts": 1,
+        "next_attempt_at": 1_700_000_002.0,
+        "error_type": "PizzaBurnt",
+        "error_message": "too hot",
+    }
+    assert deliverer.stats == DeliveryStats(
+        submitted=1, failed_attempts=1, in_flight=1, waiting_retry=1
+    )
+
+    await run_until_idle(deliverer, clock)
+    assert deliverer.stats == DeliveryStats(
+        submitted=1, succeeded=1, failed_attempts=1, by_target={"cook_pizza": 1}
+    )
+    assert function.calls == [0.0, 2.0]
+    assert store.pending() == []
+    assert store.list() == []

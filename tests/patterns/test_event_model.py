@@ -196,3 +196,41 @@ def test_dict_events_keep_booleans_apart_from_numbers() -> None:
     assert not matches({"n": [True]}, {"n": 1})
     assert matches({"n": [True]}, {"n": True})
     assert matches({"n": [1]}, {"n": 1.0})
+
+
+ABSENT_G = {"e": {"f": ["A"], "h": ["1"], "g": [{"exists": False}]}}
+TWO_PEOPLE = [{"f": "A", "h": "1"}, {"f": "B", "h": "2"}]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"e": TWO_PEOPLE}, True, id="absent-everywhere"),
+        pytest.param({"e": [TWO_PEOPLE[0], {**TWO_PEOPLE[1], "g": 1}]}, True, id="in-another"),
+        pytest.param({"e": [{**TWO_PEOPLE[0], "g": 1}, TWO_PEOPLE[1]]}, False, id="in-the-chosen"),
+        pytest.param({"e.g": "x", "e": TWO_PEOPLE}, False, id="outside-any-array-before"),
+        pytest.param({"e": TWO_PEOPLE, "e.g": "x"}, False, id="outside-any-array-after"),
+    ],
+)
+def test_exists_false_under_an_array_looks_at_the_element_the_other_paths_chose(
+    event: Any, expected: bool
+) -> None:
+    """Absence is judged once the other paths settled on an element (package docstring):
+    a leaf in another element does not count, one outside every array always does."""
+    assert compile_pattern(ABSENT_G).matches(event) is expected
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "expected"),
+    [
+        pytest.param({"anything-but": "x"}, "x", False, id="anything-but-excluded"),
+        pytest.param({"anything-but": "x"}, "y", True, id="anything-but-other"),
+        pytest.param({"prefix": "A"}, "Ab", True, id="prefix"),
+        pytest.param({"prefix": "A"}, "bA", False, id="prefix-elsewhere"),
+    ],
+)
+def test_operators_are_tested_on_the_leaf_of_the_chosen_array_element(
+    operator: Any, value: str, expected: bool
+) -> None:
+    pattern = {"e": {"f": [operator], "l": ["1"]}}
+    assert compile_pattern(pattern).matches({"e": [{"f": value, "l": "1"}]}) is expected

@@ -310,6 +310,10 @@ def _create(resource: Any, spec: Table) -> None:
 
 @pytest.fixture(scope="module")
 def moto_resource() -> Iterator[Any]:
+    # What is known of moto's tables lives as long as they do: a second pytest session in the
+    # same process (mutmut runs several) starts with new, empty tables.
+    _moto_outcomes.clear()
+    _moto_state["seeded"] = False
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",

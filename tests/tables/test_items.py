@@ -213,6 +213,17 @@ CONDITIONS = [
     pytest.param("begins_with(n, :p)", {":p": "1"}, False, id="begins-with-on-a-number"),
     pytest.param("attribute_type(absent, :s)", {":s": "S"}, False, id="type-of-missing"),
     pytest.param("size(m.vals) = :two", {":two": 2}, True, id="size-of-list"),
+    # Operands that are paths into the item, not values (each read from the item, with its names).
+    pytest.param("n BETWEEN m.vals[0] AND :two", {":two": 2}, True, id="between-a-path-bound"),
+    pytest.param("n BETWEEN :z AND m.vals[0]", {":z": 0}, True, id="between-a-path-upper-bound"),
+    pytest.param("n IN (:z, m.vals[0])", {":z": 0}, True, id="in-a-path"),
+    pytest.param("begins_with(s, pre)", None, True, id="begins-with-a-path"),
+    pytest.param("contains(s, pre)", None, True, id="contains-a-path"),
+    pytest.param("contains(m.vals, n)", None, True, id="contains-a-path-in-a-list"),
+    pytest.param("attribute_type(m.#k, :s)", {":s": "S"}, True, id="type-under-a-name"),
+    pytest.param("size(m.#k) = :four", {":four": 4}, True, id="size-under-a-name"),
+    pytest.param("contains(n, :one)", {":one": 1}, False, id="contains-in-a-number"),
+    pytest.param("contains(m, :k)", {":k": "key"}, False, id="contains-in-a-map"),
 ]
 
 
@@ -227,6 +238,7 @@ def test_conditions_evaluate_as_dynamodb(
         "s": "abc",
         "tags": {"red", "blue"},
         "m": {"vals": [1, 2], "key": "deep"},
+        "pre": "ab",
     }
     users.put_item(Item=item)
     params: dict[str, Any] = {"ConditionExpression": condition}

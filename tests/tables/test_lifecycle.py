@@ -14,6 +14,7 @@ from pizzabus.errors import DefinitionError
 from pizzabus.sdk.dynamodb import DynamoDBResource, LocalTable
 from pizzabus.system import GlobalIndex, KeyAttribute
 from pizzabus.tables import SqliteTableStore, TableNotFound, TableStore
+from pizzabus.tables.engine import TTL_HORIZON_SECONDS
 from tests.tables.conftest import POSTS, SPECS, USERS
 
 NOW = 1_700_000_000
@@ -92,6 +93,41 @@ def test_ttl_sweep_compares_exact_numbers(store: TableStore) -> None:
 
     assert store.delete_expired(NOW) == 0
     assert store.delete_expired(NOW + 1) == 1
+
+
+#: Five years before ``NOW + 0.5``, exactly: the oldest expiry DynamoDB's TTL still acts on.
+_HORIZON = Decimal(NOW - TTL_HORIZON_SECONDS) + Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    ("expires", "deleted"),
+    [
+        pytest.param(_HORIZON, True, id="exactly-five-years-ago"),
+        pytest.param(_HORIZON - Decimal("1E-9"), False, id="just-older"),
+        pytest.param(Decimal(NOW) + Decimal("0.5"), True, id="half-a-second-ago"),
+        pytest.param(Decimal(NOW) + Decimal("0.5") + Decimal("1E-9"), False, id="just-after-now"),
+    ],
+)
+def test_ttl_sweep_boundaries_are_inclusive(
+    store: TableStore, expires: Decimal, deleted: bool
+) -> None:
+    store.put_item("posts", {"thread": "t", "seq": 1, "expires_at": expires})
+    store.put_item("users", {"user_id": "u", "expires_at": NOW - 1})  # users keeps no TTL
+
+    assert store.delete_expired(NOW + 0.5) == int(deleted)
+    left = store.get_item("posts", {"thread": "t", "seq": 1})
+    assert (left is None) is deleted
+    assert store.get_item("users", {"user_id": "u"}) is not None
+
+
+def test_ttl_sweep_counts_each_table_and_item_it_deletes(store: TableStore) -> None:
+    store.create_table(replace(USERS, ttl_attribute="expires_at"))
+    for n in range(3):
+        store.put_item("posts", {"thread": "t", "seq": n, "expires_at": NOW - n})
+        store.put_item("users", {"user_id": f"u{n}", "expires_at": NOW - n})
+
+    assert store.delete_expired(NOW) == 6
+    assert store.scan("posts").items == store.scan("users").items == []
 
 
 def test_concurrent_conditional_puts_have_exactly_one_winner(posts: LocalTable) -> None:

@@ -274,3 +274,64 @@ def test_a_query_stops_after_a_megabyte_and_says_where(
 
     assert first["Count"] == 4  # 4 x 300 KB reaches 1 MB
     assert rest["Count"] == 1
+
+
+def test_parallel_scan_segments_count_only_their_own_items(users: LocalTable) -> None:
+    for n in range(40):
+        users.put_item(Item={"user_id": f"u{n}"})
+
+    pages = [users.scan(Segment=s, TotalSegments=3) for s in range(3)]
+
+    assert [p["ScannedCount"] for p in pages] == [p["Count"] for p in pages]
+    assert sum(p["ScannedCount"] for p in pages) == 40
+    assert all("LastEvaluatedKey" not in p for p in pages)
+
+
+def test_a_parallel_scan_segment_pages_with_a_limit(users: LocalTable) -> None:
+    for n in range(40):
+        users.put_item(Item={"user_id": f"u{n}"})
+    whole = {i["user_id"] for i in users.scan(Segment=1, TotalSegments=2)["Items"]}
+
+    params: dict[str, Any] = {"Segment": 1, "TotalSegments": 2, "Limit": 3}
+    paged: list[str] = []
+    while True:
+        response = users.scan(**params)
+        assert response["ScannedCount"] <= 3
+        paged += [i["user_id"] for i in response["Items"]]
+        if "LastEvaluatedKey" not in response:
+            break
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    assert sorted(paged) == sorted(whole)
+    assert 0 < len(whole) < 40
+
+
+def test_an_index_scan_pages_from_its_exclusive_start_key(thread: LocalTable) -> None:
+    params: dict[str, Any] = {"IndexName": "by_author", "Limit": 4}
+    seen = []
+    while True:
+        response = thread.scan(**params)
+        seen += [(i["author"], i["posted"], i["thread"], i["seq"]) for i in response["Items"]]
+        if "LastEvaluatedKey" not in response:
+            break
+        assert set(response["LastEvaluatedKey"]) == {"thread", "seq", "author", "posted"}
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    expected = [("ann", i, "t", Decimal(s)) for i, s in enumerate(reversed(SEQS))]
+    assert sorted(seen) == sorted([*expected, ("bob", 1, "other", Decimal(1))])
+    assert len(seen) == len(set(seen))
+
+
+def test_scan_projects_names_and_counts_what_it_read(thread: LocalTable) -> None:
+    response = thread.scan(
+        FilterExpression="#a = :b",
+        ExpressionAttributeNames={"#a": "author", "#p": "posted"},
+        ExpressionAttributeValues={":b": "ann"},
+        ProjectionExpression="#p",
+        Limit=3,
+    )
+
+    # In key order: bob's item (read, filtered out), then the first two of thread t.
+    assert response["Items"] == [{"posted": len(SEQS) - 1}, {"posted": len(SEQS) - 2}]
+    assert (response["Count"], response["ScannedCount"]) == (2, 3)
+    assert set(response["LastEvaluatedKey"]) == {"thread", "seq"}

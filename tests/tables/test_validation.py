@@ -336,6 +336,104 @@ def test_refused_requests_fail_as_dynamodb_fails_them(
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+# Refusals of a condition's values, checked word for word: DynamoDB's whole message, as
+# DynamoDB Local and the emulators that were compared with DynamoDB (dynalite) give it.
+def _condition(expression: str, values: dict[str, Any]) -> dict[str, Any]:
+    item = {"thread": "t", "seq": 1}
+    return {"Item": item, "ConditionExpression": expression, "ExpressionAttributeValues": values}
+
+
+_OPERAND_TYPE = (
+    "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or "
+    "function: "
+)
+REFUSED_WORD_FOR_WORD: list[Any] = [
+    pytest.param(
+        _condition("seq BETWEEN :b AND :a", {":a": "a", ":b": 1}),
+        "Invalid ConditionExpression: The BETWEEN operator requires same data type for lower and "
+        "upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: "
+        "AttributeValue: {S:a}",
+        id="between-bounds-of-two-types",
+    ),
+    pytest.param(
+        _condition("seq BETWEEN :b AND :a", {":a": 1, ":b": 2}),
+        "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater "
+        "than or equal to lower bound; lower bound operand: AttributeValue: {N:2}, upper bound "
+        "operand: AttributeValue: {N:1}",
+        id="between-numbers-reversed",
+    ),
+    pytest.param(
+        _condition("seq BETWEEN :b AND :a", {":a": "a", ":b": "b"}),
+        "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater "
+        "than or equal to lower bound; lower bound operand: AttributeValue: {S:b}, upper bound "
+        "operand: AttributeValue: {S:a}",
+        id="between-strings-reversed",
+    ),
+    pytest.param(
+        _condition("seq BETWEEN :a AND :b", {":a": 1, ":b": True}),
+        f"{_OPERAND_TYPE}BETWEEN, operand type: BOOL",
+        id="between-a-boolean-upper-bound",
+    ),
+    pytest.param(
+        _condition("seq BETWEEN :a AND :b", {":a": None, ":b": 1}),
+        f"{_OPERAND_TYPE}BETWEEN, operand type: NULL",
+        id="between-a-null-lower-bound",
+    ),
+    pytest.param(
+        _condition(":a BETWEEN seq AND seq", {":a": [1]}),
+        f"{_OPERAND_TYPE}BETWEEN, operand type: L",
+        id="between-a-list",
+    ),
+    pytest.param(
+        _condition("seq < :v", {":v": True}),
+        f"{_OPERAND_TYPE}<, operand type: BOOL",
+        id="less-than-a-boolean",
+    ),
+    pytest.param(
+        _condition(":v >= seq", {":v": {"a"}}),
+        f"{_OPERAND_TYPE}>=, operand type: SS",
+        id="a-set-on-the-left",
+    ),
+    pytest.param(
+        _condition("begins_with(seq, :p)", {":p": {"m": 1}}),
+        f"{_OPERAND_TYPE}begins_with, operand type: M",
+        id="begins-with-a-map",
+    ),
+    pytest.param(
+        _condition("attribute_type(seq, :t)", {":t": "STRING"}),
+        "Invalid ConditionExpression: Invalid attribute type name found; type: STRING, valid "
+        "types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
+        id="attribute-type-unknown",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), REFUSED_WORD_FOR_WORD)
+def test_refused_condition_values_fail_in_dynamodbs_words(
+    posts: LocalTable, params: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ClientError) as error:
+        posts.put_item(**params)
+
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert error.value.response["Error"]["Message"] == message
+
+
+def test_between_checks_its_bounds_in_a_filter_in_the_filters_words(posts: LocalTable) -> None:
+    with pytest.raises(ClientError) as error:
+        posts.query(
+            KeyConditionExpression="thread = :t",
+            FilterExpression="twin BETWEEN :low AND :high",
+            ExpressionAttributeValues={":t": "t", ":low": "a", ":high": 2},
+        )
+
+    assert error.value.response["Error"]["Message"] == (
+        "Invalid FilterExpression: The BETWEEN operator requires same data type for lower and "
+        "upper bounds; lower bound operand: AttributeValue: {S:a}, upper bound operand: "
+        "AttributeValue: {N:2}"
+    )
+
+
 def test_a_missing_table_is_resource_not_found(dynamodb: DynamoDBResource) -> None:
     with pytest.raises(ClientError) as error:
         dynamodb.Table("nope").get_item(Key={"id": "x"})

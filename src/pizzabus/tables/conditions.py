@@ -133,14 +133,27 @@ class Between:
         return not _less(value, low) and not _less(high, value) and _orderable(value, low, high)
 
     def check(self, env: Env, kind: str) -> None:
+        for side in (self.subject, self.low, self.high):
+            if isinstance(side, ValueRef):
+                value = env.values[side.name]
+                if type(value) not in _ORDERED:
+                    raise _operand_type_error(kind, "BETWEEN", value)
         if isinstance(self.low, ValueRef) and isinstance(self.high, ValueRef):
             low, high = env.values[self.low.name], env.values[self.high.name]
+            # DynamoDB checks the bounds' types before their order, in these words.
+            bounds = (
+                f"lower bound operand: AttributeValue: {{{type_name(low)}:{low}}}, "
+                f"upper bound operand: AttributeValue: {{{type_name(high)}:{high}}}"
+            )
+            if type(low) is not type(high):
+                raise TableValidationError(
+                    f"Invalid {kind}: The BETWEEN operator requires same data type for lower "
+                    f"and upper bounds; {bounds}"
+                )
             if _less(high, low):
                 raise TableValidationError(
                     f"Invalid {kind}: The BETWEEN operator requires upper bound to be greater "
-                    f"than or equal to lower bound; lower operand: AttributeValue: "
-                    f"{{{type_name(low)}:{low}}}, upper operand: AttributeValue: "
-                    f"{{{type_name(high)}:{high}}}"
+                    f"than or equal to lower bound; {bounds}"
                 )
 
 
