@@ -224,6 +224,7 @@ CONDITIONS = [
     pytest.param("size(m.#k) = :four", {":four": 4}, True, id="size-under-a-name"),
     pytest.param("contains(n, :one)", {":one": 1}, False, id="contains-in-a-number"),
     pytest.param("contains(m, :k)", {":k": "key"}, False, id="contains-in-a-map"),
+    pytest.param("begins_with(s, :p)", {":p": "bc"}, False, id="begins-with-another-prefix"),
 ]
 
 
