@@ -7,7 +7,8 @@ Three measurements, each a median over ``--runs`` rounds, with its baseline from
    nats-server, gateway, supervisor and workers, and its database if it started one);
 2. scaling: the stage handlers doing ~5 ms of pure-Python work (``slow_system.py``), orders/s
    with one worker process and with two;
-3. latency: lifecycle p50/p99 of the cluster at a light open-loop load.
+3. latency: lifecycle p50/p99 of the cluster at a light open-loop load;
+4. broker messages per order, by kind (:mod:`benchmarks.broker_messages`), at that light load.
 
     python -m benchmarks.bench_cluster [--smoke] [--runs 3] [--duration 4]
 """
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import broker_messages
 from benchmarks.common import (
     CLOCK_TICKS,
     REPO,
@@ -40,6 +42,8 @@ from benchmarks.common import (
 )
 
 GATEWAY = re.compile(r"^gateway\s+(http://\S+?)/?\s")
+NATS = re.compile(r"^nats-server\s+(nats://\S+)")
+TABLES = re.compile(r"^tables\s+postgresql://[^\s@]*@?[^\s:/]+:(\d+)/")
 SLOW = "benchmarks.slow_system:SYSTEM"
 Progress = Callable[[str], None]
 
@@ -55,12 +59,29 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_cpu_by_role(root: int) -> dict[str, float]:
-    """User + system CPU of ``root`` and every process below it (as they are now), by role:
-    nats-server, gateway, worker, postgres, other."""
+def postmaster_on(port: int) -> int | None:
+    """The PostgreSQL server listening on ``port`` that a cluster started: ``pg_ctl`` detaches
+    it, so it is not in the cluster's process tree (its command line names the port)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if (
+                command
+                and command[0].endswith(b"postgres")
+                and f"-p {port}".encode() in (b" ".join(command))
+            ):
+                return int(entry.name)
+    return None
+
+
+def tree_cpu_by_role(root: int, *others: int) -> dict[str, float]:
+    """User + system CPU of ``root`` (and ``others``) and every process below them (as they
+    are now), by role: nats-server, gateway, worker, postgres, other."""
     tree = _children()
     roles: dict[str, float] = {}
-    todo = [root]
+    todo = [root, *others]
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
@@ -90,17 +111,44 @@ def tree_cpu_seconds(root: int) -> float:
 
 
 class TreeServer(Server):
-    """A server whose CPU is that of its whole process tree."""
+    """A server whose CPU is that of its whole process tree, and of the PostgreSQL it
+    started."""
+
+    def cpu_by_role(self) -> dict[str, float]:
+        postgres = self._postgres()
+        return tree_cpu_by_role(self.pid, *([postgres] if postgres else []))
 
     def cpu_seconds(self) -> float:
-        return tree_cpu_seconds(self.pid)
+        return sum(self.cpu_by_role().values())
+
+    def _postgres(self) -> int | None:
+        for line in self.output:
+            match = TABLES.match(line)
+            if match:
+                return postmaster_on(int(match.group(1)))
+        return None
+
+    def nats_url(self) -> str:
+        """The address of the cluster's own nats-server (from what it printed)."""
+        for line in self.output:
+            match = NATS.match(line)
+            if match:
+                return match.group(1)
+        raise RuntimeError("the cluster printed no nats-server address")
 
 
 @contextlib.contextmanager
-def cluster(workers: int, system: str | None = None) -> Iterator[Server]:
-    """``pizzabus cluster --port 0 --workers N``, until its URLs are printed."""
+def cluster(
+    workers: int,
+    system: str | None = None,
+    *,
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """``pizzabus cluster --port 0 --workers N [EXTRA]``, until its URLs are printed;
+    ``env``: added to the environment (``PYTHONPATH`` of other code, for a baseline)."""
     command = [sys.executable, "-m", "pizzabus", "cluster", "--port", "0"]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers), *extra]
     if system:
         command += ["--system", system]
     process = subprocess.Popen(
@@ -109,7 +157,7 @@ def cluster(workers: int, system: str | None = None) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         text=True,
         cwd=REPO,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
     )
     output: list[str] = []
     url: list[str] = []
@@ -146,19 +194,40 @@ def embedded(system: str | None = None) -> Iterator[Server]:
 
 
 def _saturate(server: Server, args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
-    before = tree_cpu_by_role(server.pid)
+    by_role = server.cpu_by_role if isinstance(server, TreeServer) else server_by_role(server)
+    before = by_role()
     result = run_loadgen(
         server,
         *("--mode", "saturate", "--duration", str(args.duration), "--warmup", "2"),
         *("--concurrency", str(concurrency)),
     )
-    after = tree_cpu_by_role(server.pid)
+    after = by_role()
     started = result.get("started_all_steps") or result.get("started") or 0
     if started:
         result["cpu_us_per_order_by_role"] = {
             role: round((after[role] - before.get(role, 0.0)) / started * 1e6) for role in after
         }
     return result
+
+
+def _messages(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    """Broker messages per order at the light rate (apart from the timed runs: the observer
+    costs nats-server work)."""
+    assert isinstance(server, TreeServer)
+
+    def load() -> int:
+        result = run_loadgen(
+            server,
+            *("--mode", "rate", "--rate", str(args.light_rate)),
+            *("--duration", str(args.duration), "--warmup", "0"),
+        )
+        return int(result["started_all_steps"])
+
+    return broker_messages.per_order(server.nats_url(), load)
+
+
+def server_by_role(server: Server) -> Callable[[], dict[str, float]]:
+    return lambda: tree_cpu_by_role(server.pid)
 
 
 def _cpu_us(result: dict[str, Any]) -> float | None:
@@ -189,6 +258,7 @@ def run(argv: Sequence[str], progress: Progress = print) -> dict[str, Any]:
                 *("--mode", "rate", "--rate", str(args.light_rate)),
                 *("--duration", str(args.duration * 2), "--warmup", "1"),
             )
+            got["messages"] = _messages(server, args)
         for workers in (1, 2):
             with cluster(workers, SLOW) as server:
                 got[f"slow_{workers}"] = _saturate(server, args, args.concurrency)
@@ -200,7 +270,8 @@ def run(argv: Sequence[str], progress: Progress = print) -> dict[str, Any]:
             "5 ms handlers: 1 worker "
             f"{got['slow_1']['orders_per_s']}/s, 2 workers {got['slow_2']['orders_per_s']}/s; "
             f"light load p50 {got['latency']['lifecycle_ms']['p50']} ms, "
-            f"p99 {got['latency']['lifecycle_ms']['p99']} ms"
+            f"p99 {got['latency']['lifecycle_ms']['p99']} ms; "
+            f"{got['messages'].get('per_order')} broker messages/order"
         )
     result = summarize(rounds)
     result["machine"] = machine()
@@ -245,6 +316,11 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "light_rate_per_s": of("latency", lambda r: r.get("offered_per_s")),
         "light_p50_ms": of("latency", lambda r: r["lifecycle_ms"]["p50"]),
         "light_p99_ms": of("latency", lambda r: r["lifecycle_ms"]["p99"]),
+        "broker_messages_per_order": of("messages", lambda r: r.get("per_order")),
+        "broker_messages_by_kind": {
+            kind: median([r["messages"].get("by_kind", {}).get(kind) for r in rounds])
+            for kind in sorted({k for r in rounds for k in r["messages"].get("by_kind", {})})
+        },
     }
 
 

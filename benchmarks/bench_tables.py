@@ -242,7 +242,12 @@ def _push_connection(h: Handlers, connection: dict[str, Any] | None) -> None:
         if not pending:
             return
         version = int(connection["version"])
-        held = dict(connection, version=version + 1, lease_until=int(time.time()) + LEASE_SECONDS)
+        held = dict(
+            connection,
+            version=version + 1,
+            lease_until=int(time.time()) + LEASE_SECONDS,
+            lease=uuid.uuid4().hex,
+        )
         h.connections.put_item(
             Item=held,
             ConditionExpression="#version = :v",
@@ -251,13 +256,13 @@ def _push_connection(h: Handlers, connection: dict[str, Any] | None) -> None:
         )
         for item in pending:
             item["detail"].encode()  # what post_to_connection sends
-        released = {k: v for k, v in held.items() if k != "lease_until"}
+        released = {k: v for k, v in held.items() if k not in ("lease", "lease_until")}
         released.update(sent=sent + len(pending), version=int(held["version"]) + 1)
         h.connections.put_item(
             Item=released,
-            ConditionExpression="#version = :v",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":v": int(held["version"])},
+            ConditionExpression="#version = :v AND #lease = :lease",
+            ExpressionAttributeNames={"#version": "version", "#lease": "lease"},
+            ExpressionAttributeValues={":v": int(held["version"]), ":lease": held["lease"]},
         )
         connection = released
 

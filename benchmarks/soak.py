@@ -27,6 +27,7 @@ import csv
 import json
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -52,6 +53,8 @@ from benchmarks.common import (
     start_server,
 )
 from benchmarks.loadgen import ORDER_TIMEOUT, Browser, Tally
+from benchmarks.memtrace import ENV as MEMTRACE_ENV
+from benchmarks.memtrace import diff
 from pizzabus.access import TOKEN_HEADER, generate_token
 
 #: The admin token the soak's servers are started with (their stats need it).
@@ -83,6 +86,8 @@ class Row:
     events_wal_mb: float
     open_fds: int
     tasks: int | None
+    #: Warm execution environments of all functions (idle or busy).
+    environments: int | None = None
 
 
 def _size_mb(path: Path) -> float:
@@ -115,9 +120,19 @@ def _percentile(values: list[float], p: float) -> float | None:
 class Soak:
     """Offers load to one server and samples it."""
 
-    def __init__(self, server: Server, data_dir: Path | None, rate: float, seconds: float) -> None:
+    def __init__(
+        self,
+        server: Server,
+        data_dir: Path | None,
+        rate: float,
+        seconds: float,
+        snapshots: Sequence[float] = (),
+    ) -> None:
+        """``snapshots``: seconds of load after which the server (run by
+        :mod:`benchmarks.memtrace`) is asked for a tracemalloc snapshot."""
         self.server, self.data_dir = server, data_dir
         self.rate, self.seconds = rate, seconds
+        self._snapshots = sorted(snapshots)
         self.tally = Tally()
         self.rows: list[Row] = []
         self._seen = 0
@@ -146,6 +161,9 @@ class Soak:
                         )
                         next_at += every
                         live.update(self._table())
+                        if self._snapshots and now - start >= self._snapshots[0]:
+                            self._snapshots.pop(0)
+                            os.kill(self.server.pid, signal.SIGUSR2)
             await driver
 
     async def _drive(self, browser: Browser, start: float) -> None:
@@ -176,11 +194,16 @@ class Soak:
         failed = sum(self.tally.failures.values())
         new_failures, self._failed = failed - self._failed, failed
         tasks: int | None = None
+        environments: int | None = None
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             response = await admin.get(
                 f"{self.server.url}/_pizzabus/stats", headers={TOKEN_HEADER: ADMIN_TOKEN}
             )
-            tasks = int(response.json()["asyncio_tasks"])
+            stats = response.json()
+            tasks = int(stats["asyncio_tasks"])
+            environments = sum(
+                int(f.get("warm_environments", 0)) for f in stats["functions"].values()
+            )
         lifecycles = [s.lifecycle for s in fresh]
         data = self.data_dir
         return Row(
@@ -198,6 +221,7 @@ class Soak:
             events_wal_mb=round(_size_mb(data / "events.sqlite3-wal"), 2) if data else 0.0,
             open_fds=_open_fds(self.server.pid),
             tasks=tasks,
+            environments=environments,
         )
 
     def _table(self) -> Table:
@@ -249,15 +273,18 @@ def verdict(rows: list[Row], minutes: float, memory: bool) -> dict[str, Any]:
         "orders_after_minute_1": orders,
         "seconds_after_minute_1": round(seconds, 1),
         "open_fds": [min(r.open_fds for r in settled), max(r.open_fds for r in settled)],
-        "tasks": [
-            min((r.tasks for r in settled if r.tasks is not None), default=None),
-            max((r.tasks for r in settled if r.tasks is not None), default=None),
-        ],
+        "tasks": _range([r.tasks for r in settled]),
+        "environments": _range([r.environments for r in settled]),
         "orders": rows[-1].orders,
         "data_dir_bytes_per_order": _per_order(rows[-1].data_dir_mb, rows[-1].orders),
         "tables_bytes_per_order": _per_order(rows[-1].tables_db_mb, rows[-1].orders),
         "event_log_bytes_per_order": _per_order(rows[-1].events_db_mb, rows[-1].orders),
     }
+
+
+def _range(values: list[int | None]) -> list[int | None]:
+    known = [v for v in values if v is not None]
+    return [min(known), max(known)] if known else [None, None]
 
 
 def _per_order(mb: float, orders: int) -> int | None:
@@ -313,9 +340,14 @@ def chart(path: Path, rows: list[Row], title: str) -> bool:
     disk.set_title("disk")
     handles.plot(minutes, [r.open_fds for r in rows], label="open fds")
     handles.plot(minutes, [r.tasks if r.tasks is not None else 0 for r in rows], label="tasks")
+    handles.plot(
+        minutes,
+        [r.environments if r.environments is not None else 0 for r in rows],
+        label="warm environments",
+    )
     handles.set_xlabel("minutes")
     handles.legend(loc="upper left")
-    handles.set_title("descriptors and asyncio tasks")
+    handles.set_title("descriptors, asyncio tasks, execution environments")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -323,12 +355,17 @@ def chart(path: Path, rows: list[Row], title: str) -> bool:
     return True
 
 
-def serve_args(args: argparse.Namespace, data_dir: Path | None) -> list[str]:
+def serve_args(
+    args: argparse.Namespace, data_dir: Path | None, *, traced: bool = False
+) -> list[str]:
     extra = ["--memory"] if args.memory else ["--data-dir", str(data_dir)]
     extra += ["--admin-token", ADMIN_TOKEN]
     if args.tables:
         extra += ["--tables", args.tables]
-    return pizzabus_command(*extra)
+    command = pizzabus_command(*extra)
+    if traced:  # the same command, run by the tracemalloc wrapper
+        command[command.index("pizzabus")] = "benchmarks.memtrace"
+    return command
 
 
 def measure_saturation(args: argparse.Namespace, console: Console) -> float:
@@ -345,7 +382,7 @@ def measure_saturation(args: argparse.Namespace, console: Console) -> float:
     return float(result["orders_per_s"])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__)
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes of load")
     parser.add_argument("--fraction", type=float, default=0.5, help="of the saturation rate")
@@ -354,7 +391,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tables", metavar="DSN", help="serve --tables DSN (PostgreSQL tables)")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--out", type=Path, help="directory for the CSV, PNG and JSON")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--tracemalloc",
+        type=float,
+        metavar="MINUTE",
+        help="diagnose: trace the server's allocations (slower), snapshot them at MINUTE and at "
+        "the end, and write the sites that grew most between the two",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
     console = Console(highlight=False)
     raise_fd_limit()
     mode = "memory" if args.memory else ("pg-tables" if args.tables else "durable")
@@ -370,15 +418,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="pizzabus-soak-") as scratch:
         data_dir = None if args.memory else Path(scratch) / "data"
-        server = start_server(mode, serve_args(args, data_dir))
+        traces = Path(scratch) / "tracemalloc"
+        if args.tracemalloc is not None:
+            os.environ[MEMTRACE_ENV] = str(traces)
+        traced = args.tracemalloc is not None
+        server = start_server(mode, serve_args(args, data_dir, traced=traced))
         try:
-            soak = Soak(server, data_dir, rate, seconds)
+            soak = Soak(server, data_dir, rate, seconds, [args.tracemalloc * 60] if traced else [])
             runner: Any = asyncio.run
             with contextlib.suppress(ImportError):
                 import uvloop
 
                 runner = uvloop.run
             runner(soak.run(args.every, console))
+            if traced:
+                _report_growth(server, traces, out / f"soak-{mode}-tracemalloc.txt", console)
         finally:
             server.stop()
     rows = soak.rows
@@ -404,6 +458,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if judged["passed"] else 1
 
 
+def _report_growth(server: Server, folder: Path, path: Path, console: Console) -> None:
+    """Snapshot the server once more, and write what grew since the first snapshot."""
+    first, last = folder / "snapshot-1.tracemalloc", folder / "snapshot-2.tracemalloc"
+    os.kill(server.pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 120  # a guard: a large heap takes seconds to snapshot
+    while time.monotonic() < deadline and not (last.exists() and _settled(last)):
+        time.sleep(0.5)
+    if not first.exists() or not last.exists():
+        console.print("[red]no tracemalloc snapshots were written[/]")
+        return
+    lines = diff(first, last)
+    path.write_text("\n".join(lines) + "\n")
+    console.print("allocation sites that grew most (tracemalloc):")
+    for line in lines:
+        console.print("  " + line, markup=False)
+
+
+def _settled(path: Path) -> bool:
+    size = path.stat().st_size
+    time.sleep(0.5)
+    return path.stat().st_size == size
+
+
 def _print_verdict(console: Console, judged: dict[str, Any], stem: Path, charted: bool) -> None:
     for name, check in judged["checks"].items():
         mark = "[green]ok[/]" if check["ok"] else "[red]OVER[/]"
@@ -412,7 +489,8 @@ def _print_verdict(console: Console, judged: dict[str, Any], stem: Path, charted
         f"  RSS slope after minute 1: {judged['rss_slope_mb_per_min']} MB/min; "
         f"{judged['data_dir_bytes_per_order']} bytes on disk per order (tables "
         f"{judged['tables_bytes_per_order']}, event log {judged['event_log_bytes_per_order']}); "
-        f"fds {judged['open_fds']}, tasks {judged['tasks']}"
+        f"fds {judged['open_fds']}, tasks {judged['tasks']}, "
+        f"warm environments {judged['environments']}"
     )
     console.print(
         f"[bold]{'PASS' if judged['passed'] else 'FAIL'}[/]: {stem}.csv"

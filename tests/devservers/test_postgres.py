@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 
+from pizzabus.cli.cluster import throwaway_tables
 from pizzabus.devservers.postgres import find_binaries
 from tests.support.postgres import private_postgres
 
@@ -35,3 +38,16 @@ def test_each_test_gets_a_fresh_empty_database(postgres_dsn: str) -> None:
         ).fetchone()
     assert name.startswith("pizzabus_test_")
     assert tables == (0,)
+
+
+def test_the_clusters_throwaway_database_runs_without_durability(tmp_path: Path) -> None:
+    with throwaway_tables(tmp_path) as dsn, psycopg.connect(dsn) as connection:
+        settings = {
+            name: connection.execute(f"SHOW {name}").fetchone()
+            for name in ("fsync", "synchronous_commit", "full_page_writes")
+        }
+    assert settings == {
+        "fsync": ("off",),
+        "synchronous_commit": ("off",),
+        "full_page_writes": ("off",),
+    }

@@ -5,17 +5,21 @@ PostgreSQL database (the ``postgres_dsn`` fixtures)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.e2e.server import REPO, Server, start_server
+
+#: What a worker process says once it consumes (after its label, ``[worker N] ``).
+_READY = re.compile(r"worker process \d+ \(pid (\d+)\) ready")
 
 
 @dataclass
@@ -27,11 +31,7 @@ class Workers:
 
     def ready_pids(self) -> list[int]:
         """The pids of the worker processes that said they are ready, in order."""
-        return [
-            int(line.split("(pid ")[1].split(")")[0])
-            for line in list(self.output)
-            if "ready" in line and "(pid " in line
-        ]
+        return [int(match.group(1)) for line in list(self.output) if (match := _READY.search(line))]
 
     def wait_ready(self, count: int, timeout: float = 60.0) -> list[int]:
         deadline = time.monotonic() + timeout
@@ -97,15 +97,21 @@ class Cluster:
 
 @contextmanager
 def running_cluster(
-    nats_url: str, tables: str, gateways: int = 2, processes: int = 2, *extra: str
+    nats_url: str,
+    tables: str,
+    gateways: int = 2,
+    processes: int = 2,
+    *extra: str,
+    gateway_args: Sequence[str] = (),
 ) -> Iterator[Cluster]:
     """Gateways and a worker supervisor on ``tables`` (a ``postgresql://`` DSN); stopped
-    afterwards whatever happens."""
+    afterwards whatever happens. ``extra`` goes to both, ``gateway_args`` to the gateways only
+    (``serve`` options such as ``--faults`` or ``--max-in-flight``)."""
     started: list[Server] = []
     workers = None
     try:
         for _ in range(gateways):
-            started.append(start_gateway(nats_url, tables, *extra))
+            started.append(start_gateway(nats_url, tables, *extra, *gateway_args))
         if processes:
             workers = start_workers(nats_url, tables, started[0].url, processes, *extra)
             workers.wait_ready(processes)

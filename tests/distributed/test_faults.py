@@ -60,6 +60,28 @@ async def test_with_no_worker_an_accepted_order_waits_then_completes_when_one_st
         gateway.stop()
 
 
+async def test_a_burst_past_the_backlog_bound_is_throttled_before_the_backlog_is_polled_again(
+    nats_server: NatsServer, postgres_dsn: str
+) -> None:
+    """The gateway reads the backlog from JetStream every half second; the events it stores
+    in between count too, so a burst is throttled at the bound, not a poll later. (No worker
+    runs: every accepted event waits.)"""
+    bound = 10
+    gateway = start_gateway(nats_server.url, postgres_dsn, "--max-in-flight", str(bound))
+    try:
+        codes: list[str] = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            for _ in range(3 * bound):
+                response = await client.post(gateway.url + "/", json=new_order())
+                assert response.status_code == 200, response.text
+                codes.append(response.json()["Entries"][0].get("ErrorCode", "accepted"))
+        accepted = codes.count("accepted")
+        assert 1 <= accepted <= bound, codes
+        assert codes.count("ThrottlingException") == len(codes) - accepted, codes
+    finally:
+        gateway.stop()
+
+
 def test_a_gateway_whose_nats_is_unreachable_says_what_to_check_in_one_line() -> None:
     port = free_port()
     result = subprocess.run(

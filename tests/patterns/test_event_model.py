@@ -196,3 +196,25 @@ def test_dict_events_keep_booleans_apart_from_numbers() -> None:
     assert not matches({"n": [True]}, {"n": 1})
     assert matches({"n": [True]}, {"n": True})
     assert matches({"n": [1]}, {"n": 1.0})
+
+
+ABSENT_G = {"e": {"f": ["A"], "h": ["1"], "g": [{"exists": False}]}}
+TWO_PEOPLE = [{"f": "A", "h": "1"}, {"f": "B", "h": "2"}]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"e": TWO_PEOPLE}, True, id="absent-everywhere"),
+        pytest.param({"e": [TWO_PEOPLE[0], {**TWO_PEOPLE[1], "g": 1}]}, True, id="in-another"),
+        pytest.param({"e": [{**TWO_PEOPLE[0], "g": 1}, TWO_PEOPLE[1]]}, False, id="in-the-chosen"),
+        pytest.param({"e.g": "x", "e": TWO_PEOPLE}, False, id="outside-any-array-before"),
+        pytest.param({"e": TWO_PEOPLE, "e.g": "x"}, False, id="outside-any-array-after"),
+    ],
+)
+def test_exists_false_under_an_array_looks_at_the_element_the_other_paths_chose(
+    event: Any, expected: bool
+) -> None:
+    """Absence is judged once the other paths settled on an element (package docstring):
+    a leaf in another element does not count, one outside every array always does."""
+    assert compile_pattern(ABSENT_G).matches(event) is expected

@@ -25,6 +25,8 @@ from pizzabus.devservers.postgres import DevServerError, PostgresServer, start_p
 
 ENVIRONMENT = "PIZZABUS_TEST_POSTGRES"
 #: Throwaway servers survive a crash of PostgreSQL (commits reach its WAL), not of the machine.
+#: Not ``THROWAWAY_SETTINGS``: tests crash their server (``restart("immediate")``) and expect
+#: every answered commit to survive, which ``synchronous_commit=off`` does not promise.
 FAST_SETTINGS = {"fsync": "off", "full_page_writes": "off"}
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 
 from pizzabus.telemetry import Telemetry, traceid
 from pizzabus.telemetry.spans import Span, TraceStore, document
@@ -112,3 +114,55 @@ def test_an_unsampled_journey_records_nothing_downstream() -> None:
     telemetry.pushed("conn", 1, "ok", invocation.header)
     assert len(telemetry.traces) == 0  # type: ignore[arg-type]
     assert telemetry.metrics.functions()["f"]["invocations"] == 1
+
+
+def _held(objects: list[object]) -> int:
+    """The bytes these objects and everything they hold take (each object counted once)."""
+    seen: set[int] = set()
+    total = 0
+    stack = list(objects)
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, Span):
+            stack.extend(getattr(item, name) for name in Span.__slots__)
+    return total
+
+
+def test_the_size_the_store_counts_is_the_memory_its_spans_hold() -> None:
+    # An order's journey as the lab makes it: four events with their detail, each matched by
+    # two rules, each match invoking a function that pushes to the order's socket.
+    store = TraceStore()
+    telemetry = Telemetry(traces=store, sampler=traceid.Sampler(per_second=10_000))
+    for order in range(200):
+        header = None
+        for stage in ("make_pizza", "cook_pizza", "deliver_pizza", "delivered"):
+            item = {"order_id": f"{order:08d}-2d7b-4a53-9d1c-0b8f4a1e2c3d", "eventtype": stage}
+            event = {"id": f"event-{order}-{stage}", "source": "shop", "detail-type": "eventtype"}
+            detail = json.dumps({"item": {**item, "pizza": "margherita", "size": "large"}})
+            positions = telemetry.published("bus", event, detail, [stage, "receive"], header)
+            assert positions is not None
+            for rule in (stage, "receive"):
+                token = traceid.current.set(positions[rule])
+                invocation = telemetry.begin_invocation()
+                traceid.current.reset(token)
+                assert invocation is not None
+                telemetry.invoked(
+                    rule, f"request-{order}-{stage}-{rule}", 128, 0.002, None, None, invocation
+                )
+                if rule == "receive":
+                    telemetry.pushed("connection-id=", 180, "ok", invocation.header)
+                else:
+                    header = invocation.header
+    assert len(store) == 200
+    spans = [span for t in store.recent(200) for span in store.spans(t["trace_id"]) or []]
+    held = _held([spans])
+    assert 0.8 <= store.size / held <= 1.25, (store.size, held, len(spans))

@@ -23,24 +23,27 @@ from types import FrameType
 import click
 
 from pizzabus.cli.serve import load_definition
+from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.devservers.nats import die_with_parent
 from pizzabus.errors import PizzabusError
 from pizzabus.system.loading import DEFAULT_SYSTEM
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
+WORKER_READY = re.compile(r"worker process \d+ \(pid \d+\) ready")
 
 
 @contextlib.contextmanager
 def throwaway_tables(data_dir: Path) -> Iterator[str]:
     """A throwaway PostgreSQL when PostgreSQL tables are installed (``pizzabus[postgres]``);
-    otherwise an SQLite file in ``data_dir``, which the processes of one machine share."""
+    otherwise an SQLite file in ``data_dir``, which the processes of one machine share. Its
+    data dies with it, so it runs without durability (``THROWAWAY_SETTINGS``)."""
     try:
         importlib.import_module("pizzabus.tables.postgres")
-        from pizzabus.devservers.postgres import start_postgres
+        from pizzabus.devservers.postgres import THROWAWAY_SETTINGS, start_postgres
     except ImportError:
         yield f"sqlite:///{data_dir / 'tables.sqlite3'}"
         return
-    server = start_postgres()
+    server = start_postgres(settings=THROWAWAY_SETTINGS)
     try:
         yield server.dsn
     finally:
@@ -48,8 +51,11 @@ def throwaway_tables(data_dir: Path) -> Iterator[str]:
 
 
 class _Child:
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str], *, echo: bool = False) -> None:
+        """``echo``: pass every line through (the workers' invocation logs and handler output,
+        each labelled with its process); otherwise only errors."""
         self.name = name
+        self.echo = echo
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -71,10 +77,13 @@ class _Child:
             if match and self.url is None:
                 self.url = match.group(1)
                 self.ready.set()
-            elif line.startswith("worker process") and line.rstrip().endswith("ready"):
+            elif WORKER_READY.search(line):
                 self.workers_ready += 1
                 self.ready.set()
-            if "ERROR" in line or "Error" in line or "exited" in line:
+            if self.echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            elif "ERROR" in line or "Error" in line or "exited" in line:
                 sys.stderr.write(f"[{self.name}] {line}")
         self.ready.set()
 
@@ -86,6 +95,19 @@ class _Child:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _announce(children: list[_Child], workers: int) -> None:
+    for child in children:
+        if child.url:
+            click.echo(
+                f"gateway        {child.url}/   (ws: {child.url.replace('http', 'ws', 1)}/ws)"
+            )
+    click.echo(f"workers        {workers} process(es), supervised")
+    first = children[0].url
+    click.echo(f"metrics        {first}/_pizzabus/metrics/targets (Prometheus http_sd)")
+    click.echo(f"traces         pizzabus trace ORDER_ID --url {first}")
+    click.echo("Press Ctrl+C to stop everything.")
 
 
 @click.command()
@@ -113,6 +135,16 @@ class _Child:
     help="Where nats-server stores its streams (default: a temp directory, removed at exit).",
 )
 @click.option("--system", "system_ref", default=DEFAULT_SYSTEM, show_default=True)
+@quiet_option
+@no_traces_option
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Reload a function's code in every worker process when a file in its code folder "
+    "is saved.",
+)
+@metrics_port_option
 def cluster(
     gateways: int,
     workers: int,
@@ -121,6 +153,10 @@ def cluster(
     tables_url: str | None,
     data_dir: Path | None,
     system_ref: str,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
+    metrics_port: int,
 ) -> None:
     """Run nats-server, gateways and workers on this machine; Ctrl+C stops everything."""
     load_definition(system_ref)  # a bad --system is said now, not by every child
@@ -151,6 +187,7 @@ def cluster(
 
         stack.callback(stop_children)
         base = [sys.executable, "-m", "pizzabus"]
+        observing = [f for f, given in (("--quiet", quiet), ("--no-traces", no_traces)) if given]
         for index in range(gateways):
             gateway_port = port + index if port else 0
             children.append(
@@ -160,6 +197,7 @@ def cluster(
                         *base,
                         *("serve", "--host", host, "--port", str(gateway_port), "--memory"),
                         *("--nats", nats.url, "--tables", tables, "--system", system_ref),
+                        *observing,
                     ],
                 )
             )
@@ -175,8 +213,11 @@ def cluster(
                     *base,
                     *("worker", "--nats", nats.url, "--tables", tables),
                     *("--processes", str(workers), "--base-url", base_url),
-                    *("--system", system_ref),
+                    *("--system", system_ref, "--metrics-port", str(metrics_port)),
+                    *observing,
+                    "--reload" if reload else "--no-reload",
                 ],
+                echo=True,
             )
         )
         workers_child = children[-1]
@@ -187,13 +228,7 @@ def cluster(
             time.sleep(0.1)
         if workers_child.workers_ready < workers:
             raise click.ClickException("the workers did not start (see above)")
-        for child in children:
-            if child.url:
-                click.echo(
-                    f"gateway        {child.url}/   (ws: {child.url.replace('http', 'ws', 1)}/ws)"
-                )
-        click.echo(f"workers        {workers} process(es), supervised")
-        click.echo("Press Ctrl+C to stop everything.")
+        _announce(children, workers)
         sys.stdout.flush()
         while not stopping.is_set():
             if any(c.process.poll() is not None for c in children):

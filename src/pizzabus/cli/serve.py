@@ -30,11 +30,13 @@ from pizzabus.access import (
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
+from pizzabus.cli.watching import no_traces_option, quiet_option
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
 from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
 from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
@@ -172,16 +174,8 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     help="Run every invocation on its environment's own thread, never inline on the server's "
     "loop (slower; a handler that blocks then never stalls the server).",
 )
-@click.option(
-    "--quiet",
-    is_flag=True,
-    help="No START / END / REPORT lines per invocation (handler output still shows).",
-)
-@click.option(
-    "--no-traces",
-    is_flag=True,
-    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
-)
+@quiet_option
+@no_traces_option
 @click.option(
     "--reload/--no-reload",
     default=True,
@@ -245,6 +239,14 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     default=None,
     help="Keep the archive's events (their payloads) under this many bytes: the oldest go "
     "first, checked every minute. Default: only the retention (a week) bounds it.",
+)
+@click.option(
+    "--environment-idle-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IDLE_TTL,
+    show_default=True,
+    help="Seconds a function's execution environment may stay idle before it is shut down; "
+    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
 )
 @click.option(
     "--ws-idle-timeout",
@@ -319,6 +321,7 @@ def serve(
     body_timeout: float,
     max_connections: int,
     max_archive_bytes: int | None,
+    environment_idle_ttl: float,
     ws_idle_timeout: float,
     ws_max_age: float,
     ws_send_timeout: float,
@@ -381,6 +384,7 @@ def serve(
         reload=reload,
         admin_token=token,
         max_archive_bytes=max_archive_bytes,
+        environment_idle_ttl=environment_idle_ttl,
     )
     try:
         runtime = open_runtime(

@@ -12,8 +12,11 @@ import sys
 import click
 
 from pizzabus.cli.serve import load_definition
+from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
+from pizzabus.telemetry.labels import label_output
 
 
 @click.command()
@@ -45,6 +48,30 @@ from pizzabus.system.loading import DEFAULT_SYSTEM
     show_default=True,
     help="The system definition, as module:attribute.",
 )
+@quiet_option
+@no_traces_option
+@click.option(
+    "--reload/--no-reload",
+    default=False,
+    show_default=True,
+    help="Reload a function's code in every worker process when a file in its code folder "
+    "is saved (for development).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface each worker process serves /metrics on.",
+)
+@metrics_port_option
+@click.option(
+    "--environment-idle-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IDLE_TTL,
+    show_default=True,
+    help="Seconds a function's execution environment may stay idle before it is shut down; "
+    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
+)
 @click.option("--slot", type=int, default=None, hidden=True)
 @click.option(
     "--log-level",
@@ -59,10 +86,19 @@ def worker(
     base_url: str,
     replicas: int,
     system_ref: str,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
+    metrics_host: str,
+    metrics_port: int,
+    environment_idle_ttl: float,
     slot: int | None,
     log_level: str,
 ) -> None:
     """Run the system's functions: consume their deliveries from NATS JetStream."""
+    if slot is not None:
+        # N processes share one terminal: each line says which one wrote it.
+        label_output(f"[worker {slot}] ")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -74,13 +110,34 @@ def worker(
         command = [sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url]
         command += ["--tables", tables_url, "--base-url", base_url, "--replicas", str(replicas)]
         command += ["--system", system_ref, "--log-level", log_level]
+        command += ["--metrics-host", metrics_host, "--metrics-port", str(metrics_port)]
+        command += [
+            flag
+            for flag, given in (
+                ("--quiet", quiet),
+                ("--no-traces", no_traces),
+                ("--reload", reload),
+            )
+            if given
+        ]
+        command += ["--environment-idle-ttl", str(environment_idle_ttl)]
         click.echo(f"pizzabus worker: {count} process(es) on {nats_url}, tables {tables_url}")
         sys.stdout.flush()
         raise SystemExit(Supervisor(command, count, on_event=click.echo).run())
     from pizzabus.distributed.worker import Worker, WorkerSettings
 
     settings = WorkerSettings(
-        nats_url=nats_url, tables_url=tables_url, base_url=base_url, replicas=replicas
+        nats_url=nats_url,
+        tables_url=tables_url,
+        base_url=base_url,
+        replicas=replicas,
+        invocation_logs=not quiet,
+        tracing=not no_traces,
+        reload=reload,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port + slot if metrics_port else 0,
+        node=f"worker-{slot}-{os.getpid()}",
+        environment_idle_ttl=environment_idle_ttl,
     )
     try:
         asyncio.run(_serve(Worker(definition, settings), slot))
@@ -97,7 +154,9 @@ async def _serve(node: object, slot: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await node.start()
-    click.echo(f"worker process {slot} (pid {os.getpid()}) ready")
+    metrics = f", /metrics on http://{node.metrics_url}/metrics" if node.metrics_url else ""
+    reloading = ", reloading saved code" if node.watcher is not None else ""
+    click.echo(f"worker process {slot} (pid {os.getpid()}) ready{metrics}{reloading}")
     sys.stdout.flush()
     try:
         await stop.wait()

@@ -1,7 +1,8 @@
 """Deliveries of one function, consumed from JetStream and run in execution environments.
 
-Each worker process pulls only as many deliveries as the function has free concurrency, runs
-each, and then: acks it (success), naks it with EventBridge's delay (failure, see
+Each worker process asks only for as many deliveries as the function has free concurrency
+(a :class:`~.feed.PullFeed`: long-lived pull requests, topped up as slots free), runs each,
+and then: acks it (success), naks it with EventBridge's delay (failure, see
 :mod:`.retry`), or writes its dead letter and terminates it (last attempt). Nothing is acked
 before it succeeded: a worker that dies leaves its deliveries unacked, and JetStream hands them
 to another worker after the function's timeout.
@@ -15,7 +16,6 @@ import logging
 import random
 from dataclasses import asdict, dataclass
 
-import nats.errors
 from nats.aio.msg import Msg
 
 from pizzabus.bus.deadletters import DeadLetter
@@ -23,19 +23,19 @@ from pizzabus.bus.delivery import Backoff
 from pizzabus.clock import Clock
 from pizzabus.contracts.invoker import Invoker
 from pizzabus.distributed.broker import Broker, headers_of
+from pizzabus.distributed.feed import PullFeed
 from pizzabus.distributed.retry import (
     MAXIMUM_RETRY_ATTEMPTS_EXCEEDED,
     GiveUp,
     after_failure,
     attempts_exhausted,
 )
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.functions.errors import FunctionError
 from pizzabus.system import RetryPolicy, SystemDefinition
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 log = logging.getLogger("pizzabus.distributed.worker")
-
-#: The longest a fetch may take, its own timeout included.
-FETCH_DEADLINE = 5.0
 
 
 @dataclass
@@ -59,8 +59,10 @@ class DeliveryConsumer:
         clock: Clock,
         backoff: Backoff,
         rng: random.Random | None = None,
+        telemetry: Recorder = NO_TELEMETRY,
     ) -> None:
         self.broker = broker
+        self.telemetry = telemetry
         self.function = function
         self.invoker = invoker
         self.clock = clock
@@ -69,8 +71,7 @@ class DeliveryConsumer:
         self.concurrency = concurrency
         self.stats = ConsumerStats()
         self._free = concurrency
-        self._room = asyncio.Event()
-        self._room.set()
+        self._feed: PullFeed | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._policies = {
             (bus.name, rule.name, index): target.retry_policy
@@ -82,37 +83,25 @@ class DeliveryConsumer:
     async def run(self) -> None:
         """Consume until cancelled."""
         names = self.broker.names
-        subscription = await self.broker.js.pull_subscribe_bind(
-            names.delivery_consumer(self.function), names.deliveries_stream
+        self._feed = PullFeed(
+            self.broker.nc,
+            names.deliveries_stream,
+            names.delivery_consumer(self.function),
+            self._start,
+            lambda: self._free,
+            # Half the slots at a time: few requests under load, no slot left unasked long.
+            batch=self.concurrency // 2,
         )
-        while True:
-            await self._room.wait()
-            try:
-                # Bounded from outside too: a pull request lost with a connection (a worker
-                # or NATS node gone) must not leave this loop waiting for ever.
-                messages = await asyncio.wait_for(
-                    subscription.fetch(self._free, timeout=1.0), FETCH_DEADLINE
-                )
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except Exception as error:
-                log.warning("%s: fetching deliveries failed (%s); retrying", self.function, error)
-                await asyncio.sleep(0.5)
-                continue
-            for message in messages:
-                self._take()
-                task = asyncio.create_task(self._deliver(message))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        try:
+            await self._feed.run()
+        finally:
+            await self._feed.close()
 
-    def _take(self) -> None:
+    def _start(self, message: Msg) -> None:
         self._free -= 1
-        if self._free <= 0:
-            self._room.clear()
-
-    def _give(self) -> None:
-        self._free += 1
-        self._room.set()
+        task = asyncio.create_task(self._deliver(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, message: Msg) -> None:
         try:
@@ -120,16 +109,21 @@ class DeliveryConsumer:
         except Exception:  # a fault of pizzabus's own: the delivery comes back after ack_wait
             log.exception("%s: handling a delivery failed", self.function)
         finally:
-            self._give()
+            self._free += 1
+            if self._feed is not None:
+                await self._feed.top_up()
 
     async def _attempt(self, message: Msg) -> None:
         headers = headers_of(message)
         attempt = message.metadata.num_delivered or 1
         policy = self._policy(headers)
+        # This task's own context: the invocation's parent is the rule's match.
+        trace = traceid.parse(headers.get(TRACE_HEADER))
+        traceid.current.set(trace)
         if attempts_exhausted(attempt, policy):
             # The worker running the last attempt died: that attempt counts.
             await self._dead_letter(
-                message, headers, attempt - 1, MAXIMUM_RETRY_ATTEMPTS_EXCEEDED, None
+                message, headers, attempt - 1, MAXIMUM_RETRY_ATTEMPTS_EXCEEDED, None, trace
             )
             return
         try:
@@ -145,9 +139,11 @@ class DeliveryConsumer:
                 backoff=self.backoff,
                 rng=self.rng,
             )
+            rule = headers.get("Pizzabus-Rule", "")
             if isinstance(decision, GiveUp):
-                await self._dead_letter(message, headers, attempt, decision.reason, error)
+                await self._dead_letter(message, headers, attempt, decision.reason, error, trace)
                 return
+            self.telemetry.retrying(rule, self.function, trace, attempt, error, decision.delay)
             log.info(
                 "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
                 headers.get("Pizzabus-Rule"),
@@ -161,6 +157,7 @@ class DeliveryConsumer:
             return
         await message.ack()
         self.stats.succeeded += 1
+        self.telemetry.delivered(headers.get("Pizzabus-Rule", ""), self.function)
 
     def _policy(self, headers: dict[str, str]) -> RetryPolicy:
         key = (
@@ -177,6 +174,7 @@ class DeliveryConsumer:
         attempts: int,
         reason: str,
         error: FunctionError | None,
+        trace: traceid.Position | None,
     ) -> None:
         """Write the dead letter first, then terminate the delivery: a crash between the two
         at worst writes the same letter twice (keyed by the delivery, so it is one letter)."""
@@ -197,6 +195,9 @@ class DeliveryConsumer:
         await self.broker.dead_letters.put(letter.id, encode_letter(letter))
         await message.term()
         self.stats.dead_lettered += 1
+        self.telemetry.dead_lettered(
+            letter.rule, self.function, trace, attempts, reason, error or letter.error_message
+        )
         log.warning(
             "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
             letter.rule,

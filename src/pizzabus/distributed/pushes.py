@@ -22,6 +22,7 @@ from pizzabus.distributed.broker import Broker, headers_of
 from pizzabus.distributed.subjects import gateway_of
 from pizzabus.errors import PizzabusError
 from pizzabus.gateway.connections import Gone, LimitExceeded, PayloadTooLarge
+from pizzabus.loop import wait_on_loop
 
 #: How long a push may wait for its gateway.
 PUSH_TIMEOUT = 5.0
@@ -156,10 +157,9 @@ class RemoteConnections:
         gateway = gateway_of(connection_id)
         if gateway is None:
             raise Gone(f"Connection {connection_id} is gone (it never existed).")
-        future = asyncio.run_coroutine_threadsafe(
-            self._request(gateway, operation, connection_id, data), self.loop
+        answer = wait_on_loop(
+            self.loop, self._request(gateway, operation, connection_id, data), PUSH_TIMEOUT * 2
         )
-        answer: dict[str, Any] = future.result(PUSH_TIMEOUT * 2)
         if "code" in answer:
             raise _ERRORS.get(answer["code"], PizzabusError)(answer["message"])
         return answer

@@ -38,6 +38,7 @@ from pizzabus.errors import PizzabusError
 from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.inline import InlinePolicy
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
@@ -101,6 +102,9 @@ class Settings:
     #: At most this many bytes of archived payloads: the oldest archived events go first, at
     #: each sweep. None: only the retention bounds the archive.
     max_archive_bytes: int | None = None
+    #: Seconds an execution environment may stay idle before it is shut down (the next
+    #: invocation then starts cold, as on Lambda); None keeps environments warm for good.
+    environment_idle_ttl: float | None = DEFAULT_IDLE_TTL
 
 
 def _failure_of(store: EventStore) -> str | None:
@@ -143,6 +147,7 @@ class EmbeddedSystem:
             # stall every request, so with PostgreSQL tables every invocation has its thread.
             inline=InlinePolicy() if self.settings.inline and not self.settings.tables else None,
             telemetry=self.telemetry,
+            idle_ttl=self.settings.environment_idle_ttl,
         )
         self.deliverer = Deliverer(
             self.runtime,
@@ -270,6 +275,7 @@ class EmbeddedSystem:
     def stats(self) -> dict[str, Any]:
         """What the system has done so far (served at ``/_pizzabus/stats``)."""
         delivery = self.deliverer.stats
+        environments = self.runtime.environments()
         return {
             "events_published": self.router.published,
             "entries_throttled": self.router.throttled,
@@ -296,13 +302,15 @@ class EmbeddedSystem:
             # Why the event log refuses writes now (a full disk), or None.
             "event_log_failure": _failure_of(self.store),
             # Where each function's invocations run now (inline on the loop, or on threads),
-            # and how many ran where.
+            # and how many ran where; its warm environments, and those retired when idle.
             "functions": {
                 name: {
                     "inline": placement.inline,
                     "inline_invocations": placement.inline_runs,
                     "thread_invocations": placement.thread_runs,
                     "demotions": placement.demotions,
+                    "warm_environments": environments[name]["warm"],
+                    "retired_environments": environments[name]["retired"],
                 }
                 for name, placement in self.runtime.placements().items()
             },

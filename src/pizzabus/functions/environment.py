@@ -31,7 +31,7 @@ class EnvironmentState(enum.Enum):
     NEW = "new"  # created, code not loaded yet
     IDLE = "idle"  # warm, waiting for an invocation
     BUSY = "busy"  # running an invocation
-    DEAD = "dead"  # timed out or exited: never used again
+    DEAD = "dead"  # timed out, exited or retired: never used again
 
 
 _STARTABLE = (EnvironmentState.NEW, EnvironmentState.IDLE)
@@ -74,6 +74,9 @@ class ExecutionEnvironment:
         self.last_cpu = 0.0
         #: Seconds the last invocation spent loading the code (a cold start), until taken.
         self._init: float | None = None
+        #: When it last went idle (the runtime clock's monotonic time): it is retired after
+        #: idling too long (see :mod:`pizzabus.functions.retirement`).
+        self.idle_since = 0.0
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 

@@ -24,6 +24,7 @@ from pizzabus.functions.environment import EnvironmentState, ExecutionEnvironmen
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut, InvocationInterrupt
 from pizzabus.functions.faults import FaultInjector
 from pizzabus.functions.inline import GcPauses, InlineAlarm, InlinePolicy, Placement
+from pizzabus.functions.retirement import DEFAULT_IDLE_TTL, IdleRetirement
 from pizzabus.functions.slots import Slots
 from pizzabus.system import Function, WebSocketEndpoint
 from pizzabus.telemetry import NO_TELEMETRY, Recorder
@@ -56,11 +57,24 @@ _RUNTIME_FILES = frozenset(
 class _Pool:
     """The execution environments of one function and its concurrency limit."""
 
-    def __init__(self, function: Function, limit: int, placement: Placement) -> None:
+    def __init__(
+        self,
+        function: Function,
+        limit: int,
+        placement: Placement,
+        now: Callable[[], float],
+        went_idle: Callable[[], None],
+    ) -> None:
         self.function = function
         self.slots = Slots(limit)
         self.timeout = function.timeout.total_seconds()
+        #: A stack: the most recently used is reused first, so the bottom is the longest idle
+        #: (what retirement takes first), and a pool shrinks back when a burst is over.
         self.idle: list[ExecutionEnvironment] = []
+        self._now = now
+        self._went_idle = went_idle
+        #: Environments shut down after idling past the time to live, since the start.
+        self.retired = 0
         self.serial = itertools.count(1)
         self.placement = placement
         #: Bumped when the code changes: environments of an older generation are not reused.
@@ -70,10 +84,29 @@ class _Pool:
     def keep(self, environment: ExecutionEnvironment) -> None:
         """Put a finished environment back as idle, unless its code is out of date."""
         if self.generations.get(environment, self.generation) == self.generation:
+            environment.idle_since = self._now()
             self.idle.append(environment)
+            self._went_idle()
         else:
             self.generations.pop(environment, None)
             environment.kill(interrupt=False)
+
+    def oldest_idle(self) -> float | None:
+        return self.idle[0].idle_since if self.idle else None
+
+    def retire(self, idle_since: float) -> int:
+        """Shut down the environments idle since ``idle_since`` or before (the bottom of the
+        stack); their threads end, and their modules are freed."""
+        count = 0
+        for environment in self.idle:
+            if environment.idle_since > idle_since:
+                break
+            self.generations.pop(environment, None)
+            environment.kill(interrupt=False)
+            count += 1
+        del self.idle[:count]
+        self.retired += count
+        return count
 
 
 class FunctionRuntime:
@@ -91,10 +124,13 @@ class FunctionRuntime:
         faults: FaultInjector | None = None,
         inline: InlinePolicy | None = None,
         telemetry: Recorder | None = None,
+        idle_ttl: float | None = DEFAULT_IDLE_TTL,
     ) -> None:
         """``inline``: run the warm invocations of quick functions on the loop's thread (see
         :mod:`pizzabus.functions.inline`); None keeps every invocation on its thread.
-        ``telemetry`` hears of every invocation (logs, metrics, traces)."""
+        ``telemetry`` hears of every invocation (logs, metrics, traces). ``idle_ttl``: seconds
+        an environment may stay idle before it is shut down (see
+        :mod:`pizzabus.functions.retirement`; None keeps it for good)."""
         self.telemetry: Recorder = telemetry or NO_TELEMETRY
         self.identity = identity or RuntimeIdentity()
         self.faults = faults or FaultInjector()
@@ -108,14 +144,19 @@ class FunctionRuntime:
         self._inline: InlinePolicy | None = None
         self._alarm = InlineAlarm(protected=_RUNTIME_FILES)
         self._gc_pauses = GcPauses()
+        self.retirement = IdleRetirement(idle_ttl, self.clock)
         self._pools = {
             f.name: _Pool(
                 f,
                 f.reserved_concurrency or default_concurrency,
                 inline.new_placement() if inline else Placement(),
+                self.clock.monotonic,
+                self.retirement.went_idle,
             )
             for f in functions
         }
+        self.retirement.pools.extend(self._pools.values())
+        self._retiring: asyncio.Task[None] | None = None
         self._busy: set[ExecutionEnvironment] = set()
         self._arns = {f.name: self.function_arn(f.name) for f in functions}
         environ.install()
@@ -157,10 +198,24 @@ class FunctionRuntime:
         return {name: pool.slots.limit - pool.slots.free for name, pool in self._pools.items()}
 
     def bind(self) -> None:
-        """Call on the event loop's thread before invoking: inline runs need its signal."""
+        """Call on the event loop's thread before invoking: inline runs need its signal, and
+        idle environments are retired by a task on the loop."""
         if self._inline_policy is not None and self._alarm.install():
             self._inline = self._inline_policy
             self._gc_pauses.install()
+        if self._retiring is None:
+            self._retiring = asyncio.get_running_loop().create_task(self.retirement.run())
+
+    def environments(self) -> dict[str, dict[str, int]]:
+        """Per function: its warm environments now (idle or busy), and how many were retired
+        after idling past the time to live since the start."""
+        busy: dict[str, int] = {}
+        for environment in self._busy:
+            busy[environment.function.name] = busy.get(environment.function.name, 0) + 1
+        return {
+            name: {"warm": len(pool.idle) + busy.get(name, 0), "retired": pool.retired}
+            for name, pool in self._pools.items()
+        }
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
@@ -374,6 +429,9 @@ class FunctionRuntime:
 
     def close(self) -> None:
         """Stop every execution environment (idle ones, and busy ones by interrupting them)."""
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
         self._alarm.uninstall()
         self._gc_pauses.uninstall()
         for pool in self._pools.values():

@@ -94,7 +94,10 @@ def char_desc(char: str) -> str:
 
 
 class _Stop(Exception):
-    """Raised inside the scanner; the fault is already placed in the partial tree."""
+    """Raised inside the scanner; the fault is already placed in the partial tree.
+
+    Nothing reads the position once reading stopped, so a fault leaves ``pos`` where it was.
+    """
 
 
 def _member_of(members: JsonObject, key: str) -> Callable[[Any], None]:
@@ -137,9 +140,8 @@ class _Scanner:
         self.pos = pos
 
     def _fault_at_value(self) -> SyntaxFault:
+        """The fault of a character that cannot start a value (the caller saw there is one)."""
         text, pos = self.text, self.pos
-        if pos >= len(text):
-            return SyntaxFault("Unexpected end-of-input: expected a value")
         char = text[pos]
         if char.isalpha() or char == "_":
             end = pos
@@ -284,7 +286,6 @@ class _Scanner:
         chunks: list[str] = []
         while True:
             if pos >= len(text):
-                self.pos = pos
                 raise self._stop(
                     "Unexpected end-of-input: was expecting closing quote for a string value"
                 )
@@ -296,7 +297,6 @@ class _Scanner:
                 pos = self._escape(pos, chunks)
                 continue
             if ord(char) < 32:
-                self.pos = pos
                 raise self._stop(
                     f"Illegal unquoted character ({char_desc(char)}): has to be escaped using "
                     "backslash to be included in string value"
@@ -307,7 +307,6 @@ class _Scanner:
     def _escape(self, pos: int, chunks: list[str]) -> int:
         text = self.text
         if pos + 1 >= len(text):
-            self.pos = pos + 1
             raise self._stop("Unexpected end-of-input in character escape sequence")
         char = text[pos + 1]
         simple = {
@@ -329,14 +328,12 @@ class _Scanner:
                 chunks.append(chr(int(digits, 16)))
                 return pos + 6
             bad = next((d for d in digits if d not in "0123456789abcdefABCDEF"), "")
-            self.pos = pos
             if not bad:
                 raise self._stop("Unexpected end-of-input in character escape sequence")
             raise self._stop(
                 f"Unexpected character ({char_desc(bad)}): "
                 "expected a hex-digit for character escape sequence"
             )
-        self.pos = pos
         raise self._stop(f"Unrecognized character escape {char_desc(char)}")
 
     def _number(self) -> PatternNumber:

@@ -19,14 +19,18 @@ from typing import Any
 #: The kinds of span, in the order a journey meets them.
 KINDS = ("request", "event", "match", "invocation", "push", "retry", "dead_letter")
 
-#: The default bounds of the trace store.
+#: The default bounds of the trace store. 8 MB holds about 900 orders' journeys (~9 KB each):
+#: hours of a person's clicking, a minute and a half of a load at the default reservoir of 10
+#: journeys a second. Larger, a server's memory kept growing for many minutes of load before
+#: the store was full (32 MB took six), which reads as a leak.
 DEFAULT_MAX_TRACES = 5_000
-DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 #: How much of an event's detail a span keeps (for search and display).
 MAX_DETAIL_CHARS = 8_192
-#: Roughly what a span holds besides an event's detail, in bytes (for the size bound).
-SPAN_BYTES = 320
+#: What a span holds besides an event's detail, in bytes (for the size bound): its object, ids,
+#: times and attributes, measured with sys.getsizeof on the lab's journeys (test_traces).
+SPAN_BYTES = 440
 
 
 @dataclass(slots=True)
@@ -108,6 +112,11 @@ class TraceStore:
 
     def __len__(self) -> int:
         return len(self._traces)
+
+    @property
+    def size(self) -> int:
+        """About how many bytes of memory the kept spans take (what ``max_bytes`` bounds)."""
+        return self._bytes
 
     def spans(self, trace_id: str) -> list[Span] | None:
         """The spans of a trace, in the order they were recorded; None if not kept."""

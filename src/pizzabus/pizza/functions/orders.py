@@ -8,11 +8,18 @@ socket, so a push first takes a short lease on the connection item (a conditiona
 timeline again after letting go: the timeline was written before the lease was looked at, so no
 stage is left behind. This gives each socket its stages once, in stage order, catch-up first.
 
+That trust holds only if a holder always lets go. A holder whose post or table call fails
+releases the lease (recording what it did post) before it fails the invocation, retrying the
+release for a few seconds if the table is unreachable (PostgreSQL restarting). If it cannot,
+the lease names its holder (the event's id), so the bus's retry of the same event takes the
+lease over at once instead of leaving the stages to a holder that is gone.
+
 Written against the DynamoDB API only (conditional puts, query), so it runs on AWS unchanged.
 """
 
 import json
 import time
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +31,10 @@ STAGES = ("make_pizza", "cook_pizza", "deliver_pizza", "delivered")
 LEASE_SECONDS = 15
 #: A push holds a lease for milliseconds; one held longer may belong to a push that died.
 HOLDER_GRACE_SECONDS = 3
+#: How long a holder keeps trying to write its release while the table is unreachable, before
+#: it fails the invocation and leaves the lease to its retry: long enough for a database
+#: restart, well inside receive_events' 10 s timeout and the lease's 15 s.
+LET_GO_SECONDS = 5
 TTL_SECONDS = 24 * 3600
 #: A connection this young may still be in its $connect (API Gateway answers 410 until the
 #: handshake completes): a 410 then means "not yet", not "gone".
@@ -76,7 +87,13 @@ def is_connected_event(detail: dict[str, Any]) -> bool:
     return bool(detail.get("item", {}).get("eventtype") == "connected")
 
 
-def catch_up(connections: Any, timeline: Any, management: Any, detail: dict[str, Any]) -> None:
+def catch_up(
+    connections: Any,
+    timeline: Any,
+    management: Any,
+    detail: dict[str, Any],
+    holder: str | None = None,
+) -> None:
     """Send a new connection the stages it missed; raise NotCaughtUp until it has them all.
 
     The push itself is the one every stage event makes (lease, post, release), so a stage
@@ -89,7 +106,7 @@ def catch_up(connections: Any, timeline: Any, management: Any, detail: dict[str,
     if not done:
         return  # the usual case, a socket opened before its order: nothing missed yet
     key = {"order_id": order_id, "connection_id": detail["connection_id"]}
-    _push_connection(connections, timeline, management, _reload(connections, key))
+    _push_connection(connections, timeline, management, _reload(connections, key), holder)
     connection = _reload(connections, key)
     if connection is None:
         return  # closed before it caught up: nothing to send to
@@ -129,48 +146,74 @@ def timeline_of(timeline: Any, order_id: str) -> list[dict[str, Any]]:
     return [json.loads(item["detail"]) for item in _timeline_items(timeline, order_id)]
 
 
-def push_pending(connections: Any, timeline: Any, management: Any, order_id: str) -> None:
-    """Send every connection of the order the stages it has not received yet."""
+def push_pending(
+    connections: Any, timeline: Any, management: Any, order_id: str, holder: str | None = None
+) -> None:
+    """Send every connection of the order the stages it has not received yet.
+
+    ``holder`` names this push across retries (the bus event's id): a lease left by an
+    earlier attempt of the same event is taken over, not waited for. None for a push nobody
+    retries (a socket's ``sync``)."""
     for connection in _query_all(
         connections,
         KeyConditionExpression="order_id = :o",
         ExpressionAttributeValues={":o": order_id},
     ):
-        _push_connection(connections, timeline, management, connection)
+        _push_connection(connections, timeline, management, connection, holder)
 
 
 def _push_connection(
-    connections: Any, timeline: Any, management: Any, connection: Item | None
+    connections: Any, timeline: Any, management: Any, connection: Item | None, holder: str | None
 ) -> None:
-    while True:
-        if connection is None:
-            return  # gone
-        lease_until = int(connection.get("lease_until", 0))
-        if lease_until > time.time():
-            if time.time() - (lease_until - LEASE_SECONDS) > HOLDER_GRACE_SECONDS:
-                # Held for long: its holder may have died mid-push (a worker killed). Fail, so
-                # the bus retries this push until the lease runs out and it can take over.
-                raise LeaseHeld(
-                    f"connection {connection['connection_id']} has been leased for more than "
-                    f"{HOLDER_GRACE_SECONDS} s; retrying once its lease ends"
-                )
-            return  # another push holds the lease and will look again after it
+    while connection is not None:  # None: gone
+        if _leave_to_holder(connection, holder):
+            return
         sent = int(connection["sent"])
         pending = _contiguous_after(_timeline_items(timeline, connection["order_id"]), sent)
         if not pending:
             return
-        held = _take_lease(connections, connection)
-        if held is None:
-            connection = _reload(connections, connection)
-            continue
-        posted = _post_all(connections, management, held, pending)
-        if posted is None:
-            return  # gone, and forgotten
+        lease = _leased(connection, holder)
+        posted = 0
+        try:
+            if not _put_if_version(connections, lease, int(connection["version"])):
+                connection = _reload(connections, connection)
+                continue
+            for item in pending:
+                outcome = _post(connections, management, lease, item)
+                if outcome == "gone":
+                    return  # and forgotten: nothing left to let go of
+                if outcome == "connecting":
+                    break
+                posted += 1
+        except Exception:
+            # A holder always lets go, or the pushes that left their stages to it lose them.
+            # (If the lease was never written, the release's condition fails: nothing to do.)
+            _let_go(connections, lease, sent + posted)
+            raise
         # A released item is exactly what was written (a leased item is only ever deleted),
         # so the next look at the timeline needs no read of it.
-        connection = _release_lease(connections, held, sent + posted)
+        connection = _let_go(connections, lease, sent + posted)
         if posted < len(pending):
             return  # still connecting: its `connected` event (retried) will send the rest
+
+
+def _leave_to_holder(connection: Item, holder: str | None) -> bool:
+    """Whether another push holds the connection's lease and will look again after it."""
+    lease_until = int(connection.get("lease_until", 0))
+    if lease_until <= time.time():
+        return False
+    if holder is not None and connection.get("holder") == holder:
+        # An earlier attempt of this very push took it and failed (or its process died):
+        # nobody else will look again, so this attempt takes the lease over.
+        return False
+    if time.time() - (lease_until - LEASE_SECONDS) > HOLDER_GRACE_SECONDS:
+        # Held for long: its holder may have died mid-push (a worker killed). Fail, so the
+        # bus retries this push until the lease runs out and it can take over.
+        raise LeaseHeld(
+            f"connection {connection['connection_id']} has been leased for more than "
+            f"{HOLDER_GRACE_SECONDS} s; retrying once its lease ends"
+        )
+    return True  # another push holds the lease and will look again after it
 
 
 def _contiguous_after(items: list[Item], sent: int) -> list[Item]:
@@ -185,60 +228,93 @@ def _contiguous_after(items: list[Item], sent: int) -> list[Item]:
     return pending
 
 
-def _take_lease(connections: Any, connection: Item) -> Item | None:
-    version = int(connection["version"])
-    held = dict(connection, version=version + 1, lease_until=int(time.time()) + LEASE_SECONDS)
+def _leased(connection: Item, holder: str | None) -> Item:
+    # ``lease`` tells this lease from another push's taken at the same version (after this
+    # push's own take failed unanswered): only the lease's taker may release it.
+    leased = dict(
+        connection,
+        version=int(connection["version"]) + 1,
+        lease_until=int(time.time()) + LEASE_SECONDS,
+        lease=uuid.uuid4().hex,
+    )
+    if holder is None:
+        leased.pop("holder", None)
+    else:
+        leased["holder"] = holder
+    return leased
+
+
+def _put_if_version(connections: Any, item: Item, version: int, lease: str | None = None) -> bool:
+    """Write ``item`` if the stored one still has ``version`` (and ``lease``, when given);
+    False if it has not (or is gone)."""
+    condition = "#version = :v"
+    names = {"#version": "version"}
+    values: dict[str, Any] = {":v": version}
+    if lease is not None:
+        condition += " AND #lease = :lease"
+        names["#lease"] = "lease"
+        values[":lease"] = lease
     try:
         connections.put_item(
-            Item=held,
-            ConditionExpression="#version = :v",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":v": version},
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
     except ClientError as err:
         if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
+            return False
         raise
-    return held
+    return True
 
 
-def _release_lease(connections: Any, held: Item, sent: int) -> Item | None:
-    """Let go of the lease; the released item, or None if the connection was deleted."""
-    released = {k: v for k, v in held.items() if k != "lease_until"}
-    released.update(sent=sent, version=int(held["version"]) + 1)
+def _let_go(connections: Any, lease: Item, sent: int) -> Item | None:
+    """Release the lease, recording ``sent``; the released item, or None if the lease is no
+    longer this push's (the connection was deleted, which only $disconnect does to a leased
+    item, or a retry of this push took it over). An unreachable table is tried again for up to
+    LET_GO_SECONDS, then its error is raised with the lease still held."""
+    released = {k: v for k, v in lease.items() if k not in ("lease", "lease_until", "holder")}
+    released.update(sent=sent, version=int(lease["version"]) + 1)
+    give_up_at = time.time() + LET_GO_SECONDS
+    pause = 0.05
+    unsure = False  # whether a failed try may have been written, its answer lost
+    while True:
+        try:
+            if _put_if_version(connections, released, int(lease["version"]), lease["lease"]):
+                return released
+            if unsure:
+                stored = _reload(connections, released)
+                if stored is not None and _same_release(stored, released):
+                    return released  # that earlier try was written after all
+            return None
+        except ClientError:
+            if time.time() + pause > give_up_at:
+                raise
+            unsure = True
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def _same_release(stored: Item, released: Item) -> bool:
+    # Only this release writes this version unleased: a takeover writes it leased.
+    return int(stored["version"]) == int(released["version"]) and "lease_until" not in stored
+
+
+def _post(connections: Any, management: Any, connection: Item, item: Item) -> str:
+    """Post one stage: ``posted``; ``connecting`` if the socket is not open yet; ``gone`` if it
+    is gone for good (and so was removed)."""
     try:
-        connections.put_item(
-            Item=released,
-            ConditionExpression="#version = :v",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":v": int(held["version"])},
+        management.post_to_connection(
+            Data=item["detail"].encode(), ConnectionId=connection["connection_id"]
         )
     except ClientError as err:
-        # Only $disconnect touches a leased item: it deleted it, and it must stay deleted.
-        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if err.response["Error"]["Code"] != "GoneException":
             raise
-        return None
-    return released
-
-
-def _post_all(
-    connections: Any, management: Any, connection: Item, pending: list[Item]
-) -> int | None:
-    """Post the pending stages in order; how many were posted, or None if the connection is
-    gone for good (and so was removed)."""
-    for posted, item in enumerate(pending):
-        try:
-            management.post_to_connection(
-                Data=item["detail"].encode(), ConnectionId=connection["connection_id"]
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "GoneException":
-                raise
-            if time.time() - int(connection.get("connected_at", 0)) < CONNECT_GRACE_SECONDS:
-                return posted
-            connections.delete_item(Key=_key(connection))
-            return None
-    return len(pending)
+        if time.time() - int(connection.get("connected_at", 0)) < CONNECT_GRACE_SECONDS:
+            return "connecting"
+        connections.delete_item(Key=_key(connection))
+        return "gone"
+    return "posted"
 
 
 def _reload(connections: Any, connection: Item) -> Item | None:

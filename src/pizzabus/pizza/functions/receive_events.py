@@ -23,8 +23,11 @@ management = boto3.client("apigatewaymanagementapi", endpoint_url=os.getenv("API
 
 
 def lambda_handler(event, context):
+    # A bus event keeps its id across the bus's retries: it names this push's lease, so a
+    # retry takes over a lease its failed attempt left (a socket's sync is never retried).
+    holder = event.get("id")
     if "detail" in event and orders.is_connected_event(event["detail"]):
-        orders.catch_up(connections, timeline, management, event["detail"])
+        orders.catch_up(connections, timeline, management, event["detail"], holder)
         return {"statusCode": 200}
     if "detail" in event:
         order_id = orders.record_stage(timeline, event["detail"])
@@ -32,5 +35,5 @@ def lambda_handler(event, context):
         order_id = orders.order_of_connection(connections, event["requestContext"]["connectionId"])
         if order_id is None:
             return {"statusCode": 410, "body": "This connection no longer follows an order."}
-    orders.push_pending(connections, timeline, management, order_id)
+    orders.push_pending(connections, timeline, management, order_id, holder)
     return {"statusCode": 200}

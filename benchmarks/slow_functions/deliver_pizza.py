@@ -1,7 +1,0 @@
-"""The deliver_pizza stage with ~5 ms of work first (see pipeline.py)."""
-
-import pipeline
-
-
-def lambda_handler(event, context):
-    return pipeline.advance(event, "delivered", source="deliver_pizza")

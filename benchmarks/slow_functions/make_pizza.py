@@ -1,7 +1,0 @@
-"""The make_pizza stage with ~5 ms of work first (see pipeline.py)."""
-
-import pipeline
-
-
-def lambda_handler(event, context):
-    return pipeline.advance(event, "cook_pizza", source="make_pizza")
