@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pizzabus.bus.delivery import Backoff, Deliverer, DeliveryStats
+from pizzabus.bus.delivery import Backoff, Deliverer, DeliveryStats, WaitingRetry
 from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
@@ -517,3 +517,12 @@ async def test_cancelling_retries_counts_each_dead_letter_once_even_when_named_t
         [first.delivery.event_id, second.delivery.event_id]
     )
     assert deliverer.stats.dead_lettered == 2
+
+
+def test_a_waiting_retry_without_an_error_describes_it_as_empty() -> None:
+    clock = ManualClock()
+    parked = WaitingRetry("r-9", delivery(clock, RetryPolicy()), due=5.0)
+
+    described = parked.describe()
+
+    assert (described["error_type"], described["error_message"]) == ("", "")
