@@ -225,6 +225,8 @@ CONDITIONS = [
     pytest.param("contains(n, :one)", {":one": 1}, False, id="contains-in-a-number"),
     pytest.param("contains(m, :k)", {":k": "key"}, False, id="contains-in-a-map"),
     pytest.param("begins_with(s, :p)", {":p": "bc"}, False, id="begins-with-another-prefix"),
+    pytest.param("contains(s, absent)", None, False, id="contains-a-missing-path"),
+    pytest.param("contains(tags, :g)", {":g": "green"}, False, id="contains-not-in-the-set"),
 ]
 
 
