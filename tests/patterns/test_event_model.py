@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import UserDict
 from typing import Any
 
 import pytest
@@ -234,3 +235,28 @@ def test_operators_are_tested_on_the_leaf_of_the_chosen_array_element(
 ) -> None:
     pattern = {"e": {"f": [operator], "l": ["1"]}}
     assert compile_pattern(pattern).matches({"e": [{"f": value, "l": "1"}]}) is expected
+
+
+def test_two_different_arrays_of_objects_constrain_nothing_between_them() -> None:
+    pattern = {"a": {"x": [1]}, "b": {"y": [2]}}
+    event = {"a": [{"x": 1}, {"x": 2}], "b": [{"y": 1}, {"y": 2}]}
+    assert compile_pattern(pattern).matches(event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param({"a": [{"b": "1", "c": "3"}], "a.b": "2"}, id="scalar-after-array"),
+        pytest.param({"a": [{"b": "1", "c": "3"}], "a.b": ["2"]}, id="string-list-after-array"),
+    ],
+)
+def test_a_leaf_outside_any_array_pairs_with_any_element(event: Any) -> None:
+    """A path may have leaves inside an array of objects and, through a dotted key, outside
+    any: the outside one is compatible with every element."""
+    assert compile_pattern({"a": {"b": ["2"], "c": ["3"]}}).matches(event)
+
+
+def test_mappings_and_tuples_inside_an_event_are_walked() -> None:
+    pattern = compile_pattern({"a": {"b": ["1"], "c": ["y"]}})
+    assert pattern.matches({"a": UserDict({"b": "1", "c": ("x", "y")})})
+    assert not pattern.matches({"a": UserDict({"b": "1", "c": ("x",)})})
