@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import UserDict
+from enum import IntEnum
 from typing import Any
 
 import pytest
@@ -260,3 +261,15 @@ def test_mappings_and_tuples_inside_an_event_are_walked() -> None:
     pattern = compile_pattern({"a": {"b": ["1"], "c": ["y"]}})
     assert pattern.matches({"a": UserDict({"b": "1", "c": ("x", "y")})})
     assert not pattern.matches({"a": UserDict({"b": "1", "c": ("x",)})})
+
+
+def test_subclasses_of_scalars_in_an_event_are_their_values() -> None:
+    class Level(IntEnum):
+        HIGH = 3
+
+    class Text(str):
+        pass
+
+    pattern = compile_pattern({"n": [3], "s": ["x"]})
+    assert pattern.matches({"n": Level.HIGH, "s": Text("x")})
+    assert not pattern.matches({"n": Level.HIGH, "s": Text("y")})
