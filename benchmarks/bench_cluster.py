@@ -138,10 +138,17 @@ class TreeServer(Server):
 
 
 @contextlib.contextmanager
-def cluster(workers: int, system: str | None = None) -> Iterator[Server]:
-    """``pizzabus cluster --port 0 --workers N``, until its URLs are printed."""
+def cluster(
+    workers: int,
+    system: str | None = None,
+    *,
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """``pizzabus cluster --port 0 --workers N [EXTRA]``, until its URLs are printed;
+    ``env``: added to the environment (``PYTHONPATH`` of other code, for a baseline)."""
     command = [sys.executable, "-m", "pizzabus", "cluster", "--port", "0"]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers), *extra]
     if system:
         command += ["--system", system]
     process = subprocess.Popen(
@@ -150,7 +157,7 @@ def cluster(workers: int, system: str | None = None) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         text=True,
         cwd=REPO,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
     )
     output: list[str] = []
     url: list[str] = []

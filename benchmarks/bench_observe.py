@@ -14,9 +14,18 @@ mood (on a shared machine, only ratios within a round mean much):
   HTTP, no sockets: the bus, the functions and the tables only, so the relative cost shows
   about twice as large as in the lifecycle). **none** has the hooks but no telemetry at all,
   **quiet** metrics only, **watched** logs, traces and metrics. Reported: CPU per order.
+- ``--mode cluster``: ``pizzabus cluster`` (a gateway, ``--workers`` processes, nats-server
+  and a throwaway PostgreSQL), at a fixed offered rate (``--rate``, default 40 orders/s) so
+  every variant does the same work a second. **before** is the code before the cluster's
+  telemetry (``--base``, e.g. ``git archive bdcf3e5 src | tar -x -C /tmp/base``: workers
+  record nothing, gateways serve no traces); **quiet** is ``cluster --quiet --no-traces``
+  (metrics, counts relayed to the gateway); **watched** is ``cluster`` as it runs by default
+  (logs, traces, metrics, all relayed). Reported: CPU per order summed over every process of
+  the cluster, and by role.
 
     .venv/bin/python -m benchmarks.bench_observe --mode inprocess --runs 8
     .venv/bin/python -m benchmarks.bench_observe --base /tmp/base/src --runs 5
+    .venv/bin/python -m benchmarks.bench_observe --mode cluster --base /tmp/base/src --runs 3
 """
 
 from __future__ import annotations
@@ -74,6 +83,32 @@ def _lifecycle_run(name: str, command: list[str], args: argparse.Namespace) -> d
     }
 
 
+def _cluster_run(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.bench_cluster import cluster, tree_cpu_by_role
+
+    extra = {"before": [], "quiet": ["--quiet", "--no-traces"], "watched": []}[name]
+    if name != "before":
+        extra = [*extra, "--no-reload"]  # what watching costs, not a file watcher
+    env = {"PYTHONPATH": str(args.base)} if name == "before" else None
+    with cluster(args.workers, extra=extra, env=env) as server:
+        before = tree_cpu_by_role(server.pid)
+        result = run_loadgen(
+            server,
+            *("--mode", "rate", "--rate", str(args.rate or 40)),
+            *("--warmup", str(args.warmup), "--duration", str(args.duration)),
+        )
+        after = tree_cpu_by_role(server.pid)
+    started = result.get("started_all_steps") or result.get("started") or 1
+    return {
+        "orders_per_s": result["orders_per_s"],
+        "cpu_us_per_order": round(result["server_cpu_s"] / started * 1e6, 1),
+        "cpu_us_per_order_by_role": {
+            role: round((after[role] - before.get(role, 0.0)) / started * 1e6) for role in after
+        },
+        "failed": result.get("failed", 0),
+    }
+
+
 def _inprocess_run(variant: str, orders: int) -> dict[str, Any]:
     from pizzabus.embedded import EmbeddedSystem, Settings
     from pizzabus.pizza.system import SYSTEM
@@ -119,7 +154,8 @@ def _inprocess_run(variant: str, orders: int) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mode", choices=("lifecycle", "inprocess"), default="lifecycle")
+    p.add_argument("--mode", choices=("lifecycle", "inprocess", "cluster"), default="lifecycle")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (cluster)")
     p.add_argument("--base", type=Path, help="src/ of the code before telemetry (lifecycle)")
     p.add_argument("--runs", type=int, default=5, help="rounds (medians are reported)")
     p.add_argument("--duration", type=float, default=4.0, help="measured seconds per run")
@@ -128,10 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rate", type=float, help="offer this many orders/s instead (open loop)")
     p.add_argument("--orders", type=int, default=600, help="orders per in-process run")
     args = p.parse_args(argv)
+    commands: dict[str, list[str]] = {}
     if args.mode == "lifecycle":
         raise_fd_limit()
         commands = _commands(args.base)
         variants = list(commands)
+    elif args.mode == "cluster":
+        raise_fd_limit()
+        variants = (["before"] if args.base else []) + ["quiet", "watched"]
     else:
         variants = ["none", "quiet", "watched"]
         # Invocation lines go nowhere: what is measured is making them, not the terminal.
@@ -143,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in variants[shift:] + variants[:shift]:
             if args.mode == "lifecycle":
                 result = _lifecycle_run(name, commands[name], args)
+            elif args.mode == "cluster":
+                result = _cluster_run(name, args)
             else:
                 result = _inprocess_run(name, args.orders)
             runs[name].append(result)
@@ -157,6 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         summary[name]["runs"] = results
     for cell in summary.values():
+        # Each round's own ratio (its variants ran minutes apart at most), then their median:
+        # steadier than a ratio of medians when the shared machine's load drifts between rounds.
+        cell["cpu_ratio_in_round"] = median(
+            [
+                round(r["cpu_us_per_order"] / (ref["cpu_us_per_order"] or 1), 3)
+                for r, ref in zip(cell["runs"], summary[reference]["runs"], strict=True)
+            ]
+        )
         cell["cpu_ratio"] = round(
             (cell["cpu_us_per_order"] or 0) / (summary[reference]["cpu_us_per_order"] or 1), 3
         )

@@ -5,6 +5,7 @@ PostgreSQL database (the ``postgres_dsn`` fixtures)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from typing import Any
 
 from tests.e2e.server import REPO, Server, start_server
 
+#: What a worker process says once it consumes (after its label, ``[worker N] ``).
+_READY = re.compile(r"worker process \d+ \(pid (\d+)\) ready")
+
 
 @dataclass
 class Workers:
@@ -27,11 +31,7 @@ class Workers:
 
     def ready_pids(self) -> list[int]:
         """The pids of the worker processes that said they are ready, in order."""
-        return [
-            int(line.split("(pid ")[1].split(")")[0])
-            for line in list(self.output)
-            if "ready" in line and "(pid " in line
-        ]
+        return [int(match.group(1)) for line in list(self.output) if (match := _READY.search(line))]
 
     def wait_ready(self, count: int, timeout: float = 60.0) -> list[int]:
         deadline = time.monotonic() + timeout

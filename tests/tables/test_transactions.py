@@ -9,28 +9,12 @@ import pytest
 from pizzabus.tables import TableStore, TableValidationError, TransactionCanceled, TransactWrite
 
 
-@pytest.fixture
-def transactional(store: TableStore) -> TableStore:
-    if not getattr(store, "transactions", True):
-        pytest.skip(f"{type(store).__name__} refuses TransactWriteItems (its own test checks that)")
-    return store
-
-
-def test_a_store_without_transactions_refuses_them_and_changes_nothing(store: TableStore) -> None:
-    if getattr(store, "transactions", True):
-        pytest.skip(f"{type(store).__name__} makes transactions (tested above)")
-    with pytest.raises(TableValidationError, match="not supported"):
-        store.transact_write([TransactWrite("Put", "users", {"user_id": "x"})])
-    assert store.get_item("users", {"user_id": "x"}) is None
-
-
 def _seed(store: TableStore) -> None:
     store.put_item("users", {"user_id": "ann", "credits": Decimal(10)})
     store.put_item("posts", {"thread": "t", "seq": Decimal(1), "author": "ann", "posted": 1})
 
 
-def test_every_action_is_written_when_every_condition_holds(transactional: TableStore) -> None:
-    store = transactional
+def test_every_action_is_written_when_every_condition_holds(store: TableStore) -> None:
     _seed(store)
     store.transact_write(
         [
@@ -67,8 +51,7 @@ def test_every_action_is_written_when_every_condition_holds(transactional: Table
     assert by_author.items == []  # the new post has no posted time, the old one is gone
 
 
-def test_one_false_condition_cancels_the_whole_transaction(transactional: TableStore) -> None:
-    store = transactional
+def test_one_false_condition_cancels_the_whole_transaction(store: TableStore) -> None:
     _seed(store)
     with pytest.raises(TransactionCanceled) as canceled:
         store.transact_write(
@@ -111,9 +94,8 @@ def test_one_false_condition_cancels_the_whole_transaction(transactional: TableS
     ids=["empty", "same-item-twice", "check-without-condition"],
 )
 def test_malformed_transactions_are_refused_whole(
-    transactional: TableStore, actions: list[TransactWrite], message: str
+    store: TableStore, actions: list[TransactWrite], message: str
 ) -> None:
-    store = transactional
     with pytest.raises(TableValidationError, match=message):
         store.transact_write(actions)
     assert store.get_item("users", {"user_id": "x"}) is None

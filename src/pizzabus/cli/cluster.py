@@ -23,11 +23,14 @@ from types import FrameType
 import click
 
 from pizzabus.cli.serve import load_definition
+from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.devservers.nats import die_with_parent
 from pizzabus.errors import PizzabusError
 from pizzabus.system.loading import DEFAULT_SYSTEM
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
+CONSOLE = re.compile(r"^\s+console\s+(http://\S+)")
+WORKER_READY = re.compile(r"worker process \d+ \(pid \d+\) ready")
 
 
 @contextlib.contextmanager
@@ -49,8 +52,11 @@ def throwaway_tables(data_dir: Path) -> Iterator[str]:
 
 
 class _Child:
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str], *, echo: bool = False) -> None:
+        """``echo``: pass every line through (the workers' invocation logs and handler output,
+        each labelled with its process); otherwise only errors."""
         self.name = name
+        self.echo = echo
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -59,6 +65,8 @@ class _Child:
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
         self.url: str | None = None
+        #: A gateway's console URL, with its admin token (as the gateway printed it).
+        self.console: str | None = None
         self.ready = threading.Event()
         #: Worker processes that said they are ready.
         self.workers_ready = 0
@@ -72,10 +80,15 @@ class _Child:
             if match and self.url is None:
                 self.url = match.group(1)
                 self.ready.set()
-            elif line.startswith("worker process") and line.rstrip().endswith("ready"):
+            elif (console := CONSOLE.search(line)) and self.console is None:
+                self.console = console.group(1)
+            elif WORKER_READY.search(line):
                 self.workers_ready += 1
                 self.ready.set()
-            if "ERROR" in line or "Error" in line or "exited" in line:
+            if self.echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            elif "ERROR" in line or "Error" in line or "exited" in line:
                 sys.stderr.write(f"[{self.name}] {line}")
         self.ready.set()
 
@@ -89,10 +102,41 @@ class _Child:
                 self.process.wait()
 
 
+def _announce(children: list[_Child], workers: int) -> None:
+    for child in children:
+        if child.url:
+            click.echo(
+                f"gateway        {child.url}/   (ws: {child.url.replace('http', 'ws', 1)}/ws)"
+            )
+    click.echo(f"workers        {workers} process(es), supervised")
+    first = children[0].url
+    if children[0].console:
+        click.echo(f"console        {children[0].console}")
+    click.echo(
+        f"metrics        {first}/_pizzabus/metrics/targets (Prometheus http_sd; admin token)"
+    )
+    click.echo(f"traces         pizzabus trace ORDER_ID --url {first}")
+    click.echo("Press Ctrl+C to stop everything.")
+
+
 @click.command()
-@click.option("--gateways", type=click.IntRange(1, 16), default=1, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--gateways",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Gateway processes: the HTTP and WebSocket APIs, the console, the admin API.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes, which run the handlers (one that dies is restarted).",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface the gateways listen on."
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -105,7 +149,8 @@ class _Child:
     "--tables",
     "tables_url",
     default=None,
-    help="Shared tables (postgresql://…); default: a throwaway database.",
+    help="Shared tables (postgresql://…); default: a throwaway PostgreSQL (an SQLite file "
+    "without pizzabus[postgres]), gone at exit.",
 )
 @click.option(
     "--data-dir",
@@ -113,7 +158,23 @@ class _Child:
     default=None,
     help="Where nats-server stores its streams (default: a temp directory, removed at exit).",
 )
-@click.option("--system", "system_ref", default=DEFAULT_SYSTEM, show_default=True)
+@click.option(
+    "--system",
+    "system_ref",
+    default=DEFAULT_SYSTEM,
+    show_default=True,
+    help="The system definition, as module:attribute.",
+)
+@quiet_option
+@no_traces_option
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Reload a function's code in every worker process when a file in its code folder "
+    "is saved.",
+)
+@metrics_port_option
 def cluster(
     gateways: int,
     workers: int,
@@ -122,8 +183,16 @@ def cluster(
     tables_url: str | None,
     data_dir: Path | None,
     system_ref: str,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
+    metrics_port: int,
 ) -> None:
-    """Run nats-server, gateways and workers on this machine; Ctrl+C stops everything."""
+    """Run the distributed system on this machine: a private nats-server, the gateways and
+    the worker processes. Prints where to reach them; Ctrl+C stops everything.
+
+    On several machines, run `pizzabus serve --nats …` (gateways) and `pizzabus worker`
+    yourself."""
     load_definition(system_ref)  # a bad --system is said now, not by every child
     from pizzabus.devservers.nats import start_nats
 
@@ -152,6 +221,7 @@ def cluster(
 
         stack.callback(stop_children)
         base = [sys.executable, "-m", "pizzabus"]
+        observing = [f for f, given in (("--quiet", quiet), ("--no-traces", no_traces)) if given]
         for index in range(gateways):
             gateway_port = port + index if port else 0
             children.append(
@@ -161,6 +231,7 @@ def cluster(
                         *base,
                         *("serve", "--host", host, "--port", str(gateway_port), "--memory"),
                         *("--nats", nats.url, "--tables", tables, "--system", system_ref),
+                        *observing,
                     ],
                 )
             )
@@ -176,8 +247,11 @@ def cluster(
                     *base,
                     *("worker", "--nats", nats.url, "--tables", tables),
                     *("--processes", str(workers), "--base-url", base_url),
-                    *("--system", system_ref),
+                    *("--system", system_ref, "--metrics-port", str(metrics_port)),
+                    *observing,
+                    "--reload" if reload else "--no-reload",
                 ],
+                echo=True,
             )
         )
         workers_child = children[-1]
@@ -188,13 +262,7 @@ def cluster(
             time.sleep(0.1)
         if workers_child.workers_ready < workers:
             raise click.ClickException("the workers did not start (see above)")
-        for child in children:
-            if child.url:
-                click.echo(
-                    f"gateway        {child.url}/   (ws: {child.url.replace('http', 'ws', 1)}/ws)"
-                )
-        click.echo(f"workers        {workers} process(es), supervised")
-        click.echo("Press Ctrl+C to stop everything.")
+        _announce(children, workers)
         sys.stdout.flush()
         while not stopping.is_set():
             if any(c.process.poll() is not None for c in children):

@@ -30,6 +30,7 @@ from pizzabus.access import (
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
+from pizzabus.cli.watching import no_traces_option, quiet_option
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
 from pizzabus.embedded import Settings
@@ -173,16 +174,8 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
     help="Run every invocation on its environment's own thread, never inline on the server's "
     "loop (slower; a handler that blocks then never stalls the server).",
 )
-@click.option(
-    "--quiet",
-    is_flag=True,
-    help="No START / END / REPORT lines per invocation (handler output still shows).",
-)
-@click.option(
-    "--no-traces",
-    is_flag=True,
-    help="Keep no journey traces (/_pizzabus/traces, pizzabus trace); metrics stay.",
-)
+@quiet_option
+@no_traces_option
 @click.option(
     "--reload/--no-reload",
     default=True,

@@ -12,9 +12,11 @@ import sys
 import click
 
 from pizzabus.cli.serve import load_definition
+from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
+from pizzabus.telemetry.labels import label_output
 
 
 @click.command()
@@ -38,7 +40,13 @@ from pizzabus.system.loading import DEFAULT_SYSTEM
     show_default=True,
     help="The gateways' public URL (what APIGW_ENDPOINT names).",
 )
-@click.option("--replicas", type=click.IntRange(1, 5), default=1, show_default=True)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Copies JetStream keeps of each stream (3 on a 3-node NATS cluster); as the gateways'.",
+)
 @click.option(
     "--system",
     "system_ref",
@@ -46,6 +54,22 @@ from pizzabus.system.loading import DEFAULT_SYSTEM
     show_default=True,
     help="The system definition, as module:attribute.",
 )
+@quiet_option
+@no_traces_option
+@click.option(
+    "--reload/--no-reload",
+    default=False,
+    show_default=True,
+    help="Reload a function's code in every worker process when a file in its code folder "
+    "is saved (for development).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface each worker process serves /metrics on.",
+)
+@metrics_port_option
 @click.option(
     "--environment-idle-ttl",
     type=click.FloatRange(min=0, min_open=True),
@@ -68,11 +92,21 @@ def worker(
     base_url: str,
     replicas: int,
     system_ref: str,
+    quiet: bool,
+    no_traces: bool,
+    reload: bool,
+    metrics_host: str,
+    metrics_port: int,
     environment_idle_ttl: float,
     slot: int | None,
     log_level: str,
 ) -> None:
-    """Run the system's functions: consume their deliveries from NATS JetStream."""
+    """Run the system's handlers: take their deliveries from NATS JetStream, in supervised
+    processes. Gateways (`pizzabus serve --nats`) take the requests; `pizzabus cluster` runs
+    both on one machine."""
+    if slot is not None:
+        # N processes share one terminal: each line says which one wrote it.
+        label_output(f"[worker {slot}] ")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -84,6 +118,16 @@ def worker(
         command = [sys.executable, "-m", "pizzabus", "worker", "--nats", nats_url]
         command += ["--tables", tables_url, "--base-url", base_url, "--replicas", str(replicas)]
         command += ["--system", system_ref, "--log-level", log_level]
+        command += ["--metrics-host", metrics_host, "--metrics-port", str(metrics_port)]
+        command += [
+            flag
+            for flag, given in (
+                ("--quiet", quiet),
+                ("--no-traces", no_traces),
+                ("--reload", reload),
+            )
+            if given
+        ]
         command += ["--environment-idle-ttl", str(environment_idle_ttl)]
         click.echo(f"pizzabus worker: {count} process(es) on {nats_url}, tables {tables_url}")
         sys.stdout.flush()
@@ -95,6 +139,12 @@ def worker(
         tables_url=tables_url,
         base_url=base_url,
         replicas=replicas,
+        invocation_logs=not quiet,
+        tracing=not no_traces,
+        reload=reload,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port + slot if metrics_port else 0,
+        node=f"worker-{slot}-{os.getpid()}",
         environment_idle_ttl=environment_idle_ttl,
     )
     try:
@@ -112,7 +162,9 @@ async def _serve(node: object, slot: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await node.start()
-    click.echo(f"worker process {slot} (pid {os.getpid()}) ready")
+    metrics = f", /metrics on http://{node.metrics_url}/metrics" if node.metrics_url else ""
+    reloading = ", reloading saved code" if node.watcher is not None else ""
+    click.echo(f"worker process {slot} (pid {os.getpid()}) ready{metrics}{reloading}")
     sys.stdout.flush()
     try:
         await stop.wait()

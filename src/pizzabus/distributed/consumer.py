@@ -30,8 +30,10 @@ from pizzabus.distributed.retry import (
     after_failure,
     attempts_exhausted,
 )
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.functions.errors import FunctionError
 from pizzabus.system import RetryPolicy, SystemDefinition
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 log = logging.getLogger("pizzabus.distributed.worker")
 
@@ -57,8 +59,10 @@ class DeliveryConsumer:
         clock: Clock,
         backoff: Backoff,
         rng: random.Random | None = None,
+        telemetry: Recorder = NO_TELEMETRY,
     ) -> None:
         self.broker = broker
+        self.telemetry = telemetry
         self.function = function
         self.invoker = invoker
         self.clock = clock
@@ -113,10 +117,13 @@ class DeliveryConsumer:
         headers = headers_of(message)
         attempt = message.metadata.num_delivered or 1
         policy = self._policy(headers)
+        # This task's own context: the invocation's parent is the rule's match.
+        trace = traceid.parse(headers.get(TRACE_HEADER))
+        traceid.current.set(trace)
         if attempts_exhausted(attempt, policy):
             # The worker running the last attempt died: that attempt counts.
             await self._dead_letter(
-                message, headers, attempt - 1, MAXIMUM_RETRY_ATTEMPTS_EXCEEDED, None
+                message, headers, attempt - 1, MAXIMUM_RETRY_ATTEMPTS_EXCEEDED, None, trace
             )
             return
         try:
@@ -132,9 +139,11 @@ class DeliveryConsumer:
                 backoff=self.backoff,
                 rng=self.rng,
             )
+            rule = headers.get("Pizzabus-Rule", "")
             if isinstance(decision, GiveUp):
-                await self._dead_letter(message, headers, attempt, decision.reason, error)
+                await self._dead_letter(message, headers, attempt, decision.reason, error, trace)
                 return
+            self.telemetry.retrying(rule, self.function, trace, attempt, error, decision.delay)
             log.info(
                 "%s → %s: attempt %d of %d failed (%s); retrying in %.2f s",
                 headers.get("Pizzabus-Rule"),
@@ -148,6 +157,7 @@ class DeliveryConsumer:
             return
         await message.ack()
         self.stats.succeeded += 1
+        self.telemetry.delivered(headers.get("Pizzabus-Rule", ""), self.function)
 
     def _policy(self, headers: dict[str, str]) -> RetryPolicy:
         key = (
@@ -164,6 +174,7 @@ class DeliveryConsumer:
         attempts: int,
         reason: str,
         error: FunctionError | None,
+        trace: traceid.Position | None,
     ) -> None:
         """Write the dead letter first, then terminate the delivery: a crash between the two
         at worst writes the same letter twice (keyed by the delivery, so it is one letter)."""
@@ -184,6 +195,9 @@ class DeliveryConsumer:
         await self.broker.dead_letters.put(letter.id, encode_letter(letter))
         await message.term()
         self.stats.dead_lettered += 1
+        self.telemetry.dead_lettered(
+            letter.rule, self.function, trace, attempts, reason, error or letter.error_message
+        )
         log.warning(
             "%s → %s: event %s dead-lettered after %d attempt(s) (%s): %s; see `pizzabus dlq list`",
             letter.rule,

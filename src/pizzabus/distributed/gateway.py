@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from nats.js.errors import NoKeysError
 from starlette.applications import Starlette
@@ -28,6 +31,16 @@ from pizzabus.distributed.pushes import PushService
 from pizzabus.distributed.replay import ClusterReplays
 from pizzabus.distributed.subjects import connection_id, new_gateway_tag
 from pizzabus.distributed.tables import open_tables
+from pizzabus.distributed.telemetry import (
+    TICK_SECONDS,
+    NodeInfo,
+    RelayedTraces,
+    TelemetryCollector,
+    TelemetryRelay,
+    advertised,
+    relay_forever,
+)
+from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.system import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
@@ -36,9 +49,12 @@ from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
+from pizzabus.gateway.observe import observe_routes
+from pizzabus.gateway.tracing import RequestTracing
 from pizzabus.gateway.wiring import api_parts
 from pizzabus.system import SystemDefinition
 from pizzabus.tables.store import TableStore
+from pizzabus.telemetry import Telemetry
 
 log = logging.getLogger("pizzabus.distributed")
 T = TypeVar("T")
@@ -82,6 +98,19 @@ class GatewayNode:
         self.connections = (
             ConnectionRegistry(ws.name, max_message_bytes=ws.max_message_bytes) if ws else None
         )
+        # Its own telemetry (requests; served at /metrics), and a view of the whole cluster's
+        # for the console: its own counts plus those the other nodes relay, and every node's
+        # spans in one store (traces, `pizzabus trace`).
+        traces = RelayedTraces(keep=True) if settings.tracing else None
+        self.telemetry = Telemetry(traces=traces, now=self.clock.now)
+        self.telemetry.metrics.connections = lambda: len(self.connections or ())
+        self.view = Telemetry(traces=traces, now=self.clock.now)
+        self.node = NodeInfo(
+            f"gateway-{self.tag}", "gateway", _host_port(settings.base_url), os.getpid()
+        )
+        self.collector: TelemetryCollector | None = None
+        self._relaying: asyncio.Task[None] | None = None
+        self._map = system_map(self.definition)
         self.app: Gateway = self._build_app()
 
     # --- the seams the gateway's parts are given (live once connected) ----------------------
@@ -157,12 +186,32 @@ class GatewayNode:
         if self.settings.faults.to_json() != FaultPlan().to_json():
             await publish_faults(broker, self.settings.faults)  # serve --faults plan.json
         self._poller = asyncio.create_task(self._poll_backlog())
+        await self._start_telemetry(broker)
+
+    async def _start_telemetry(self, broker: Broker) -> None:
+        traces = self.telemetry.traces
+        relayed = traces if isinstance(traces, RelayedTraces) else None
+        self.collector = TelemetryCollector(broker, self.node, relayed, self.view.metrics)
+        await self.collector.start()
+        relay = TelemetryRelay(
+            broker, self.node, self.telemetry.metrics, relayed, mirror=self.view.metrics.record
+        )
+
+        def tick() -> None:
+            now = time.monotonic()
+            self.telemetry.tick(now)  # drains this gateway's counts into the relay and view
+            self.view.tick(now)
+
+        self._relaying = asyncio.create_task(
+            relay_forever(relay, tick, TICK_SECONDS, asyncio.sleep)
+        )
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        for task in (self._poller, self._relaying):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._replays is not None:
             await self._replays.close()
         if self.broker is not None:
@@ -231,6 +280,40 @@ class GatewayNode:
             "connections": len(self.connections) if self.connections is not None else 0,
         }
 
+    async def console_state(self) -> dict[str, Any]:
+        """What the operator console shows: the cluster's counts and traces, as relayed."""
+        operations = self.operations
+
+        async def read(action: Any, empty: Any) -> Any:
+            try:
+                return await action()
+            except Exception:  # the broker away: the console shows the rest
+                return empty
+
+        letters = await read(operations.dead_letters, [])
+        faults = await read(operations.faults, FaultPlan().to_json())
+        stats = self.stats()
+        # The console's "in flight": deliveries workers hold now, as JetStream counts them.
+        router = self.broker.names.router_consumer if self.broker is not None else None
+        stats["deliveries"] = {
+            "in_flight": sum(c["in_flight"] for n, c in self._consumers.items() if n != router)
+        }
+        return console_state(
+            self.view,
+            self._map,
+            lambda: stats,
+            lambda: letters,
+            list,  # retries wait in JetStream (nak delays), not in a gateway
+            lambda: faults,
+            self.connections.describe if self.connections is not None else list,
+            self.collector.processes() if self.collector else [self.node.process(0.0)],
+        )
+
+    def metrics_targets(self) -> list[dict[str, Any]]:
+        if self.collector is None:
+            return [{"targets": [self.node.metrics], "labels": {"job": "pizzabus-gateway"}}]
+        return self.collector.targets()
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _build_app(self) -> Gateway:
@@ -254,7 +337,17 @@ class GatewayNode:
             finally:
                 await self.stop()
 
+        http_api = definition.http_api
         return build_app(
+            observe=observe_routes(
+                self.telemetry, self.console_state, metrics_targets=self.metrics_targets
+            ),
+            wrap_http=lambda app: RequestTracing(
+                app,
+                self.telemetry,
+                http_api.name if http_api else "",
+                [(r.method, r.path, r.route_key) for r in http_api.routes] if http_api else [],
+            ),
             api_routes=parts.api_routes,
             websocket=parts.websocket,
             management=parts.management,
@@ -292,6 +385,12 @@ def _started(part: T | None) -> T:
     if part is None:
         raise NotConnected("The gateway is still connecting to NATS; retry shortly.")
     return part
+
+
+def _host_port(base_url: str) -> str:
+    """``host:port`` of a base URL (a scrape target)."""
+    parts = urlsplit(base_url)
+    return advertised(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
 
 
 class _Late:

@@ -18,9 +18,11 @@ from nats.aio.msg import Msg
 
 from pizzabus.contracts.invoker import NOT_NOW
 from pizzabus.distributed.broker import Broker
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.functions.errors import FunctionError
 from pizzabus.functions.logs import InvocationLog
 from pizzabus.system import SystemDefinition
+from pizzabus.telemetry import traceid
 
 log = logging.getLogger("pizzabus.distributed")
 
@@ -53,12 +55,18 @@ class NatsInvoker:
     async def invoke(self, name: str, payload: bytes, log: InvocationLog | None = None) -> Any:
         """Run ``name`` on some worker; ``log``, when given, gets what the invocation logged."""
         subject = self.broker.names.invoke_subject(name)
+        trace = traceid.current.get()
+        headers: dict[str, str] = {}
+        if trace is not None:  # the worker runs it in the caller's trace (a request's)
+            headers[TRACE_HEADER] = traceid.header(*trace)
+        if log is not None:
+            headers[LOG_HEADER] = "1"
         try:
             reply = await self.broker.nc.request(
                 subject,
                 payload,
                 timeout=self.timeouts.get(name, 5.0),
-                headers={LOG_HEADER: "1"} if log is not None else None,
+                headers=headers or None,
             )
         except nats.errors.NoRespondersError as error:
             raise FunctionError(
@@ -97,7 +105,10 @@ class InvokeService:
 
     def _handler(self, name: str) -> Any:
         async def handle(message: Msg) -> None:
-            log = InvocationLog() if (message.headers or {}).get(LOG_HEADER) else None
+            headers = message.headers or {}
+            log = InvocationLog() if headers.get(LOG_HEADER) else None
+            # This context is the invocation's: it runs in its caller's trace.
+            traceid.current.set(traceid.parse(headers.get(TRACE_HEADER)))
             try:
                 result = await self.invoker.invoke(name, message.data, log)
                 answer: dict[str, Any] = {"result": result}

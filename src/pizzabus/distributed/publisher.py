@@ -32,6 +32,7 @@ from pizzabus.clock import Clock
 from pizzabus.contracts.identity import RuntimeIdentity
 from pizzabus.contracts.ids import uuid4
 from pizzabus.distributed.broker import Broker, BrokerUnavailable
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.loop import wait_on_loop
 from pizzabus.system import EventBus as BusSpec
 
@@ -41,6 +42,7 @@ DEFAULT_MAX_BACKLOG = 100_000
 PUBLISH_TIMEOUT = 2.0
 #: Publishes of one event before its entry is answered InternalException.
 PUBLISH_ATTEMPTS = 4
+UNREACHABLE = "The event bus's broker (NATS) is unreachable right now; retry shortly."
 
 
 class NatsPublisher:
@@ -82,12 +84,10 @@ class NatsPublisher:
         validate_request(entries, self.max_request_bytes)
         if not self.broker.nc.is_connected:
             # Reconnecting: answer now (a retryable 503) rather than wait out a timeout.
-            raise BrokerUnavailable(
-                "The event bus's broker (NATS) is unreachable right now; retry shortly."
-            )
+            raise BrokerUnavailable(UNREACHABLE)
         assert isinstance(entries, Sequence)
         results: list[dict[str, str] | None] = []
-        pending: list[tuple[int, str, bytes, str]] = []
+        pending: list[tuple[int, str, bytes, str, str | None]] = []
         throttled = self.backlog() >= self.max_backlog
         for raw in entries:
             entry = validate_entry(raw)
@@ -121,17 +121,27 @@ class NatsPublisher:
                 now=self.clock.now(),
                 event_id=uuid4(),
             )
-            pending.append((len(results), event["id"], json.dumps(event).encode(), bus.name))
+            pending.append(
+                (
+                    len(results),
+                    event["id"],
+                    json.dumps(event).encode(),
+                    bus.name,
+                    entry.trace_header,
+                )
+            )
             results.append(None)
         if pending:
             outcomes = await asyncio.gather(*(self._publish(*p[1:]) for p in pending))
-            for (index, event_id, _, _), error in zip(pending, outcomes, strict=True):
+            for (index, event_id, *_), error in zip(pending, outcomes, strict=True):
                 results[index] = {"EventId": event_id} if error is None else error
         final = [r for r in results if r is not None]
         failed = sum(1 for r in final if "ErrorCode" in r)
         return {"Entries": final, "FailedEntryCount": failed}
 
-    async def _publish(self, event_id: str, payload: bytes, bus: str) -> dict[str, str] | None:
+    async def _publish(
+        self, event_id: str, payload: bytes, bus: str, trace_header: str | None = None
+    ) -> dict[str, str] | None:
         """Store one event; None when stored, else the entry's error.
 
         A publish that got no answer (a JetStream cluster electing a new leader, a node lost)
@@ -140,6 +150,9 @@ class NatsPublisher:
         """
         subject = self.broker.names.event_subject(bus)
         headers = {"Nats-Msg-Id": event_id}
+        if trace_header is not None:
+            # The router, on a worker, starts the event's spans in this trace.
+            headers[TRACE_HEADER] = trace_header
         error: Exception | None = None
         for attempt in range(PUBLISH_ATTEMPTS):
             if attempt:
@@ -149,6 +162,11 @@ class NatsPublisher:
                     subject, payload, timeout=PUBLISH_TIMEOUT, headers=headers
                 )
             except (nats.errors.Error, APIError, TimeoutError) as failure:
+                if not self.broker.nc.is_connected:
+                    # The connection dropped while this publish waited (the client notices a
+                    # lost server only when its read fails): a retryable 503 now, as when the
+                    # request arrived during the reconnect, not an entry error seconds later.
+                    raise BrokerUnavailable(UNREACHABLE) from failure
                 error = failure
                 continue
             self.published += 1

@@ -21,7 +21,9 @@ from pizzabus.bus.records import Delivery
 from pizzabus.clock import Clock
 from pizzabus.distributed.broker import Broker
 from pizzabus.distributed.feed import PullFeed
+from pizzabus.distributed.subjects import TRACE_HEADER
 from pizzabus.system import EventBus as BusSpec
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, traceid
 
 log = logging.getLogger("pizzabus.distributed.router")
 
@@ -31,7 +33,7 @@ IN_FLIGHT = 64
 
 def delivery_headers(delivery: Delivery) -> dict[str, str]:
     """What a worker needs besides the event to run and account for a delivery."""
-    headers = {
+    headers: dict[str, str] = {
         "Nats-Msg-Id": delivery.key,
         "Pizzabus-Event-Id": delivery.event_id,
         "Pizzabus-Bus": delivery.bus,
@@ -41,6 +43,8 @@ def delivery_headers(delivery: Delivery) -> dict[str, str]:
     }
     if delivery.replay_name:
         headers["Pizzabus-Replay"] = delivery.replay_name
+    if delivery.trace is not None:
+        headers[TRACE_HEADER] = traceid.header(*delivery.trace)
     return headers
 
 
@@ -61,8 +65,15 @@ async def publish_deliveries(broker: Broker, deliveries: Sequence[Delivery]) -> 
 class Router:
     """Routes the events of ``buses`` to deliveries."""
 
-    def __init__(self, broker: Broker, buses: Sequence[BusSpec], clock: Clock) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        buses: Sequence[BusSpec],
+        clock: Clock,
+        telemetry: Recorder = NO_TELEMETRY,
+    ) -> None:
         self.broker = broker
+        self.telemetry = telemetry
         self.buses = {spec.name: EventBus(spec) for spec in buses}
         self.clock = clock
         self.routed = 0
@@ -70,8 +81,11 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()
         self._feed: PullFeed | None = None
 
-    async def route(self, payload: bytes, bus_name: str | None = None) -> int:
-        """Publish the deliveries of one event; how many."""
+    async def route(
+        self, payload: bytes, bus_name: str | None = None, trace_header: str | None = None
+    ) -> int:
+        """Publish the deliveries of one event; how many. ``trace_header``: the trace the
+        event was put in (its PutEvents entry's ``TraceHeader``)."""
         event = json.loads(payload)
         bus = self.buses.get(bus_name or "") or next(
             (b for b in self.buses.values() if b.name == event.get("event-bus-name")), None
@@ -80,6 +94,18 @@ class Router:
             log.warning("event %s names no bus of this system; dropped", event.get("id"))
             return 0
         deliveries = bus.route(event, payload, self.clock.now())
+        # The event's spans start here, where its rules are matched (as the embedded bus does
+        # at PutEvents); each delivery carries its match's place in the trace.
+        traces = self.telemetry.published(
+            bus.name,
+            event,
+            json.dumps(event.get("detail")),
+            list(dict.fromkeys(d.rule for d in deliveries)),
+            trace_header,
+        )
+        if traces is not None:
+            for delivery in deliveries:
+                delivery.trace = traces[delivery.rule]
         await publish_deliveries(self.broker, deliveries)
         return len(deliveries)
 
@@ -110,7 +136,8 @@ class Router:
     async def _one(self, message: Msg, bus: str | None) -> None:
         try:
             try:
-                self.routed += await self.route(message.data, bus)
+                trace = message.headers.get(TRACE_HEADER) if message.headers else None
+                self.routed += await self.route(message.data, bus, trace)
             except Exception as error:
                 log.warning("router: routing an event failed (%s); it will be routed again", error)
                 await _quietly(message.nak(delay=1.0))

@@ -22,6 +22,9 @@ EVENTS_MIN_AGE = 26 * 3_600.0
 #: Deliveries outlive EventBridge's longest event age (24 h) plus the longest retry delay.
 DELIVERIES_MAX_AGE = 26 * 3_600.0
 
+#: The NATS header carrying the X-Ray trace header of an event, a delivery or an invocation.
+TRACE_HEADER = "Pizzabus-Trace"
+
 _TOKEN = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -88,6 +91,11 @@ class Names:
     def faults_subject(self) -> str:
         """Where a new fault plan is announced (workers apply it at once)."""
         return f"{self.prefix}.config.faults"
+
+    @property
+    def telemetry_subject(self) -> str:
+        """Where every node relays its spans, counts and heartbeat (core NATS, no stream)."""
+        return f"{self.prefix}.telemetry"
 
     @property
     def dead_letters_bucket(self) -> str:

@@ -13,10 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+
+from prometheus_client import start_http_server
 
 from pizzabus.bus.delivery import Backoff
 from pizzabus.clock import Clock, SystemClock
@@ -29,6 +33,17 @@ from pizzabus.distributed.publisher import NatsPublisher
 from pizzabus.distributed.pushes import RemoteConnections
 from pizzabus.distributed.router import Router
 from pizzabus.distributed.tables import open_tables
+from pizzabus.distributed.telemetry import (
+    TICK_SECONDS,
+    NodeInfo,
+    RelayedTraces,
+    TelemetryRelay,
+    advertised,
+    new_node_name,
+    relay_forever,
+)
+from pizzabus.embedded.reload import CodeWatcher
+from pizzabus.functions import logs
 from pizzabus.functions.faults import FaultInjector, FaultPlan
 from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.functions.runtime import DEFAULT_CONCURRENCY, FunctionRuntime
@@ -36,7 +51,9 @@ from pizzabus.gateway.wiring import ManagementEndpoint
 from pizzabus.sdk.boto3_shim import boto3_module
 from pizzabus.system import Function, SystemDefinition, WebSocketEndpoint
 from pizzabus.tables.store import TableStore
-from pizzabus.telemetry import NO_TELEMETRY, Recorder
+from pizzabus.telemetry import NO_TELEMETRY, Recorder, Telemetry
+from pizzabus.telemetry.invocation_log import InvocationLog
+from pizzabus.telemetry.metrics import registry
 
 log = logging.getLogger("pizzabus.distributed.worker")
 
@@ -58,6 +75,17 @@ class WorkerSettings:
     replicas: int = 1
     #: Route events here too (every worker does by default; the router consumer is shared).
     route: bool = True
+    #: Write Lambda's START / END / REPORT lines (``--quiet``: no).
+    invocation_logs: bool = True
+    #: Record journey spans and relay them to the gateways (``--no-traces``: no).
+    tracing: bool = True
+    #: Reload a function's code when a file of its code folder is saved.
+    reload: bool = False
+    #: Where this process serves ``/metrics`` (port 0: a free one; None: not served).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 0
+    #: This process's name among the cluster's nodes (the console, the scrape targets).
+    node: str = ""
     #: Seconds an execution environment may stay idle before it is shut down (None: never).
     environment_idle_ttl: float | None = DEFAULT_IDLE_TTL
 
@@ -73,6 +101,7 @@ class WorkerPlatform:
         connections: ConnectionDirectory | None,
         identity: RuntimeIdentity,
         base_url: str,
+        telemetry: Recorder = NO_TELEMETRY,
     ) -> None:
         self.definition = definition
         self.identity = identity
@@ -80,8 +109,7 @@ class WorkerPlatform:
         self._publisher = publisher
         self._connections = connections
         self._management = ManagementEndpoint(definition, base_url)
-        # Workers record no metrics or traces yet (each would serve its own /metrics).
-        self.telemetry: Recorder = NO_TELEMETRY
+        self.telemetry = telemetry
 
     def put_events(self, entries: Sequence[Any]) -> dict[str, Any]:
         return self._publisher.put_events(entries)
@@ -109,6 +137,16 @@ class Worker:
         self.consumers: list[DeliveryConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._platform: WorkerPlatform | None = None
+        self.telemetry = Telemetry(
+            log=InvocationLog() if settings.invocation_logs else None,
+            # Spans are relayed to the gateways, which keep them; none are kept here.
+            traces=RelayedTraces(keep=False) if settings.tracing else None,
+            now=self.clock.now,
+        )
+        self.relay: TelemetryRelay | None = None
+        self.metrics_url: str | None = None
+        self._metrics_server: Any = None
+        self.watcher: CodeWatcher | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -129,6 +167,7 @@ class Worker:
             connections,
             settings.identity,
             settings.base_url,
+            self.telemetry,
         )
         self.runtime = runtime = FunctionRuntime(
             self.definition.functions,
@@ -139,9 +178,12 @@ class Worker:
             default_concurrency=settings.default_concurrency,
             faults=self.faults,
             inline=None,  # handlers wait on this loop: they never run on it
+            telemetry=self.telemetry,
             idle_ttl=settings.environment_idle_ttl,
         )
         runtime.bind()
+        self.telemetry.metrics.concurrency = runtime.concurrency
+        self._start_telemetry(broker)
         await InvokeService(broker, self.definition, runtime).start()
         for function in self.definition.functions:
             consumer = DeliveryConsumer(
@@ -152,13 +194,51 @@ class Worker:
                 concurrency=function.reserved_concurrency or settings.default_concurrency,
                 clock=self.clock,
                 backoff=settings.backoff,
+                telemetry=self.telemetry,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run()))
         if settings.route:
-            router = Router(broker, self.definition.buses, self.clock)
+            router = Router(broker, self.definition.buses, self.clock, self.telemetry)
             self._tasks.append(asyncio.create_task(router.run()))
         self._tasks.append(asyncio.create_task(self._follow_faults()))
+        if settings.reload:
+            self.watcher = CodeWatcher(self.definition.functions, runtime.discard)
+            self._tasks.append(asyncio.create_task(self.watcher.run()))
+
+    def _start_telemetry(self, broker: Broker) -> None:
+        """Serve ``/metrics``, write the invocation lines, relay spans and counts."""
+        settings = self.settings
+        if settings.metrics_port is not None:
+            server, _ = start_http_server(
+                settings.metrics_port,
+                addr=settings.metrics_host,
+                registry=registry(self.telemetry.metrics),
+            )
+            self._metrics_server = server
+            self.metrics_url = advertised(settings.metrics_host, server.server_port)
+        node = NodeInfo(
+            settings.node or new_node_name("worker"), "worker", self.metrics_url, os.getpid()
+        )
+        traces = self.telemetry.traces
+        self.relay = TelemetryRelay(
+            broker,
+            node,
+            self.telemetry.metrics,
+            traces if isinstance(traces, RelayedTraces) else None,
+        )
+        if self.telemetry.log is not None:
+            logs.announce_with(self.telemetry.log.announce)
+        self._tasks.append(
+            asyncio.create_task(
+                relay_forever(
+                    self.relay,
+                    lambda: self.telemetry.tick(time.monotonic()),
+                    TICK_SECONDS,
+                    asyncio.sleep,  # wall time: output and heartbeats are for people
+                )
+            )
+        )
 
     def _sdk_for(self, function: Function) -> Mapping[str, ModuleType]:
         assert self._platform is not None
@@ -191,9 +271,21 @@ class Worker:
             await asyncio.sleep(FAULTS_POLL)
 
     async def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.telemetry.log is not None:
+            self.telemetry.log.flush(None)
+            logs.announce_with(None)
+        if self.relay is not None:
+            self.telemetry.metrics.drain()
+            with contextlib.suppress(Exception):
+                await self.relay.flush()  # the last counts and spans
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         for consumer in self.consumers:
             await consumer.close()
         if self.runtime is not None:

@@ -8,7 +8,8 @@ cookie, as Jupyter does, so the token does not stay in the address bar or reach 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,14 @@ ADMIN_COOKIE = "pizzabus_admin"
 
 def observe_routes(
     telemetry: Telemetry,
-    console_state: Callable[[], dict[str, Any]],
+    console_state: Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]],
     *,
     secure_cookie: bool = False,
+    metrics_targets: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> list[BaseRoute]:
-    """``/metrics``, ``/_pizzabus/traces…``, ``/_pizzabus/console/state`` and the console."""
+    """``/metrics``, ``/_pizzabus/traces…``, ``/_pizzabus/console/state`` and the console;
+    with ``metrics_targets`` (a cluster gateway), ``/_pizzabus/metrics/targets`` too: every
+    node's ``/metrics`` as Prometheus ``http_sd`` targets."""
     own_registry = registry(telemetry.metrics)
 
     async def metrics(request: Request) -> Response:
@@ -70,7 +74,10 @@ def observe_routes(
         return JSONResponse(document(trace_id, spans))
 
     async def state(request: Request) -> Response:
-        return JSONResponse(console_state())
+        document = console_state()
+        if inspect.isawaitable(document):  # a cluster gateway reads the broker for it
+            document = await document
+        return JSONResponse(document)
 
     async def console(request: Request) -> Response:
         token = request.query_params.get("token")
@@ -88,7 +95,17 @@ def observe_routes(
             return response
         return FileResponse(CONSOLE_ASSETS / "index.html", headers={"Cache-Control": "no-cache"})
 
+    async def targets(request: Request) -> Response:
+        assert metrics_targets is not None
+        return JSONResponse(metrics_targets())
+
+    extra = (
+        [Route("/_pizzabus/metrics/targets", targets, methods=["GET"])]
+        if metrics_targets is not None
+        else []
+    )
     return [
+        *extra,
         Route("/metrics", metrics, methods=["GET"]),
         Route("/_pizzabus/traces", traces, methods=["GET"]),
         Route("/_pizzabus/traces/{trace_id}", trace, methods=["GET"]),

@@ -108,6 +108,9 @@ class Metrics:
         #: Read when exported: concurrency per function, open connections.
         self.concurrency: Callable[[], dict[str, int]] = dict
         self.connections: Callable[[], int] = lambda: 0
+        #: Hears each recorded item as it is counted (a cluster node relays them to the
+        #: gateways' consoles): off the hot path, at each drain.
+        self.tap: Callable[[tuple[Any, ...]], None] | None = None
 
     # --- recording (any thread) ------------------------------------------------------------
     # Each is one append (atomic): the counters are brought up to date by drain(), a few times a
@@ -144,9 +147,12 @@ class Metrics:
     def drain(self) -> None:
         """Bring the counters up to date with what was recorded since."""
         pending = self._pending
+        tap = self.tap
         with self._lock:
             while pending:
                 item = pending.popleft()
+                if tap is not None:
+                    tap(item)
                 kind = item[0]
                 if kind == _INVOKED:
                     _, function, seconds, failed = item
