@@ -273,3 +273,23 @@ def test_subclasses_of_scalars_in_an_event_are_their_values() -> None:
     pattern = compile_pattern({"n": [3], "s": ["x"]})
     assert pattern.matches({"n": Level.HIGH, "s": Text("x")})
     assert not pattern.matches({"n": Level.HIGH, "s": Text("y")})
+
+
+FILLERS = {f"filler{i}": i for i in range(6)}  # more keys than the rule reads: the fast walk
+
+
+def test_a_wide_event_keeps_every_leaf_of_a_path_reached_twice() -> None:
+    event = {"a.b": "x", "a": {"b": "y", **FILLERS}, **FILLERS}
+    assert compile_pattern({"a": {"b": ["x"]}}).matches(event)
+    assert compile_pattern({"a": {"b": ["y"]}}).matches(event)
+
+
+def test_a_wide_event_pairs_a_leaf_outside_any_array_with_any_element() -> None:
+    event = {"e": [{"f": "1", "g": "3"}], "e.f": "2", **FILLERS}
+    assert compile_pattern({"e": {"f": ["2"], "g": ["3"]}}).matches(event)
+
+
+def test_a_wide_event_keeps_infinity_out_of_numeric_ranges() -> None:
+    pattern = compile_pattern({"n": [{"numeric": [">", 0]}]})
+    assert not pattern.matches({"n": float("inf"), **FILLERS})
+    assert pattern.matches({"n": 1.5, **FILLERS})
