@@ -293,3 +293,16 @@ def test_a_wide_event_keeps_infinity_out_of_numeric_ranges() -> None:
     pattern = compile_pattern({"n": [{"numeric": [">", 0]}]})
     assert not pattern.matches({"n": float("inf"), **FILLERS})
     assert pattern.matches({"n": 1.5, **FILLERS})
+
+
+def test_objects_inside_tuples_and_mappings_keep_their_array_element() -> None:
+    class Level(IntEnum):
+        HIGH = 3
+
+    nested = compile_pattern({"a": {"b": {"c": ["1"]}}})
+    assert nested.matches({"a": ({"b": {"c": "1"}},)})
+    assert nested.matches({"a": UserDict({"b": [{"c": "1"}]})})
+    assert nested.matches(UserDict({"a": [{"b": {"c": "1"}}]}))
+    same_element = compile_pattern({"e": {"f": [3], "g": ["y"]}})
+    assert not same_element.matches({"e": [{"f": Level.HIGH, "g": "x"}, {"f": 1, "g": "y"}]})
+    assert same_element.matches({"e": [{"f": Level.HIGH, "g": "y"}]})
