@@ -13,7 +13,7 @@ from pizzabus.distributed.telemetry import (
     decode_batch,
     encode_batch,
 )
-from pizzabus.telemetry.labels import LabelledStream
+from pizzabus.functions.labels import LabelledStream
 from pizzabus.telemetry.metrics import _INVOKED, Metrics
 from pizzabus.telemetry.spans import Span
 

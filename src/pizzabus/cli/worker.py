@@ -14,9 +14,9 @@ import click
 from pizzabus.cli.serve import load_definition
 from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.labels import label_output
 from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
-from pizzabus.telemetry.labels import label_output
 
 
 @click.command()

@@ -40,7 +40,6 @@ from pizzabus.distributed.telemetry import (
     advertised,
     relay_forever,
 )
-from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.system import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
@@ -48,6 +47,7 @@ from pizzabus.functions.logs import InvocationLog
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
+from pizzabus.gateway.console_state import console_state, system_map
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.observe import observe_routes
 from pizzabus.gateway.tracing import RequestTracing
@@ -170,6 +170,7 @@ class GatewayNode:
         )
         self._publisher.bind(loop)
         self._invoker = NatsInvoker(broker, self.definition)
+        await self._invoker.start()
         if self.distribution.tables_url.startswith(TABLE_URLS):
             self._tables = await asyncio.to_thread(
                 open_tables, self.distribution.tables_url, self.definition

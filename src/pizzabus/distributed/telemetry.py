@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pizzabus.distributed.broker import Broker
-from pizzabus.embedded.console import process
+from pizzabus.gateway.console_state import process
 from pizzabus.telemetry.metrics import Metrics
 from pizzabus.telemetry.spans import Span, TraceStore
 

@@ -33,7 +33,6 @@ from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.contracts.identity import RuntimeIdentity
-from pizzabus.embedded.console import console_state, process, system_map
 from pizzabus.embedded.operations import Operations
 from pizzabus.embedded.reload import CodeWatcher
 from pizzabus.errors import PizzabusError
@@ -45,6 +44,7 @@ from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
+from pizzabus.gateway.console_state import console_state, process, system_map
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.observe import observe_routes
 from pizzabus.gateway.socketlimits import SocketLimits
