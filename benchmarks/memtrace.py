@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-#: Frames kept per allocation: enough to see which caller of a shared helper allocates.
+#: Frames kept per allocation: enough to see which caller of a shared helper allocates (more
+#: frames cost more CPU per allocation; ``PIZZABUS_MEMTRACE_FRAMES`` changes it).
 FRAMES = 8
 ENV = "PIZZABUS_MEMTRACE_DIR"
 
@@ -35,7 +36,7 @@ def _dumper(folder: Path) -> Callable[[int, FrameType | None], None]:
 def main() -> None:
     folder = Path(os.environ[ENV])
     folder.mkdir(parents=True, exist_ok=True)
-    tracemalloc.start(FRAMES)
+    tracemalloc.start(int(os.environ.get("PIZZABUS_MEMTRACE_FRAMES", FRAMES)))
     signal.signal(signal.SIGUSR2, _dumper(folder))
     from pizzabus.cli.main import main as pizzabus
 

@@ -7,11 +7,10 @@ another gateway is proven in ``test_replay.py``).
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -40,34 +39,12 @@ SUITES: tuple[ModuleType, ...] = (
     lambda_suite,
     sqs_suite,
 )
-#: What the PostgreSQL table store does not do yet (a limit of the store, not of the cluster:
-#: an embedded server on --tables postgresql:// answers the same). Strict: it fails the day
-#: the store learns transactions, so that this list is kept true.
-NO_TRANSACTIONS = pytest.mark.xfail(
-    strict=True, reason="TransactWriteItems is not supported by the PostgreSQL table store yet"
-)
-_TRANSACTIONAL = {
-    "test_item_operations_answer_as_moto_does",
-    "test_a_canceled_transaction_gives_its_cancellation_reasons",
-}
-
-
-def _expected_to_fail(test: Callable[..., Any]) -> Callable[..., Any]:
-    # A wrapper carries the mark, so that the embedded suite's own function stays unmarked.
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return test(*args, **kwargs)
-
-    return NO_TRANSACTIONS(wrapper)
-
 
 # The same test functions (and the suites' own fixtures), collected here with this module's
 # fixtures: ``aws_server`` is a gateway of the cluster.
 for _suite in SUITES:
     for _name, _part in vars(_suite).items():
-        if _name in _TRANSACTIONAL:
-            globals()[_name] = _expected_to_fail(_part)
-        elif _name.startswith("test_") or isinstance(_part, FixtureFunctionDefinition):
+        if _name.startswith("test_") or isinstance(_part, FixtureFunctionDefinition):
             globals().setdefault(_name, _part)
 
 

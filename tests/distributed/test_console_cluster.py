@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pizzabus.devservers.nats import NatsServer
 from tests.distributed.cluster import Cluster, running_cluster
 from tests.e2e.browser_support import launch_chromium, requires_chromium
-from tests.e2e.test_console import LIVE_MS, RESULTS
+from tests.e2e.test_console import LIVE_MS, RESULTS, open_the_order_journey
 from tests.e2e.test_observe import _order
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, requires_chromium, pytest.mark.timeout(240)]
@@ -62,14 +62,13 @@ def test_the_console_of_a_gateway_shows_what_the_workers_did(page: Page, cluster
     matched = page.locator('tr[data-rule="lab_make_pizza_rule"] td').first
     expect(matched).not_to_have_text("0", timeout=LIVE_MS)
 
-    # The order's journey (the longest: a socket's catch-up event has a short one of its own).
-    rows = page.locator("[data-testid=traces] tr[data-trace]")
-    expect(rows.first).to_be_visible(timeout=LIVE_MS)
-    spans = [int(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())]
-    rows.nth(spans.index(max(spans))).click()
-    waterfall = page.get_by_test_id("waterfall")
-    expect(waterfall).to_be_visible()
-    expect(waterfall.locator('[data-kind="invocation"]').first).to_be_visible()
-    expect(waterfall.locator('[data-kind="push"]').first).to_be_visible()
+    # The live processes: the gateway and the worker, as their heartbeats tell.
+    processes = page.locator("[data-testid=processes] tbody tr")
+    expect(processes).to_have_count(2, timeout=LIVE_MS)
+    expect(processes.nth(0)).to_have_attribute("data-kind", "gateway")
+    expect(processes.nth(1)).to_have_attribute("data-kind", "worker")
+    expect(processes.nth(1).locator("td").nth(3)).to_contain_text("127.0.0.1:")
+
+    open_the_order_journey(page)
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "console-cluster.png"), full_page=True)

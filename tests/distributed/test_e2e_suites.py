@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pizzabus.devservers.nats import NatsServer
+from pizzabus.pizza.system import MAX_STAGE_DELAY_MS
 from tests.distributed.cluster import running_cluster
 from tests.e2e.server import Server
 from tests.e2e.test_delivery_guarantees import (
@@ -90,8 +91,16 @@ def faulty_cook(nats_server: NatsServer, postgres_dsn: str, tmp_path: Path) -> I
 
 
 @pytest.fixture
-def overloaded(nats_server: NatsServer, postgres_dsn: str) -> Iterator[Server]:
-    """A cluster whose gateway throttles past OVERLOAD_BOUND events and deliveries waiting."""
+def overloaded(
+    nats_server: NatsServer, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Server]:
+    """A cluster whose gateway throttles past OVERLOAD_BOUND events and deliveries waiting.
+
+    Its stages take two seconds each (``STAGE_DELAY_MS``, read by the workers), so two worker
+    processes (16 invocations of a function at once each) finish 16 orders a second: the
+    suite's bursts are beyond capacity however fast the gateway accepts them (at full speed,
+    two workers keep up with one gateway on a loaded machine, and nothing is throttled)."""
+    monkeypatch.setenv("STAGE_DELAY_MS", str(MAX_STAGE_DELAY_MS))
     bound = ("--max-in-flight", str(OVERLOAD_BOUND))
     with running_cluster(nats_server.url, postgres_dsn, 1, 2, gateway_args=bound) as cluster:
         yield cluster.gateways[0]

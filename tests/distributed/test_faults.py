@@ -136,6 +136,31 @@ async def test_a_handler_calling_os_exit_kills_only_its_worker_which_restarts_an
         assert gateway.process.poll() is None
 
 
+async def test_a_worker_dying_mid_invocation_fails_its_synchronous_caller_without_waiting(
+    nats_server: NatsServer, postgres_dsn: str
+) -> None:
+    """GET /exit runs a function that kills its worker process, with a 900 s timeout. The
+    gateway learns that the worker running it is gone and answers at once, as API Gateway does
+    when Lambda's runtime exits, instead of waiting out the timeout. (The client's timeout is
+    only a failure guard, far below 900 s.)"""
+    system = ("--system", "tests.distributed.crash_system:SYSTEM")
+    with running_cluster(nats_server.url, postgres_dsn, 1, 1, *system) as cluster:
+        (gateway,) = cluster.gateways
+        assert cluster.workers is not None
+        async with httpx.AsyncClient(timeout=60) as client:
+            response = await client.get(gateway.url + "/exit")
+            assert response.status_code == 500, response.text
+            _wait_for(  # its log line, read from the gateway's output as it comes
+                lambda: "Runtime.ExitError" in "".join(gateway.output),
+                30,
+                "the gateway logging that the worker process exited",
+            )
+            # The supervisor restarts the process, and the next invocation is answered.
+            cluster.workers.wait_ready(2)
+            response = await client.get(f"{gateway.url}/orders/{new_order()['item']['order_id']}")
+            assert response.status_code == 404, response.text
+
+
 async def test_kill_9_of_a_gateway_its_clients_reconnect_to_another_and_catch_up(
     nats_server: NatsServer, postgres_dsn: str
 ) -> None:

@@ -29,6 +29,7 @@ import pytest
 import websockets
 
 from pizzabus.devservers.nats import NatsServer
+from pizzabus.distributed.telemetry import NODE_EXPIRY
 from pizzabus.pizza.system import FUNCTIONS_DIR
 from tests.distributed.cluster import Cluster, running_cluster
 from tests.e2e.orders import STAGES, new_order
@@ -169,6 +170,14 @@ def test_the_console_counts_what_the_workers_did(cluster: Cluster) -> None:
     assert state["traces"]
     kinds = sorted(node["kind"] for node in state["nodes"])
     assert kinds == ["gateway", "worker", "worker"]
+    # The console's list of processes: each a live process of this cluster, with its /metrics.
+    for node in state["nodes"]:
+        assert isinstance(node["pid"], int), node
+        assert node["pid"] > 0, node
+        assert node["metrics"], node
+        assert 0 <= node["heartbeat_age_s"] < NODE_EXPIRY, node
+    pids = {node["pid"] for node in state["nodes"]}
+    assert len(pids) == 3
 
 
 def test_every_process_metrics_are_listed_for_prometheus(cluster: Cluster) -> None:

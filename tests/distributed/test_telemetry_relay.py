@@ -13,7 +13,7 @@ from pizzabus.distributed.telemetry import (
     decode_batch,
     encode_batch,
 )
-from pizzabus.telemetry.labels import LabelledStream
+from pizzabus.functions.labels import LabelledStream
 from pizzabus.telemetry.metrics import _INVOKED, Metrics
 from pizzabus.telemetry.spans import Span
 
@@ -108,6 +108,29 @@ def test_scrape_targets_are_the_nodes_heard_of_lately_gateways_first() -> None:
     ]
     clock.now += NODE_EXPIRY  # the worker fell silent: no longer a target
     assert [g["labels"]["job"] for g in collector.targets()] == ["pizzabus-gateway"]
+
+
+def test_the_console_lists_each_process_with_its_pid_and_last_heartbeat() -> None:
+    clock = _Clock()
+    collector, _, _ = _collector(clock)
+    collector.receive(encode_batch(NodeInfo("worker-7-1", "worker", "127.0.0.1:9101", 7), [], []))
+    clock.now += 1.5
+    assert collector.processes() == [
+        {
+            "node": "gateway-ab",
+            "kind": "gateway",
+            "pid": None,
+            "metrics": "127.0.0.1:8000",
+            "heartbeat_age_s": 0.0,
+        },
+        {
+            "node": "worker-7-1",
+            "kind": "worker",
+            "pid": 7,
+            "metrics": "127.0.0.1:9101",
+            "heartbeat_age_s": 1.5,
+        },
+    ]
 
 
 def test_every_line_a_process_writes_carries_its_label() -> None:

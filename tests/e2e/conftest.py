@@ -6,8 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from pizzabus.access import RUNTIME_DIR_ENV
+from tests.e2e.browser_support import launch_chromium
 from tests.e2e.server import Server, start_server
 
 
@@ -16,6 +18,16 @@ def server() -> Iterator[Server]:
     running = start_server(("--memory",))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, for a module's browser tests (they skip, saying so, where
+    it is not installed: see ``requires_chromium``)."""
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

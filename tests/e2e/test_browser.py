@@ -23,12 +23,10 @@ from playwright.sync_api import (
     Route,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
 
 from tests.e2e.browser_support import (
     RunningServer,
-    launch_chromium,
     requires_chromium,
     start_server,
 )
@@ -71,14 +69,6 @@ class Client:
 
     def status(self, order_id: str) -> Locator:
         return self.card(order_id).get_by_test_id("order-status")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

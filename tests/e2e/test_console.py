@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import connect
 
-from tests.e2e.browser_support import launch_chromium, requires_chromium
+from tests.e2e.browser_support import requires_chromium
 from tests.e2e.orders import new_order
 from tests.e2e.server import REPO, Server, start_server
 from tests.e2e.test_observe import _order
@@ -37,14 +37,6 @@ def server() -> Iterator[Server]:
     running = start_server(("--memory", "--no-reload", "--system", "tests.e2e.chaos_system:SYSTEM"))
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 def console_url(server: Server) -> str:
@@ -72,6 +64,19 @@ def _function_cell(page: Page, function: str, column: int) -> object:
     return page.locator(f'[data-testid="functions"] tr[data-function="{function}"] td').nth(column)
 
 
+def open_the_order_journey(page: Page) -> None:
+    """Open the order's journey (the longest: a socket's catch-up event has a short one of its
+    own), and check its waterfall has the handlers' invocations and the pushes to the client."""
+    rows = page.locator("[data-testid=traces] tr[data-trace]")
+    expect(rows.first).to_be_visible(timeout=LIVE_MS)
+    spans = [int(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())]
+    rows.nth(spans.index(max(spans))).click()
+    waterfall = page.get_by_test_id("waterfall")
+    expect(waterfall).to_be_visible()
+    expect(waterfall.locator('[data-kind="invocation"]').first).to_be_visible()
+    expect(waterfall.locator('[data-kind="push"]').first).to_be_visible()
+
+
 def test_the_console_url_keeps_the_token_in_an_http_only_cookie(server: Server) -> None:
     token = parse_qs(urlsplit(console_url(server)).query)["token"][0]
     assert token == server.admin_token
@@ -85,11 +90,32 @@ def test_the_console_url_keeps_the_token_in_an_http_only_cookie(server: Server) 
     assert "SameSite=strict" in cookie
 
 
+def test_the_console_state_lists_the_one_process_serving_it(server: Server) -> None:
+    state = httpx.get(
+        f"{server.url}/_pizzabus/console/state",
+        headers={"Authorization": f"Bearer {server.admin_token}"},
+        timeout=5,
+    ).json()
+    assert state["nodes"] == [
+        {
+            "node": "server",
+            "kind": "server",
+            "pid": server.process.pid,
+            "metrics": urlsplit(server.url).netloc,
+            "heartbeat_age_s": 0.0,
+        }
+    ]
+
+
 def test_the_console_shows_functions_and_rules_live(page: Page, server: Server) -> None:
     for function in ("make_pizza", "cook_pizza", "deliver_pizza", "receive_events", "chaos"):
         expect(page.locator(f'tr[data-function="{function}"]')).to_be_visible()
     expect(page.locator('tr[data-rule="lab_make_pizza_rule"]')).to_be_visible()
     expect(page.locator('[data-node="rule:lab_receive_events_rule"]')).to_be_visible()
+    process = page.locator("[data-testid=processes] tbody tr")
+    expect(process).to_have_count(1)
+    expect(process).to_have_attribute("data-kind", "server")
+    expect(process.locator("td").nth(2)).to_have_text(str(server.process.pid))
     before = int(_function_cell(page, "make_pizza", 0).inner_text())  # type: ignore[attr-defined]
 
     async def two() -> None:
@@ -110,14 +136,7 @@ def test_the_console_shows_functions_and_rules_live(page: Page, server: Server) 
         expect(page.locator("[data-testid=connections] tbody tr")).to_have_count(1, timeout=LIVE_MS)
     expect(page.locator("[data-testid=connections] tbody tr")).to_have_count(0, timeout=LIVE_MS)
 
-    # The order's journey (the longest: a socket's catch-up event has a short one of its own).
-    rows = page.locator("[data-testid=traces] tr[data-trace]")
-    spans = [int(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())]
-    rows.nth(spans.index(max(spans))).click()
-    waterfall = page.get_by_test_id("waterfall")
-    expect(waterfall).to_be_visible()
-    expect(waterfall.locator('[data-kind="invocation"]').first).to_be_visible()
-    expect(waterfall.locator('[data-kind="push"]').first).to_be_visible()
+    open_the_order_journey(page)
 
 
 def test_a_fault_shows_as_pending_retries_until_cleared(page: Page, server: Server) -> None:

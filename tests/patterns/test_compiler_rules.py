@@ -284,6 +284,10 @@ def test_anything_but_operands_are_checked_with_aws_words(operand: str, reason: 
         pytest.param('{"wildcard":"a*b"}', ["ab", "axxb"], ["ba", "abx"]),
         pytest.param('{"wildcard":["a*","*z"]}', ["ab", "yz"], ["by"]),
         pytest.param('{"wildcard":""}', [""], ["x"]),
+        pytest.param(
+            '{"prefix":"a**\\\\x"}', ["a**\\x", "a**\\xy"], ["a*"], id="prefix-stars-literal"
+        ),
+        pytest.param('{"suffix":["\\\\q"]}', ["x\\q"], ["q"], id="suffix-backslash-literal"),
     ],
 )
 def test_anything_but_excludes_exactly_what_it_names(

@@ -10,7 +10,13 @@ import pytest
 
 from pizzabus.patterns import InvalidEventPattern
 from pizzabus.patterns.cidr import looks_like_ip, parse_cidr, parse_ip
-from pizzabus.patterns.textmatch import equals_ignore_case, parse_wildcard, wildcard_test
+from pizzabus.patterns.matchers import Exact, value_test
+from pizzabus.patterns.textmatch import (
+    equals_ignore_case,
+    parse_wildcard,
+    wildcard_complexity,
+    wildcard_test,
+)
 from pizzabus.patterns.values import (
     FALSE,
     NULL,
@@ -136,6 +142,9 @@ def test_literals_print_as_json() -> None:
         pytest.param("ß", "suffix", "maS", False),
         pytest.param("ß", "prefix", "SSx", True),
         pytest.param("é\n", "exact", "É\n", True, id="newline-is-a-character"),
+        pytest.param("ab", "suffix", "xxéAB", True, id="ascii-suffix-after-non-ascii"),
+        pytest.param("é", "suffix", "É", True, id="suffix-is-the-whole-value"),
+        pytest.param("İ", "suffix", "xi\u0307", True, id="suffix-lower-form-is-longer"),
     ],
 )
 def test_equals_ignore_case_in_each_mode(text: str, mode: str, value: str, expected: bool) -> None:
@@ -199,6 +208,37 @@ def test_wildcard_faults_count_positions_in_utf8_bytes(text: str, reason: str) -
 )
 def test_a_wildcard_matches_the_whole_string(text: str, value: str, expected: bool) -> None:
     assert wildcard_test(parse_wildcard(text))(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        pytest.param("", 0),
+        pytest.param("ab", 1),
+        pytest.param("*", 1),
+        pytest.param("a*", 2),
+        pytest.param("*a", 1),
+        pytest.param("*a*", 3),
+        pytest.param("a*b", 2),
+        pytest.param("a*b*", 3),
+        pytest.param("*aa*", 4),
+        pytest.param("a*a*a", 3),
+        pytest.param("*a*a*", 5),
+        pytest.param("ab*ab*ab", 4),
+        pytest.param("*ab*ab*", 5),
+        pytest.param("*x*y*z*", 5),
+        pytest.param("arn:*:s3:::*/*", 5),
+        pytest.param("*abcabc*abc*", 6),
+        pytest.param("*/*/*/*", 7),
+        pytest.param("*/*/*/*/*", 9),
+        pytest.param("*aaa*aaa*", 9),
+        pytest.param("*/*/*/*/*/*", 11),
+    ],
+)
+def test_wildcard_complexity_scores(text: str, score: int) -> None:
+    """The stand-in for event-ruler's evaluator, pinned: AWS's decisions fix the scores at the
+    limit (SPEC §3.4); these pin the rest, so that a change to the scoring shows."""
+    assert wildcard_complexity(parse_wildcard(text)) == score
 
 
 # -- IP addresses and CIDR blocks -----------------------------------------------------------
@@ -298,3 +338,15 @@ def test_an_ip_shaped_exact_value_matches_every_spelling_of_the_address() -> Non
     assert matches({"a": ["2001:db8::1"]}, {"a": "2001:0DB8:0:0:0:0:0:1"})
     assert not matches({"a": ["2001:db8::1"]}, {"a": "2001:db8::2"})
     assert not matches({"a": ["10.0.0.1"]}, {"a": 10})
+
+
+def test_an_exact_value_test_compares_value_and_kind() -> None:
+    """`Condition` looks plain exact values up in a set; `value_test` must agree with it."""
+    same = value_test(Exact("x"))
+    assert same("x") is True
+    assert same("y") is False
+    one = value_test(Exact(1.0))
+    assert one(1.0) is True
+    assert one(TRUE) is False
+    assert one("1") is False
+    assert value_test(Exact(TRUE))(TRUE) is True

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
 from pizzabus.patterns import InvalidEventPattern, RuleSet, compile_pattern
+from pizzabus.patterns.matchers import Exact
 
 from .conftest import envelope
 
@@ -146,3 +148,82 @@ def test_matching_is_safe_from_many_threads_while_rules_change() -> None:
     assert errors == []
     assert wrong == []
     assert rules.matching(envelope(n=7)) == ["r7"]
+
+
+def test_an_ip_address_no_rule_names_passes_the_ip_index_by() -> None:
+    rules = _rules(ip={"a": ["10.0.0.1"]}, other={"a": [{"prefix": "10."}]})
+    assert rules.matching({"a": "10.0.0.2"}) == ["other"]
+    assert rules.matching({"a": "10.000.0.1"}) == ["ip", "other"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        pytest.param({"suffix": "bc"}, "bc", id="suffix"),
+        pytest.param({"prefix": "bc"}, "bc", id="prefix"),
+        pytest.param({"suffix": {"equals-ignore-case": "BC"}}, "bc", id="suffix-eic"),
+        pytest.param({"prefix": {"equals-ignore-case": "BC"}}, "bc", id="prefix-eic"),
+        pytest.param({"equals-ignore-case": "BC"}, "bc", id="eic"),
+    ],
+)
+def test_an_operand_as_long_as_the_value_is_found_through_the_index(
+    pattern: dict[str, object], value: str
+) -> None:
+    rules = _rules(whole={"a": [pattern]}, longer={"a": [{"suffix": "abc"}, {"prefix": "bcd"}]})
+    assert rules.matching({"a": value}) == ["whole"]
+    assert rules.matching({"a": "x" + value + "x"}) == []
+
+
+def _trail(rules: RuleSet, name: str) -> tuple[list[str], list[str], object]:
+    """The paths of the trie steps down to ``name``'s sub-rule, the paths checked there
+    directly, and the node it ends at."""
+    index = rules._rebuild()
+    position = index.names.index(name)
+
+    def walk(node: Any, trail: list[str]) -> tuple[list[str], list[str], object] | None:
+        for entry in node.terminals:
+            if entry.rule == position:
+                return trail, [path for path, _ in entry.residual], node
+        for (path, _), child in node.children.items():
+            found = walk(child, [*trail, path])
+            if found:
+                return found
+        return None
+
+    found = walk(index.root, [])
+    assert found is not None
+    return found
+
+
+def test_the_trie_takes_the_most_selective_conditions_first_and_shares_nodes() -> None:
+    """The index's promise (module docstring): exact conditions first, the paths with the most
+    distinct values first among them; then prefix/suffix/ASCII case folding; then numeric and
+    exists; what cannot be indexed is checked where the steps end. Equal first steps share
+    nodes, so the cost does not grow with the rules."""
+    rules = _rules(
+        one={
+            "source": ["s"],
+            "detail-type": ["t1"],
+            "m": ["1", {"prefix": "2"}],
+            "c": [{"equals-ignore-case": "AB"}],
+            "p": [{"prefix": "x"}],
+            "n": [{"numeric": [">", 1]}],
+            "x": [{"exists": True}],
+            "w": [{"wildcard": "a*"}],
+            "e": [{"equals-ignore-case": "é"}],
+            "f": [{"exists": False}],
+        },
+        two={"source": ["s"], "detail-type": ["t2"]},
+        three={"source": ["s"], "detail-type": ["t1"]},
+    )
+    steps, residual, _ = _trail(rules, "one")
+    assert steps == ["detail-type", "source", "m", "c", "p", "n", "x"]
+    assert residual == ["e", "f", "w"]
+    three_steps, three_residual, three_node = _trail(rules, "three")
+    assert (three_steps, three_residual) == (["detail-type", "source"], [])
+    root = rules._rebuild().root
+    assert len(root.children) == 2  # t1 and t2; "one" and "three" share the first two nodes
+    first = root.children[("detail-type", frozenset({Exact("t1")}))]
+    assert three_node is first.children[("source", frozenset({Exact("s")}))]
+    assert root.edges["detail-type"].exact_only is True
+    assert three_node.edges["m"].exact_only is False  # type: ignore[attr-defined]

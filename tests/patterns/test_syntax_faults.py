@@ -90,6 +90,16 @@ SYNTAX = [
         id="single-quoted-key",
     ),
     pytest.param(
+        """{"a":[{'prefix':"x"}]}""",
+        "Unexpected character (''' (code 39)): was expecting double-quote to start field name",
+        id="match-expression-name",
+    ),
+    pytest.param(
+        """{"a":[{"prefix":"x",'y':1}]}""",
+        "Unexpected character (''' (code 39)): was expecting double-quote to start field name",
+        id="second-name-of-a-match-expression",
+    ),
+    pytest.param(
         "{,}",
         "Unexpected character (',' (code 44)): was expecting double-quote to start field name",
         id="comma-for-key",

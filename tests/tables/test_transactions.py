@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 import pytest
@@ -10,33 +9,12 @@ import pytest
 from pizzabus.tables import TableStore, TableValidationError, TransactionCanceled, TransactWrite
 
 
-@pytest.fixture
-def transactional(store: TableStore) -> TableStore:
-    if not getattr(store, "transactions", True):
-        pytest.skip(f"{type(store).__name__} refuses TransactWriteItems (its own test checks that)")
-    return store
-
-
-def test_a_store_without_transactions_refuses_them_and_changes_nothing(store: TableStore) -> None:
-    if getattr(store, "transactions", True):
-        pytest.skip(f"{type(store).__name__} makes transactions (tested above)")
-    with pytest.raises(TableValidationError) as error:
-        store.transact_write([TransactWrite("Put", "users", {"user_id": "x"})])
-    assert re.fullmatch(
-        r"TransactWriteItems is not supported by the table store in PostgreSQL at .+ yet; "
-        r"use single-item writes with ConditionExpression, or the SQLite or memory store",
-        error.value.message,
-    )
-    assert store.get_item("users", {"user_id": "x"}) is None
-
-
 def _seed(store: TableStore) -> None:
     store.put_item("users", {"user_id": "ann", "credits": Decimal(10)})
     store.put_item("posts", {"thread": "t", "seq": Decimal(1), "author": "ann", "posted": 1})
 
 
-def test_every_action_is_written_when_every_condition_holds(transactional: TableStore) -> None:
-    store = transactional
+def test_every_action_is_written_when_every_condition_holds(store: TableStore) -> None:
     _seed(store)
     store.transact_write(
         [
@@ -73,8 +51,7 @@ def test_every_action_is_written_when_every_condition_holds(transactional: Table
     assert by_author.items == []  # the new post has no posted time, the old one is gone
 
 
-def test_one_false_condition_cancels_the_whole_transaction(transactional: TableStore) -> None:
-    store = transactional
+def test_one_false_condition_cancels_the_whole_transaction(store: TableStore) -> None:
     _seed(store)
     with pytest.raises(TransactionCanceled) as canceled:
         store.transact_write(
@@ -129,9 +106,8 @@ def test_one_false_condition_cancels_the_whole_transaction(transactional: TableS
     ids=["empty", "over-100", "same-item-twice", "check-without-condition"],
 )
 def test_malformed_transactions_are_refused_whole(
-    transactional: TableStore, actions: list[TransactWrite], message: str
+    store: TableStore, actions: list[TransactWrite], message: str
 ) -> None:
-    store = transactional
     with pytest.raises(TableValidationError) as error:
         store.transact_write(actions)
     assert error.value.message == message

@@ -29,6 +29,7 @@ from pizzabus.errors import PizzabusError
 from pizzabus.system.loading import DEFAULT_SYSTEM
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
+CONSOLE = re.compile(r"^\s+console\s+(http://\S+)")
 WORKER_READY = re.compile(r"worker process \d+ \(pid \d+\) ready")
 
 
@@ -64,6 +65,8 @@ class _Child:
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
         self.url: str | None = None
+        #: A gateway's console URL, with its admin token (as the gateway printed it).
+        self.console: str | None = None
         self.ready = threading.Event()
         #: Worker processes that said they are ready.
         self.workers_ready = 0
@@ -77,6 +80,8 @@ class _Child:
             if match and self.url is None:
                 self.url = match.group(1)
                 self.ready.set()
+            elif (console := CONSOLE.search(line)) and self.console is None:
+                self.console = console.group(1)
             elif WORKER_READY.search(line):
                 self.workers_ready += 1
                 self.ready.set()
@@ -105,15 +110,33 @@ def _announce(children: list[_Child], workers: int) -> None:
             )
     click.echo(f"workers        {workers} process(es), supervised")
     first = children[0].url
-    click.echo(f"metrics        {first}/_pizzabus/metrics/targets (Prometheus http_sd)")
+    if children[0].console:
+        click.echo(f"console        {children[0].console}")
+    click.echo(
+        f"metrics        {first}/_pizzabus/metrics/targets (Prometheus http_sd; admin token)"
+    )
     click.echo(f"traces         pizzabus trace ORDER_ID --url {first}")
     click.echo("Press Ctrl+C to stop everything.")
 
 
 @click.command()
-@click.option("--gateways", type=click.IntRange(1, 16), default=1, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--gateways",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Gateway processes: the HTTP and WebSocket APIs, the console, the admin API.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes, which run the handlers (one that dies is restarted).",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface the gateways listen on."
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -126,7 +149,8 @@ def _announce(children: list[_Child], workers: int) -> None:
     "--tables",
     "tables_url",
     default=None,
-    help="Shared tables (postgresql://…); default: a throwaway database.",
+    help="Shared tables (postgresql://…); default: a throwaway PostgreSQL (an SQLite file "
+    "without pizzabus[postgres]), gone at exit.",
 )
 @click.option(
     "--data-dir",
@@ -134,7 +158,13 @@ def _announce(children: list[_Child], workers: int) -> None:
     default=None,
     help="Where nats-server stores its streams (default: a temp directory, removed at exit).",
 )
-@click.option("--system", "system_ref", default=DEFAULT_SYSTEM, show_default=True)
+@click.option(
+    "--system",
+    "system_ref",
+    default=DEFAULT_SYSTEM,
+    show_default=True,
+    help="The system definition, as module:attribute.",
+)
 @quiet_option
 @no_traces_option
 @click.option(
@@ -158,7 +188,11 @@ def cluster(
     reload: bool,
     metrics_port: int,
 ) -> None:
-    """Run nats-server, gateways and workers on this machine; Ctrl+C stops everything."""
+    """Run the distributed system on this machine: a private nats-server, the gateways and
+    the worker processes. Prints where to reach them; Ctrl+C stops everything.
+
+    On several machines, run `pizzabus serve --nats …` (gateways) and `pizzabus worker`
+    yourself."""
     load_definition(system_ref)  # a bad --system is said now, not by every child
     from pizzabus.devservers.nats import start_nats
 

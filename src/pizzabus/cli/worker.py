@@ -14,9 +14,9 @@ import click
 from pizzabus.cli.serve import load_definition
 from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
+from pizzabus.functions.labels import label_output
 from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.system.loading import DEFAULT_SYSTEM
-from pizzabus.telemetry.labels import label_output
 
 
 @click.command()
@@ -40,7 +40,13 @@ from pizzabus.telemetry.labels import label_output
     show_default=True,
     help="The gateways' public URL (what APIGW_ENDPOINT names).",
 )
-@click.option("--replicas", type=click.IntRange(1, 5), default=1, show_default=True)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Copies JetStream keeps of each stream (3 on a 3-node NATS cluster); as the gateways'.",
+)
 @click.option(
     "--system",
     "system_ref",
@@ -95,7 +101,9 @@ def worker(
     slot: int | None,
     log_level: str,
 ) -> None:
-    """Run the system's functions: consume their deliveries from NATS JetStream."""
+    """Run the system's handlers: take their deliveries from NATS JetStream, in supervised
+    processes. Gateways (`pizzabus serve --nats`) take the requests; `pizzabus cluster` runs
+    both on one machine."""
     if slot is not None:
         # N processes share one terminal: each line says which one wrote it.
         label_output(f"[worker {slot}] ")

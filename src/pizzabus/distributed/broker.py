@@ -175,11 +175,15 @@ async def connect(url: str, *, name: str, prefix: str = "pizzabus", timeout: flo
     connected; an unreachable server at start is one clear error."""
     servers = [u.strip() for u in url.split(",") if u.strip()]
     errors: list[str] = []
+    connected: list[Client] = []
 
     async def failed(error: Exception) -> None:
         errors.append(str(error) or type(error).__name__)
 
     async def disconnected() -> None:
+        # nats-py calls this on our own close() too (Ctrl+C): nothing was lost then.
+        if connected and connected[0].is_closed:
+            return
         log.warning("lost the connection to NATS; reconnecting")
 
     async def reconnected() -> None:
@@ -205,6 +209,7 @@ async def connect(url: str, *, name: str, prefix: str = "pizzabus", timeout: flo
             f"cannot reach NATS at {url} ({errors[-1] if errors else error or 'timed out'}); "
             "check that nats-server runs there with JetStream (-js) and that --nats names it"
         ) from error
+    connected.append(nc)
     return Broker(nc, nc.jetstream(timeout=5), Names(prefix))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -39,7 +40,6 @@ from pizzabus.distributed.telemetry import (
     advertised,
     relay_forever,
 )
-from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.system import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
@@ -47,6 +47,7 @@ from pizzabus.functions.logs import InvocationLog
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry
+from pizzabus.gateway.console_state import console_state, system_map
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.observe import observe_routes
 from pizzabus.gateway.tracing import RequestTracing
@@ -104,7 +105,9 @@ class GatewayNode:
         self.telemetry = Telemetry(traces=traces, now=self.clock.now)
         self.telemetry.metrics.connections = lambda: len(self.connections or ())
         self.view = Telemetry(traces=traces, now=self.clock.now)
-        self.node = NodeInfo(f"gateway-{self.tag}", "gateway", _host_port(settings.base_url))
+        self.node = NodeInfo(
+            f"gateway-{self.tag}", "gateway", _host_port(settings.base_url), os.getpid()
+        )
         self.collector: TelemetryCollector | None = None
         self._relaying: asyncio.Task[None] | None = None
         self._map = system_map(self.definition)
@@ -167,6 +170,7 @@ class GatewayNode:
         )
         self._publisher.bind(loop)
         self._invoker = NatsInvoker(broker, self.definition)
+        await self._invoker.start()
         if self.distribution.tables_url.startswith(TABLE_URLS):
             self._tables = await asyncio.to_thread(
                 open_tables, self.distribution.tables_url, self.definition
@@ -295,7 +299,7 @@ class GatewayNode:
         stats["deliveries"] = {
             "in_flight": sum(c["in_flight"] for n, c in self._consumers.items() if n != router)
         }
-        state = console_state(
+        return console_state(
             self.view,
             self._map,
             lambda: stats,
@@ -303,9 +307,8 @@ class GatewayNode:
             list,  # retries wait in JetStream (nak delays), not in a gateway
             lambda: faults,
             self.connections.describe if self.connections is not None else list,
+            self.collector.processes() if self.collector else [self.node.process(0.0)],
         )
-        state["nodes"] = [n.to_json() for n in self.collector.nodes()] if self.collector else []
-        return state
 
     def metrics_targets(self) -> list[dict[str, Any]]:
         if self.collector is None:

@@ -87,6 +87,10 @@ class Names:
     def push_subject(self, gateway: str) -> str:
         return f"{self.prefix}.push.{gateway}"
 
+    def alive_subject(self, worker: str) -> str:
+        """Where a worker process answers while it lives (a gateway waiting on it asks)."""
+        return f"{self.prefix}.alive.{worker}"
+
     @property
     def faults_subject(self) -> str:
         """Where a new fault plan is announced (workers apply it at once)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pizzabus.distributed.broker import Broker
+from pizzabus.gateway.console_state import process
 from pizzabus.telemetry.metrics import Metrics
 from pizzabus.telemetry.spans import Span, TraceStore
 
@@ -56,9 +57,15 @@ class NodeInfo:
     node: str
     kind: str  # "gateway" or "worker"
     metrics: str | None
+    #: None from a node of an older pizzabus, which did not send it.
+    pid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"node": self.node, "kind": self.kind, "metrics": self.metrics}
+        return {"node": self.node, "kind": self.kind, "metrics": self.metrics, "pid": self.pid}
+
+    def process(self, heartbeat_age_s: float) -> dict[str, Any]:
+        """This node in the console's list of processes."""
+        return process(self.node, self.kind, self.pid, self.metrics, heartbeat_age_s)
 
 
 def advertised(host: str, port: int) -> str:
@@ -246,11 +253,20 @@ class TelemetryCollector:
 
     def nodes(self) -> list[NodeInfo]:
         """The nodes heard of lately (this one included), gateways first."""
+        return [info for info, _ in self.heard()]
+
+    def heard(self) -> list[tuple[NodeInfo, float]]:
+        """The nodes heard of lately, each with the seconds since its last message (this one's
+        own: 0), gateways first."""
         now = self._now()
         self._nodes = {k: v for k, v in self._nodes.items() if now - v[1] < NODE_EXPIRY}
-        live = {name: info for name, (info, _) in self._nodes.items()}
-        live[self.own.node] = self.own
-        return sorted(live.values(), key=lambda n: (n.kind != "gateway", n.node))
+        live = {name: (info, now - at) for name, (info, at) in self._nodes.items()}
+        live[self.own.node] = (self.own, 0.0)
+        return sorted(live.values(), key=lambda n: (n[0].kind != "gateway", n[0].node))
+
+    def processes(self) -> list[dict[str, Any]]:
+        """What the console lists of the live processes: who, where, and how lately heard."""
+        return [info.process(age) for info, age in self.heard()]
 
     def targets(self) -> list[dict[str, Any]]:
         """Prometheus ``http_sd`` targets: one group per node serving ``/metrics``."""

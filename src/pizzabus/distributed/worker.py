@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,7 +217,9 @@ class Worker:
             )
             self._metrics_server = server
             self.metrics_url = advertised(settings.metrics_host, server.server_port)
-        node = NodeInfo(settings.node or new_node_name("worker"), "worker", self.metrics_url)
+        node = NodeInfo(
+            settings.node or new_node_name("worker"), "worker", self.metrics_url, os.getpid()
+        )
         traces = self.telemetry.traces
         self.relay = TelemetryRelay(
             broker,

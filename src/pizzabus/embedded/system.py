@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 
@@ -31,7 +33,6 @@ from pizzabus.bus.store import EventStore, MemoryEventStore
 from pizzabus.clock import Clock, SystemClock
 from pizzabus.contracts.connections import ConnectionDirectory
 from pizzabus.contracts.identity import RuntimeIdentity
-from pizzabus.embedded.console import console_state, system_map
 from pizzabus.embedded.operations import Operations
 from pizzabus.embedded.reload import CodeWatcher
 from pizzabus.errors import PizzabusError
@@ -43,6 +44,7 @@ from pizzabus.functions.runtime import FunctionRuntime
 from pizzabus.gateway.admin import admin_routes
 from pizzabus.gateway.app import Gateway, build_app
 from pizzabus.gateway.connections import ConnectionRegistry, Forbidden
+from pizzabus.gateway.console_state import console_state, process, system_map
 from pizzabus.gateway.guard import ControlGuard, allowed_hosts
 from pizzabus.gateway.observe import observe_routes
 from pizzabus.gateway.socketlimits import SocketLimits
@@ -338,6 +340,8 @@ class EmbeddedSystem:
             ],
             operations.faults,
             self.connections.describe if self.connections is not None else list,
+            # One process serves it all, /metrics included, at the base URL.
+            [process("server", "server", os.getpid(), urlsplit(self.settings.base_url).netloc, 0)],
         )
 
     async def _tick_telemetry(self) -> None:

@@ -73,11 +73,33 @@ class _Invocation:
 _current: ContextVar[_Invocation | None] = ContextVar("pizzabus_invocation", default=None)
 
 
-class AttributedStream(io.TextIOBase):
-    """A text stream that prefixes each whole line written during an invocation."""
+class WrappedStream(io.TextIOBase):
+    """A text stream that rewrites what is written to ``underlying`` (its subclass's
+    ``write``) and is otherwise ``underlying`` itself: flushing, being a terminal, encoding and
+    file descriptor are the wrapped stream's, so code probing ``sys.stdout`` sees the real one."""
 
     def __init__(self, underlying: TextIO) -> None:
         self.underlying = underlying
+
+    def flush(self) -> None:
+        self.underlying.flush()
+
+    def isatty(self) -> bool:
+        return self.underlying.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.underlying, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self.underlying.fileno()
+
+
+class AttributedStream(WrappedStream):
+    """A text stream that prefixes each whole line written during an invocation."""
+
+    def __init__(self, underlying: TextIO) -> None:
+        super().__init__(underlying)
         self._partial = threading.local()
         self.announce: Announcer | None = None
 
@@ -99,25 +121,12 @@ class AttributedStream(io.TextIOBase):
                 invocation.sink.write("".join(f"{line}\n" for line in lines))
         return len(text)
 
-    def flush(self) -> None:
-        self.underlying.flush()
-
     def end_invocation(self) -> None:
         """Write out a last line the handler left without a newline."""
         rest = getattr(self._partial, "text", "")
         if rest:
             self._partial.text = ""
             self.write(rest + "\n")
-
-    def isatty(self) -> bool:
-        return self.underlying.isatty()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.underlying, "encoding", "utf-8")
-
-    def fileno(self) -> int:
-        return self.underlying.fileno()
 
 
 def install() -> None:

@@ -72,9 +72,8 @@ def _token_text(node: Any) -> str:
         return "["
     if isinstance(node, PatternNumber):
         return node.text
-    if node is True or node is False or node is None:
-        return {True: "true", False: "false", None: "null"}[node]
-    return str(node)
+    # Only a literal is left: the callers never ask for a string's text (a string is an operator).
+    return {True: "true", False: "false", None: "null"}[node]
 
 
 def compile_tree(tree: Any, trailing: SyntaxFault | None) -> list[RawRule]:

@@ -127,7 +127,8 @@ class _Scanner:
         except RecursionError:
             self.fault = SyntaxFault("Maximum nesting depth exceeded")
             holder[:] = [self.fault]
-        return (holder[0] if holder else self.fault), self.fault
+        # `_value` hands a value to `holder` before anything can stop it, so it holds one.
+        return holder[0], self.fault
 
     def _stop(self, message: str) -> _Stop:
         self.fault = SyntaxFault(message)

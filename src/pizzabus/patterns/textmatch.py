@@ -42,15 +42,16 @@ def equals_ignore_case(text: str, mode: str) -> StrTest:
         if size == 0:
             return lambda value: True
         return lambda value: value[-size:].isascii() and value[-size:].lower() == low
+    # Every character is escaped, so there is no "." for re.DOTALL to change.
     body = _alternatives(text)
     if mode == "exact":
-        return re.compile(body, re.DOTALL).fullmatch  # type: ignore[return-value]
+        return re.compile(body).fullmatch  # type: ignore[return-value]
     if mode == "prefix":
-        return re.compile(body, re.DOTALL).match  # type: ignore[return-value]
+        return re.compile(body).match  # type: ignore[return-value]
     # Only the last characters can hold the suffix: searching the whole string would try the
     # pattern at every position (length of string times length of pattern).
-    longest = sum(max(len(char.lower()), len(char.upper()), 1) for char in text)
-    search = re.compile(f"(?:{body})\\Z", re.DOTALL).search
+    longest = sum(max(len(char.lower()), len(char.upper())) for char in text)
+    search = re.compile(f"(?:{body})\\Z").search
     return lambda value: search(value[-longest:]) is not None
 
 

@@ -12,6 +12,8 @@ pure decision over the item as it is (``decide(old)`` answers the write, or rais
 read and write under their lock and transaction; a shared one (PostgreSQL) instead reads the
 item with its revision and writes only if the revision is unchanged, deciding again when it
 changed (compare-and-set), so its round trips hold no lock across the network.
+:meth:`Engine._transact` is the same seam for TransactWriteItems: one pure decision over all
+the transaction's items, which the backend applies all at once.
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ class Write:
 
 #: A write's decision over the item as it is: the write (None: write nothing) and the answer.
 Decide = Callable[[Item | None], tuple[Write | None, Item | None]]
+#: An item's table and key.
+ItemKey = tuple[Table, KeyValue, KeyValue | None]
+#: A transaction's decision over its items as they are (in order): one write (or None) each.
+DecideAll = Callable[[list[Item | None]], list[Write | None]]
 
 
 @dataclass(slots=True)
@@ -116,9 +122,6 @@ class Engine(ABC):
 
     #: Whether items the hooks answer are the backend's own (so must be copied for callers).
     shares_items: ClassVar[bool] = True
-    #: Whether :meth:`transact_write` can run here: it reads and writes through ``_get`` and
-    #: ``_write`` under the lock and one ``_transaction``, which a compare-and-set store lacks.
-    transactions: ClassVar[bool] = True
     #: Whether the store is shared with other processes: then every write is a decision the
     #: backend applies in :meth:`_apply` (and may take again); otherwise puts and deletes are
     #: decided and written here, under the lock, with no closure to build.
@@ -423,51 +426,52 @@ class Engine(ABC):
     def transact_write(self, actions: Sequence[TransactWrite]) -> None:
         """TransactWriteItems: every action's condition is checked on the items as they are,
         and all are written, or none (:class:`TransactionCanceled` says which failed)."""
-        if not self.transactions:
-            raise TableValidationError(
-                f"TransactWriteItems is not supported by the table store {self._where()} yet; "
-                "use single-item writes with ConditionExpression, or the SQLite or memory store"
-            )
         if not 1 <= len(actions) <= MAX_ACTIONS:
             raise TableValidationError(
                 f"Member must have length less than or equal to {MAX_ACTIONS} and greater than "
                 f"or equal to 1: this transaction has {len(actions)} actions"
             )
         prepared = [self._prepare_action(action) for action in actions]
-        keys = {(p.spec.name, p.pk, p.sk) for p in prepared}
-        if len(keys) != len(prepared):
+        keys = [(p.spec, p.pk, p.sk) for p in prepared]
+        if len({(spec.name, pk, sk) for spec, pk, sk in keys}) != len(prepared):
             raise TableValidationError(
                 "Transaction request cannot include multiple operations on one item"
             )
+        self._transact(keys, lambda olds: self._decide_transaction(prepared, olds))
+
+    def _transact(self, keys: list[ItemKey], decide: DecideAll) -> None:
+        """Apply ``decide``'s writes over the items at ``keys`` (in order) all at once, or none.
+
+        ``decide`` is pure (a shared store may call it again when an item changed under it) and
+        raises :class:`TransactionCanceled` when a condition is false. This default reads and
+        writes under the lock and in one transaction."""
         with self._lock, self._transaction():
             olds: list[Item | None] = []
-            reasons: list[dict[str, str]] = []
-            for action in prepared:
-                found = self._get(action.spec, action.pk, action.sk)
-                old = found[0] if found is not None else None
-                olds.append(old)
-                holds = action.condition is None or action.condition.root.test(
-                    old or {}, action.env
-                )
-                reasons.append(
-                    {"Code": "None"}
-                    if holds
-                    else {
-                        "Code": "ConditionalCheckFailed",
-                        "Message": ConditionalCheckFailed().message,
-                    }
-                )
-            if any(reason["Code"] != "None" for reason in reasons):
-                raise TransactionCanceled(reasons)
-            # Every write is built before the first is made: one that fails (an item grown too
-            # large) leaves nothing half-written, even on a backend without rollback.
-            writes = [
-                (action.spec, self._action_write(action, old))
-                for action, old in zip(prepared, olds, strict=True)
-            ]
-            for spec, write in writes:
+            for spec, pk, sk in keys:
+                found = self._get(spec, pk, sk)
+                olds.append(found[0] if found is not None else None)
+            for (spec, _, _), write in zip(keys, decide(olds), strict=True):
                 if write is not None:
                     self._write(spec, write)
+
+    def _decide_transaction(
+        self, prepared: list[_Action], olds: list[Item | None]
+    ) -> list[Write | None]:
+        """Every action's write over the items ``olds`` (None: it writes nothing); raises
+        :class:`TransactionCanceled` with one reason per action if a condition is false."""
+        reasons: list[dict[str, str]] = []
+        for action, old in zip(prepared, olds, strict=True):
+            holds = action.condition is None or action.condition.root.test(old or {}, action.env)
+            reasons.append(
+                {"Code": "None"}
+                if holds
+                else {"Code": "ConditionalCheckFailed", "Message": ConditionalCheckFailed().message}
+            )
+        if any(reason["Code"] != "None" for reason in reasons):
+            raise TransactionCanceled(reasons)
+        # Every write is built before the first is made: one that fails (an item grown too
+        # large) leaves nothing half-written, even on a backend without rollback.
+        return [self._action_write(action, old) for action, old in zip(prepared, olds, strict=True)]
 
     def _prepare_action(self, action: TransactWrite) -> _Action:
         spec = self._spec(action.table)

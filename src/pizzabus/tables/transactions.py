@@ -2,8 +2,9 @@
 
 :class:`TransactWrite` is one action as the request gives it; the engine checks every action's
 condition against the items as they are, and writes only when every one holds, under one lock
-and one backend transaction. :class:`TransactionCanceled` carries one reason per action, in
-order, as DynamoDB's ``CancellationReasons``.
+and one backend transaction (PostgreSQL: one SERIALIZABLE transaction, decided again when
+another writer changed an item meanwhile). :class:`TransactionCanceled` carries one reason
+per action, in order, as DynamoDB's ``CancellationReasons``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class TransactWrite:
 
 
 class TransactionCanceled(PizzabusError):
-    """A condition of the transaction was false: nothing was written."""
+    """A condition of the transaction was false (``ConditionalCheckFailed``), or a shared
+    store lost the race for its items to other writers too many times in a row
+    (``TransactionConflict``): nothing was written."""
 
     code = "TransactionCanceledException"
     status = 400

@@ -166,6 +166,21 @@ function drawFacts() {
     .join("");
 }
 
+// The processes serving the system: the one server, or a cluster's gateways and workers (as
+// their heartbeats tell; one not heard of for a few seconds is gone from the list).
+function drawProcesses() {
+  const processes = state.nodes;
+  $("process-count").textContent = processes.length;
+  $("processes-body").innerHTML = processes
+    .map(
+      (p) => `<tr data-process="${escape(p.node)}" data-kind="${escape(p.kind)}">
+      <td><code>${escape(p.node)}</code></td><td>${escape(p.kind)}</td><td>${p.pid ?? "?"}</td>
+      <td>${p.metrics ? `<code>${escape(p.metrics)}</code>` : "none"}</td>
+      <td>${p.heartbeat_age_s.toFixed(1)} s ago</td></tr>`,
+    )
+    .join("");
+}
+
 function drawDeadLetters() {
   const letters = state.dead_letters;
   $("dlq-count").textContent = state.stats.dead_letters;
@@ -340,6 +355,7 @@ async function poll() {
     drawFunctions();
     drawRules();
     drawFacts();
+    drawProcesses();
     drawDeadLetters();
     drawCharts();
     if (!faultsBuilt) buildFaults();

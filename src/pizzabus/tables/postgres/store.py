@@ -9,6 +9,10 @@ wrote it in between. A write that may be creating the item tries that first: ins
 absent answers the item in the same round trip when it was there after all. Nothing holds a
 lock across a round trip.
 
+TransactWriteItems is the one exception: a SERIALIZABLE transaction reads its items in one
+snapshot, and writes them compare-and-set on the revisions it decided on, or is decided again
+(see ``_transact``). A lost connection rolls it back whole.
+
 A lost connection turns into :class:`TableUnavailable` (retryable; a single statement is
 applied whole or not at all), and the pool drops its broken connections and reconnects once
 PostgreSQL answers again.
@@ -23,24 +27,44 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 from psycopg_pool import ConnectionPool
 
 from pizzabus.errors import PizzabusError
 from pizzabus.system import GlobalIndex, Table
 from pizzabus.tables.codec import dumps, loads
-from pizzabus.tables.engine import TTL_HORIZON_SECONDS, Decide, Engine, Record, Write, ttl_of
+from pizzabus.tables.engine import (
+    TTL_HORIZON_SECONDS,
+    Decide,
+    DecideAll,
+    Engine,
+    ItemKey,
+    Record,
+    Write,
+    ttl_of,
+)
 from pizzabus.tables.errors import TableUnavailable
 from pizzabus.tables.keys import KeyValue, SortRange
 from pizzabus.tables.ordering import encode
 from pizzabus.tables.postgres.schema import ensure_table, load_specs, parse_dsn
 from pizzabus.tables.postgres.statements import TableSql, build
+from pizzabus.tables.transactions import TransactionCanceled
 from pizzabus.tables.values import Item
 
 #: Seconds to wait for a connection (from the pool, or to the server) before giving up.
 CONNECT_SECONDS = 5.0
 #: Compare-and-set attempts before a write gives up (each lost one means another writer won).
 MAX_ATTEMPTS = 1000
+#: Attempts of a TransactWriteItems before it is cancelled as conflicting (each lost one means
+#: another writer changed one of its items since it read them).
+MAX_TRANSACTION_ATTEMPTS = 100
+_SERIALIZABLE = b"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"
+
+
+class _Lost(Exception):
+    """Another writer changed an item of the transaction since it was read: decide again."""
+
+
 _NO_LOCK: AbstractContextManager[None] = nullcontext()
 
 
@@ -132,9 +156,6 @@ class PostgresTableStore(Engine):
         return found
 
     # -- hooks ----------------------------------------------------------------------------------
-
-    #: TransactWriteItems needs a multi-row transaction this store does not make yet.
-    transactions = False
 
     def _where(self) -> str:
         return f"in PostgreSQL at {self.address.describe()} (schema {self.schema})"
@@ -234,6 +255,76 @@ class PostgresTableStore(Engine):
         raise TableUnavailable(
             f"an item of {spec.name} changed under {MAX_ATTEMPTS} writes in a row: retry"
         )
+
+    def _transact(self, keys: list[ItemKey], decide: DecideAll) -> None:
+        # One SERIALIZABLE transaction: the items are read in one snapshot, decided on, and
+        # written compare-and-set on the revisions read; PostgreSQL aborts it (and it is decided
+        # again) if anything it read or writes changed meanwhile, even an absent item created.
+        # Single writes stay one autocommit statement each: they read and write one item, so
+        # they serialize with a transaction whichever way they interleave.
+        encoded = [(self._statements(spec), encode(pk), encode(sk)) for spec, pk, sk in keys]
+        # Writes take row locks in one global order, so two transactions never deadlock.
+        order = sorted(range(len(keys)), key=lambda i: (keys[i][0].name, *encoded[i][1:]))
+        with self._connection() as connection:
+            for _ in range(MAX_TRANSACTION_ATTEMPTS):
+                canceled: TransactionCanceled | None = None
+                try:
+                    with connection.transaction():
+                        with connection.pipeline():  # the reads in one round trip
+                            connection.execute(_SERIALIZABLE)
+                            reads = [
+                                connection.execute(statements.get, (kp, ks))
+                                for statements, kp, ks in encoded
+                            ]
+                        rows = [read.fetchone() for read in reads]
+                        try:
+                            writes = decide(
+                                [None if row is None else loads(row[0]) for row in rows]
+                            )
+                        except TransactionCanceled as error:
+                            # Committed, not rolled back: only a committed SERIALIZABLE read is
+                            # sure to be a state the items really were in together.
+                            canceled = error
+                        else:
+                            for i in order:
+                                self._transact_one(
+                                    connection, keys[i][0], encoded[i], writes[i], rows[i]
+                                )
+                except (errors.SerializationFailure, errors.DeadlockDetected, _Lost):
+                    continue  # a serialization failure or a lost compare-and-set: decide again
+                if canceled is not None:
+                    raise canceled
+                return
+        raise TransactionCanceled(
+            [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                for _ in keys
+            ]
+        )
+
+    def _transact_one(
+        self,
+        connection: psycopg.Connection[Any],
+        spec: Table,
+        key: tuple[TableSql, bytes, bytes],
+        write: Write | None,
+        row: Any,
+    ) -> None:
+        """One write of a transaction, compare-and-set on the revision it was decided on."""
+        statements, kp, ks = key
+        if write is None:
+            return  # a ConditionCheck, or a Delete of an absent item: its read is enough
+        if row is None:
+            created = connection.execute(
+                statements.insert_or_get, self._params(spec, kp, ks, write, 0)
+            ).fetchone()
+            if created is None or created[0] is not None:
+                raise _Lost
+            return
+        text = statements.update if write.item is not None else statements.delete
+        changed = connection.execute(text, self._params(spec, kp, ks, write, row[2])).fetchone()
+        if not (changed or (0,))[0]:
+            raise _Lost
 
     @staticmethod
     def _params(spec: Table, pk: bytes, sk: bytes, write: Write, rev: int) -> dict[str, Any]:

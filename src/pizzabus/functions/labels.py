@@ -8,17 +8,18 @@ written in one call, so lines of two processes never mix within a line.
 
 from __future__ import annotations
 
-import io
 import sys
 import threading
 from typing import TextIO
 
+from pizzabus.functions.logs import WrappedStream
 
-class LabelledStream(io.TextIOBase):
+
+class LabelledStream(WrappedStream):
     """Prefixes each line written to ``underlying`` with ``label``."""
 
     def __init__(self, underlying: TextIO, label: str) -> None:
-        self.underlying = underlying
+        super().__init__(underlying)
         self.label = label
         self._at_line_start = True
         self._lock = threading.Lock()
@@ -38,19 +39,6 @@ class LabelledStream(io.TextIOBase):
                 out = out[: -len(label)]
             self.underlying.write(out)
         return len(text)
-
-    def flush(self) -> None:
-        self.underlying.flush()
-
-    def isatty(self) -> bool:
-        return self.underlying.isatty()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.underlying, "encoding", "utf-8")
-
-    def fileno(self) -> int:
-        return self.underlying.fileno()
 
 
 def label_output(label: str) -> None:

@@ -85,8 +85,10 @@ def console_state(
     retries: Callable[[], list[dict[str, Any]]],
     faults: Callable[[], dict[str, Any]],
     connections: Callable[[], list[dict[str, Any]]],
+    processes: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Everything the console shows, now."""
+    """Everything the console shows, now. ``processes``: the live processes serving the system
+    (the one server, or a cluster's gateways and workers), each as :func:`process` gives."""
     metrics = telemetry.metrics
     return {
         "map": the_map,
@@ -102,4 +104,19 @@ def console_state(
         "connections": connections(),
         "tracing": telemetry.traces is not None,
         "invocation_logs": telemetry.log is not None,
+        "nodes": processes,
+    }
+
+
+def process(
+    node: str, kind: str, pid: int | None, metrics: str | None, heartbeat_age_s: float
+) -> dict[str, Any]:
+    """One line of the console's list of processes; ``metrics``: where its ``/metrics`` is
+    served (``host:port``), ``heartbeat_age_s``: seconds since it was last heard of."""
+    return {
+        "node": node,
+        "kind": kind,
+        "pid": pid,
+        "metrics": metrics,
+        "heartbeat_age_s": round(heartbeat_age_s, 1),
     }
