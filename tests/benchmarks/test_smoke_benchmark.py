@@ -15,6 +15,9 @@ RESULT = REPO / "benchmarks" / "results" / "smoke" / "lifecycle.json"
 pytestmark = pytest.mark.e2e
 
 
+# A failure guard, never reached when the machine is merely slow: under a 2-core CPU hog (and
+# other suites) the run takes minutes, which the former 90 s guard read as a failure.
+@pytest.mark.timeout(900)
 def test_the_smoke_lifecycle_benchmark_orders_pizzas_on_every_system() -> None:
     RESULT.unlink(missing_ok=True)
     done = subprocess.run(
@@ -22,7 +25,7 @@ def test_the_smoke_lifecycle_benchmark_orders_pizzas_on_every_system() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=600,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from pizzabus.bus.delivery import Backoff, Deliverer, DeliveryStats
+from pizzabus.bus.delivery import Backoff, Deliverer, DeliveryStats, WaitingRetry
 from pizzabus.bus.records import Delivery
 from pizzabus.bus.store import MemoryEventStore
 from pizzabus.clock import ManualClock
 from pizzabus.contracts.invoker import NOT_NOW, Invocations
 from pizzabus.functions.errors import FunctionError, FunctionTimedOut
 from pizzabus.system import RetryPolicy, Target
+from pizzabus.telemetry.recorder import NullRecorder
 
 
 class FlakyFunction:
@@ -434,3 +436,93 @@ async def test_a_waiting_retry_describes_itself_and_the_counters_add_up() -> Non
     assert function.calls == [0.0, 2.0]
     assert store.pending() == []
     assert store.list() == []
+
+
+class Told(NullRecorder):
+    """Telemetry that keeps what the deliverer tells it."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[Any, ...]] = []
+
+    def delivered(self, rule: str, target: str) -> None:
+        self.told.append(("delivered", rule, target))
+
+    def retrying(self, *args: Any) -> None:
+        self.told.append(("retrying", *args))
+
+    def dead_lettered(self, *args: Any) -> None:
+        self.told.append(("dead_lettered", *args))
+
+
+async def test_telemetry_is_told_each_retry_and_dead_letter_with_its_error_and_stack() -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    telemetry = Told()
+    error = FunctionError("PizzaBurnt", "too hot", ["at oven.py:3"])
+
+    async def failing(name: str, payload: bytes) -> None:
+        raise error
+
+    deliverer = Deliverer(
+        Invocations(failing),
+        clock=clock,
+        store=store,
+        backoff=Backoff(base=2.0),
+        rng=Ceiling(),
+        telemetry=telemetry,
+    )
+    doomed = delivery(clock, RetryPolicy(maximum_retry_attempts=1))
+    doomed.trace = ("t" * 32, "s" * 16)  # type: ignore[assignment]
+    deliverer.admit(1)
+    deliverer.submit([doomed])
+    await run_until_idle(deliverer, clock)
+
+    assert telemetry.told == [
+        ("retrying", "r", "cook_pizza", doomed.trace, 1, error, 2.0),
+        (
+            "dead_lettered",
+            "r",
+            "cook_pizza",
+            doomed.trace,
+            2,
+            "MaximumRetryAttemptsExceeded",
+            error,
+        ),
+    ]
+    [letter] = store.list()
+    assert letter.stack_trace == ("at oven.py:3",)
+
+
+async def test_cancelling_retries_counts_each_dead_letter_once_even_when_named_twice() -> None:
+    clock = ManualClock()
+    store = MemoryEventStore()
+    deliverer = Deliverer(
+        Invocations(FlakyFunction(clock, failures=10**9)), clock=clock, store=store
+    )
+    await _first_attempts_fail(deliverer, clock, 3)
+    first, second, third = deliverer.waiting()
+
+    with pytest.raises(KeyError) as unknown:
+        deliverer.cancel_retries(["r-x", first.id, "r-y"])
+    assert unknown.value.args == ("r-x, r-y",)
+    assert deliverer.cancel_retries([first.id, first.id, second.id]) == [
+        first.id,
+        first.id,
+        second.id,
+    ]
+    assert [w.id for w in deliverer.waiting()] == [third.id]
+    await deliverer.close()
+
+    assert sorted(d.event_id for d in store.list()) == sorted(
+        [first.delivery.event_id, second.delivery.event_id]
+    )
+    assert deliverer.stats.dead_lettered == 2
+
+
+def test_a_waiting_retry_without_an_error_describes_it_as_empty() -> None:
+    clock = ManualClock()
+    parked = WaitingRetry("r-9", delivery(clock, RetryPolicy()), due=5.0)
+
+    described = parked.describe()
+
+    assert (described["error_type"], described["error_message"]) == ("", "")

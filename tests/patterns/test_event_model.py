@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import UserDict
+from enum import IntEnum
 from typing import Any
 
 import pytest
@@ -234,3 +236,73 @@ def test_operators_are_tested_on_the_leaf_of_the_chosen_array_element(
 ) -> None:
     pattern = {"e": {"f": [operator], "l": ["1"]}}
     assert compile_pattern(pattern).matches({"e": [{"f": value, "l": "1"}]}) is expected
+
+
+def test_two_different_arrays_of_objects_constrain_nothing_between_them() -> None:
+    pattern = {"a": {"x": [1]}, "b": {"y": [2]}}
+    event = {"a": [{"x": 1}, {"x": 2}], "b": [{"y": 1}, {"y": 2}]}
+    assert compile_pattern(pattern).matches(event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param({"a": [{"b": "1", "c": "3"}], "a.b": "2"}, id="scalar-after-array"),
+        pytest.param({"a": [{"b": "1", "c": "3"}], "a.b": ["2"]}, id="string-list-after-array"),
+    ],
+)
+def test_a_leaf_outside_any_array_pairs_with_any_element(event: Any) -> None:
+    """A path may have leaves inside an array of objects and, through a dotted key, outside
+    any: the outside one is compatible with every element."""
+    assert compile_pattern({"a": {"b": ["2"], "c": ["3"]}}).matches(event)
+
+
+def test_mappings_and_tuples_inside_an_event_are_walked() -> None:
+    pattern = compile_pattern({"a": {"b": ["1"], "c": ["y"]}})
+    assert pattern.matches({"a": UserDict({"b": "1", "c": ("x", "y")})})
+    assert not pattern.matches({"a": UserDict({"b": "1", "c": ("x",)})})
+
+
+def test_subclasses_of_scalars_in_an_event_are_their_values() -> None:
+    class Level(IntEnum):
+        HIGH = 3
+
+    class Text(str):
+        pass
+
+    pattern = compile_pattern({"n": [3], "s": ["x"]})
+    assert pattern.matches({"n": Level.HIGH, "s": Text("x")})
+    assert not pattern.matches({"n": Level.HIGH, "s": Text("y")})
+
+
+FILLERS = {f"filler{i}": i for i in range(6)}  # more keys than the rule reads: the fast walk
+
+
+def test_a_wide_event_keeps_every_leaf_of_a_path_reached_twice() -> None:
+    event = {"a.b": "x", "a": {"b": "y", **FILLERS}, **FILLERS}
+    assert compile_pattern({"a": {"b": ["x"]}}).matches(event)
+    assert compile_pattern({"a": {"b": ["y"]}}).matches(event)
+
+
+def test_a_wide_event_pairs_a_leaf_outside_any_array_with_any_element() -> None:
+    event = {"e": [{"f": "1", "g": "3"}], "e.f": "2", **FILLERS}
+    assert compile_pattern({"e": {"f": ["2"], "g": ["3"]}}).matches(event)
+
+
+def test_a_wide_event_keeps_infinity_out_of_numeric_ranges() -> None:
+    pattern = compile_pattern({"n": [{"numeric": [">", 0]}]})
+    assert not pattern.matches({"n": float("inf"), **FILLERS})
+    assert pattern.matches({"n": 1.5, **FILLERS})
+
+
+def test_objects_inside_tuples_and_mappings_keep_their_array_element() -> None:
+    class Level(IntEnum):
+        HIGH = 3
+
+    nested = compile_pattern({"a": {"b": {"c": ["1"]}}})
+    assert nested.matches({"a": ({"b": {"c": "1"}},)})
+    assert nested.matches({"a": UserDict({"b": [{"c": "1"}]})})
+    assert nested.matches(UserDict({"a": [{"b": {"c": "1"}}]}))
+    same_element = compile_pattern({"e": {"f": [3], "g": ["y"]}})
+    assert not same_element.matches({"e": [{"f": Level.HIGH, "g": "x"}, {"f": 1, "g": "y"}]})
+    assert same_element.matches({"e": [{"f": Level.HIGH, "g": "y"}]})

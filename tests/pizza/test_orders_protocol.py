@@ -193,6 +193,15 @@ class Lab:
 
         return run
 
+    def catch_up(self, name: str, connection_id: str, order_id: str = "o1") -> None:
+        """Actor ``name``: receive_events handling the ``connected`` event of a new socket."""
+        detail = orders.connected_detail(order_id, connection_id)
+
+        def work() -> None:
+            orders.catch_up(self.connections, self.timeline, self.gated_management, detail)
+
+        self.schedule.spawn(name, work)
+
     def record(self, *stages: str, order_id: str = "o1") -> None:
         """Stages already in the timeline (their pushes long done or lost)."""
         for stage in stages:
@@ -570,3 +579,99 @@ def test_every_interleaving_with_table_failures_still_gives_each_stage_once_in_o
     assert lab.outage.failures
     assert lab.frames("early") == STAGES
     assert lab.frames("late") == STAGES
+
+
+# -- the catch-up of a new connection (its `connected` event) ---------------------------------
+
+
+def test_the_connected_event_names_its_order_and_connection() -> None:
+    detail = orders.connected_detail("o1", "c1")
+    assert detail == {"item": {"order_id": "o1", "eventtype": "connected"}, "connection_id": "c1"}
+    assert orders.is_connected_event(detail) is True
+    assert orders.is_connected_event({"item": {"order_id": "o1", "eventtype": "make_pizza"}}) is (
+        False
+    )
+    assert orders.is_connected_event({"item": {"order_id": "o1"}}) is False
+    assert orders.is_connected_event({}) is False
+
+
+def test_a_connection_opened_before_its_order_has_nothing_to_catch_up(lab: Lab) -> None:
+    lab.connect("c1")
+    lab.catch_up("connected", "c1")
+    lab.schedule.finish()
+    lab.schedule.result("connected")
+    assert lab.schedule.trace == [("connected", "start"), ("connected", "timeline.query")]
+    assert lab.frames("c1") == []
+
+
+def test_a_late_connection_catches_up_on_every_stage_in_order(lab: Lab) -> None:
+    lab.record("make_pizza", "cook_pizza")
+    lab.connect("late", age=0)
+    lab.catch_up("connected", "late")
+    lab.schedule.finish()
+    lab.schedule.result("connected")
+    assert lab.frames("late") == ["make_pizza", "cook_pizza"]
+    assert lab.connection("late")["sent"] == 2  # type: ignore[index]
+
+
+def test_a_catch_up_stops_at_a_gap_and_is_done_with_what_precedes_it(lab: Lab) -> None:
+    lab.record("make_pizza", "deliver_pizza")
+    lab.connect("late", age=0)
+    lab.catch_up("connected", "late")
+    lab.schedule.finish()
+    lab.schedule.result("connected")  # stage 2's own push will send 2 and 3
+    assert lab.frames("late") == ["make_pizza"]
+
+
+def test_a_catch_up_of_a_socket_still_opening_fails_so_that_the_bus_retries_it(lab: Lab) -> None:
+    lab.record("make_pizza", "cook_pizza")
+    lab.connect("new", age=0)
+    lab.management.connecting.add("new")
+    lab.catch_up("connected", "new")
+    lab.schedule.finish()
+    with pytest.raises(orders.NotCaughtUp) as error:
+        lab.schedule.result("connected")
+    assert str(error.value) == (
+        "connection new has 0 of the 2 stages of its order; it is still opening, or another "
+        "push is sending them"
+    )
+    lab.management.connecting.discard("new")  # the handshake completes; the bus retries
+    lab.catch_up("retried", "new")
+    lab.schedule.finish()
+    lab.schedule.result("retried")
+    assert lab.frames("new") == ["make_pizza", "cook_pizza"]
+
+
+def test_a_catch_up_that_meets_another_push_holding_the_lease_is_retried(lab: Lab) -> None:
+    lab.record("make_pizza")
+    lab.connect("late", age=0)
+    lab.sync("holder", "late")
+    lab.catch_up("connected", "late")
+    lab.schedule.until("holder", "management.post_to_connection")  # leased, not yet posted
+    lab.schedule.finish("connected")
+    with pytest.raises(orders.NotCaughtUp, match="has 0 of the 1 stages"):
+        lab.schedule.result("connected")
+    lab.schedule.finish("holder")
+    assert lab.frames("late") == ["make_pizza"]
+
+
+@pytest.mark.parametrize(
+    ("connected", "gone"),
+    [
+        pytest.param(False, False, id="closed-before-its-catch-up"),
+        pytest.param(True, True, id="gone-past-the-grace"),
+    ],
+)
+def test_a_catch_up_of_a_connection_that_is_no_more_is_done(
+    lab: Lab, connected: bool, gone: bool
+) -> None:
+    lab.record("make_pizza")
+    if connected:
+        lab.connect("c1", age=orders.CONNECT_GRACE_SECONDS)
+    if gone:
+        lab.management.gone.add("c1")
+    lab.catch_up("connected", "c1")
+    lab.schedule.finish()
+    lab.schedule.result("connected")
+    assert lab.frames("c1") == []
+    assert lab.connection("c1") is None

@@ -224,6 +224,9 @@ CONDITIONS = [
     pytest.param("size(m.#k) = :four", {":four": 4}, True, id="size-under-a-name"),
     pytest.param("contains(n, :one)", {":one": 1}, False, id="contains-in-a-number"),
     pytest.param("contains(m, :k)", {":k": "key"}, False, id="contains-in-a-map"),
+    pytest.param("begins_with(s, :p)", {":p": "bc"}, False, id="begins-with-another-prefix"),
+    pytest.param("contains(s, absent)", None, False, id="contains-a-missing-path"),
+    pytest.param("contains(tags, :g)", {":g": "green"}, False, id="contains-not-in-the-set"),
 ]
 
 

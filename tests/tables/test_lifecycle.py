@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import replace
 from decimal import Decimal
@@ -37,10 +38,13 @@ def test_create_table_with_another_key_says_what_differs_and_how_to_fix_it(
     with pytest.raises(DefinitionError) as error:
         store.create_table(changed)
 
-    message = error.value.message
-    assert "user_id (S)" in message
-    assert "user_id (S) + joined (N)" in message
-    assert "delete the data directory" in message
+    assert re.fullmatch(
+        r"table 'users' already exists in .+ keyed by user_id \(S\), but the definition now "
+        r"keys it by user_id \(S\) \+ joined \(N\)\. A table's key cannot change \(nor can "
+        r"it on DynamoDB\): delete the data directory \(\.pizzabus/ by default\) to start "
+        r"afresh, or run with --memory",
+        error.value.message,
+    )
 
 
 def test_describe_of_an_unknown_table_names_the_known_ones(store: TableStore) -> None:

@@ -81,21 +81,34 @@ def test_one_false_condition_cancels_the_whole_transaction(store: TableStore) ->
 @pytest.mark.parametrize(
     ("actions", "message"),
     [
-        ([], "greater than or equal to 1"),
+        (
+            [],
+            "Member must have length less than or equal to 100 and greater than or equal to 1: "
+            "this transaction has 0 actions",
+        ),
+        (
+            [TransactWrite("Put", "users", {"user_id": f"u{n}"}) for n in range(101)],
+            "Member must have length less than or equal to 100 and greater than or equal to 1: "
+            "this transaction has 101 actions",
+        ),
         (
             [
                 TransactWrite("Put", "users", {"user_id": "x"}),
                 TransactWrite("Delete", "users", {"user_id": "x"}),
             ],
-            "multiple operations on one item",
+            "Transaction request cannot include multiple operations on one item",
         ),
-        ([TransactWrite("ConditionCheck", "users", {"user_id": "x"})], "ConditionExpression"),
+        (
+            [TransactWrite("ConditionCheck", "users", {"user_id": "x"})],
+            "A ConditionCheck needs a ConditionExpression",
+        ),
     ],
-    ids=["empty", "same-item-twice", "check-without-condition"],
+    ids=["empty", "over-100", "same-item-twice", "check-without-condition"],
 )
 def test_malformed_transactions_are_refused_whole(
     store: TableStore, actions: list[TransactWrite], message: str
 ) -> None:
-    with pytest.raises(TableValidationError, match=message):
+    with pytest.raises(TableValidationError) as error:
         store.transact_write(actions)
+    assert error.value.message == message
     assert store.get_item("users", {"user_id": "x"}) is None

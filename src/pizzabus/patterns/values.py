@@ -96,8 +96,7 @@ def leaf_of(value: Any) -> Leaf | None:
         return big
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, bool):
-        return TRUE if value else FALSE
+    # (No subclass check for bool: bool cannot be subclassed, `kind is bool` took them all.)
     if isinstance(value, int):
         return number_leaf(str(int(value)))
     if isinstance(value, float):
