@@ -30,6 +30,7 @@ from pizzabus.access import (
 )
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
+from pizzabus.cli.native_memory import tune_process_memory
 from pizzabus.cli.watching import no_traces_option, quiet_option
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
@@ -94,6 +95,14 @@ def _stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
             click.echo("pizzabus stopped.")
 
     return wrapper
+
+
+def _start_process(log_level: str) -> None:
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Before any thread starts: see native_memory for why.
+    tune_process_memory()
 
 
 @click.command()
@@ -331,9 +340,7 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve the web client, the HTTP API and the WebSocket API of the system."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _start_process(log_level)
     _refuse_memory_with_data_dir(memory)
     definition = load_definition(system_ref)
     try:

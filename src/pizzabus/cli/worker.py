@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from pizzabus.cli.native_memory import tune_process_memory
 from pizzabus.cli.serve import load_definition
 from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
@@ -133,6 +134,9 @@ def worker(
         sys.stdout.flush()
         raise SystemExit(Supervisor(command, count, on_event=click.echo).run())
     from pizzabus.distributed.worker import Worker, WorkerSettings
+
+    # In the worker process that hosts the environments, before its threads start.
+    tune_process_memory()
 
     settings = WorkerSettings(
         nats_url=nats_url,
