@@ -124,9 +124,11 @@ async def test_postgresql_restarted_in_the_middle_of_a_load_invocations_retry_an
         # Every socket got every stage exactly once, in order: a push that failed while
         # PostgreSQL was down was retried, and none was left behind a lease nobody let go of.
         assert [order for order, stages in timelines if stages != STAGES] == [], timelines
+        # The restart did hit invocations. Which kind it caught (a bus delivery, retried with
+        # backoff, or only a synchronous $connect/$disconnect, answered with an error) depends on
+        # what was running at that instant, so the proof of the retries is the assertion above.
         output = "".join(workers.output)
         assert "failed" in output, output
-        assert "retrying in" in output, output
         # And the cluster goes on serving on the restarted server.
         async with httpx.AsyncClient(timeout=30) as client:
             assert await follow_on_a_post_to_b(a, b, client) == STAGES
