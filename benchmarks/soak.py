@@ -88,6 +88,10 @@ class Row:
     tasks: int | None
     #: Warm execution environments of all functions (idle or busy).
     environments: int | None = None
+    #: CPU the server and the load generator used since the last sample, in % of one core:
+    #: when the server falls behind, these say whether it or the generator ran out of CPU.
+    server_cpu_pct: float | None = None
+    loadgen_cpu_pct: float | None = None
 
 
 def _size_mb(path: Path) -> float:
@@ -108,6 +112,16 @@ def _open_fds(pid: int) -> int:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return -1
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of process ``pid`` (all its threads) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # utime and stime are fields 14 and 15 of proc(5), counted from the state field (3).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(values: list[float], p: float) -> float | None:
@@ -137,6 +151,7 @@ class Soak:
         self.rows: list[Row] = []
         self._seen = 0
         self._failed = 0
+        self._cpu = (time.perf_counter(), _cpu_seconds(server.pid), time.process_time())
 
     async def run(self, every: float, console: Console) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
@@ -206,6 +221,7 @@ class Soak:
             )
         lifecycles = [s.lifecycle for s in fresh]
         data = self.data_dir
+        server_cpu_pct, loadgen_cpu_pct = self._cpu_percent()
         return Row(
             t_s=round(t, 1),
             orders=self._seen,
@@ -222,11 +238,41 @@ class Soak:
             open_fds=_open_fds(self.server.pid),
             tasks=tasks,
             environments=environments,
+            server_cpu_pct=server_cpu_pct,
+            loadgen_cpu_pct=loadgen_cpu_pct,
         )
+
+    def _cpu_percent(self) -> tuple[float | None, float | None]:
+        """The server's and this process's CPU since the last call, in % of one core."""
+        now, server, loadgen = (
+            time.perf_counter(),
+            _cpu_seconds(self.server.pid),
+            time.process_time(),
+        )
+        then, server_then, loadgen_then = self._cpu
+        self._cpu = (now, server, loadgen)
+        wall = now - then
+        if wall <= 0:
+            return None, None
+        server_pct = None
+        if server is not None and server_then is not None:
+            server_pct = round(100 * (server - server_then) / wall, 1)
+        return server_pct, round(100 * (loadgen - loadgen_then) / wall, 1)
 
     def _table(self) -> Table:
         table = Table(title=f"soak: {self.rate:.0f} orders/s offered for {self.seconds:.0f} s")
-        for column in ("t", "orders/s", "p50 ms", "p99 ms", "RSS MB", "data MB", "WAL MB", "fds"):
+        columns = (
+            "t",
+            "orders/s",
+            "p50 ms",
+            "p99 ms",
+            "RSS MB",
+            "data MB",
+            "WAL MB",
+            "fds",
+            "CPU %",
+        )
+        for column in columns:
             table.add_column(column, justify="right")
         for row in self.rows[-8:]:
             table.add_row(
@@ -238,6 +284,7 @@ class Soak:
                 f"{row.data_dir_mb}",
                 f"{max(row.tables_wal_mb, row.events_wal_mb)}",
                 f"{row.open_fds}",
+                f"{row.server_cpu_pct} / {row.loadgen_cpu_pct}",
             )
         return table
 
@@ -347,7 +394,15 @@ def chart(path: Path, rows: list[Row], title: str) -> bool:
     )
     handles.set_xlabel("minutes")
     handles.legend(loc="upper left")
-    handles.set_title("descriptors, asyncio tasks, execution environments")
+    handles.set_title("descriptors, tasks, environments; CPU")
+    cpu = handles.twinx()
+    for name, values in (
+        ("server CPU %", [r.server_cpu_pct for r in rows]),
+        ("load generator CPU %", [r.loadgen_cpu_pct for r in rows]),
+    ):
+        cpu.plot(minutes, [v if v is not None else 0 for v in values], label=name, linestyle=":")
+    cpu.set_ylabel("% of one core")
+    cpu.legend(loc="upper right")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=90)

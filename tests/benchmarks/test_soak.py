@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import time
 from pathlib import Path
 
-from benchmarks.soak import Row, chart, verdict, write_csv
+from benchmarks.soak import Row, _cpu_seconds, chart, verdict, write_csv
 
 
 def _rows(
@@ -35,6 +37,8 @@ def _rows(
                 open_fds=70,
                 tasks=5,
                 environments=7 + n % 3,
+                server_cpu_pct=40.0 + n % 5,
+                loadgen_cpu_pct=None if n == 0 else 20.0,
             )
         )
     return rows
@@ -103,3 +107,15 @@ def test_rss_within_the_drift_bound_passes_and_counts_are_given_as_ranges() -> N
     assert judged["checks"]["rss_drift_after_minute_1_mb"]["ok"]
     assert judged["environments"] == [7, 9]
     assert judged["tasks"] == [5, 5]
+
+
+def test_cpu_time_is_read_from_proc_and_counts_work_done() -> None:
+    before = _cpu_seconds(os.getpid())
+    assert before is not None
+    spin_until = time.process_time() + 0.05
+    while time.process_time() < spin_until:
+        pass
+    after = _cpu_seconds(os.getpid())
+    assert after is not None
+    assert after - before >= 0.03
+    assert _cpu_seconds(2**22 + 1) is None  # no such process: unknown, not an error
