@@ -204,7 +204,7 @@ def test_an_inline_run_within_its_budget_keeps_the_function_inline(held: float) 
     policy = InlinePolicy(InlineLimits(inline_budget=0.02))
     placement = Placement(inline=True, streak=3, needed=3)
     policy.ran_inline("oven", placement, held=held)
-    assert placement == Placement(inline=True, streak=3, needed=3, inline_runs=1)
+    assert placement == Placement(inline=True, streak=3, needed=3, inline_runs=1, inline_streak=1)
 
 
 def test_an_inline_run_that_held_the_loop_too_long_demotes_and_doubles_the_streak_needed() -> None:
@@ -233,6 +233,50 @@ def test_a_demoted_function_comes_back_after_twice_as_many_quick_runs_each_time(
     assert placement.demotions == 2
     assert placement.inline_runs == 2
     assert placement.thread_runs == 3 + 6 + 12
+
+
+def test_the_streak_a_demoted_function_needs_stops_doubling_at_max_needed() -> None:
+    policy = InlinePolicy(InlineLimits(promote_after=3, max_needed=24))
+    placement = policy.new_placement()
+    needs = []
+    for _ in range(6):
+        while not placement.inline:
+            policy.ran_on_thread("oven", placement, **QUICK)
+        policy.ran_inline("oven", placement, held=1.0)
+        needs.append(placement.needed)
+    assert needs == [6, 12, 24, 24, 24, 24]
+    # However often it was demoted, max_needed quick runs bring it back.
+    for _ in range(23):
+        policy.ran_on_thread("oven", placement, **QUICK)
+    assert not placement.inline
+    policy.ran_on_thread("oven", placement, **QUICK)
+    assert placement.inline
+
+
+def test_a_promote_after_above_max_needed_is_still_asked_for_in_full() -> None:
+    policy = InlinePolicy(InlineLimits(promote_after=200, max_needed=96))
+    placement = policy.new_placement()
+    placement.inline = True
+    policy.ran_inline("oven", placement, held=1.0)
+    assert placement.needed == 200
+
+
+def test_forgive_after_quick_inline_runs_in_a_row_earlier_demotions_are_forgotten() -> None:
+    policy = InlinePolicy(InlineLimits(promote_after=3, forgive_after=5))
+    placement = Placement(inline=True, needed=48, demotions=4)
+    for _ in range(4):
+        policy.ran_inline("oven", placement, held=0.001)
+    assert placement.needed == 48  # four in a row are not five
+    policy.ran_inline("oven", placement, held=1.0)  # a slow one starts the count again
+    assert (placement.needed, placement.inline_streak) == (96, 0)
+    while not placement.inline:
+        policy.ran_on_thread("oven", placement, **QUICK)
+    for _ in range(5):
+        policy.ran_inline("oven", placement, held=0.001)
+    assert placement.needed == 3
+    # The next demotion asks for twice promote_after again, not twice 96.
+    policy.ran_inline("oven", placement, held=1.0)
+    assert placement.needed == 6
 
 
 def test_a_demotion_is_logged_with_the_function_and_what_it_now_needs(

@@ -16,6 +16,13 @@ What keeps that safe:
   function back to threads, and it must then show twice as many quick invocations in a row to
   come back. The garbage collector's pauses inside it are not counted (:class:`GcPauses`): a
   full collection takes tens of ms once the heap is large, and says nothing of the handler.
+- **A demotion is not for life.** The streak needed stops doubling at ``max_needed``, and
+  ``forgive_after`` quick inline invocations in a row bring it back to ``promote_after``. A
+  quick function is also demoted when the machine, not its code, held it up (a checkpoint's
+  fsync, the scheduler giving the core to another process): on threads its invocations cost
+  about a third more CPU, and under a backlog a thread invocation is rarely quick, so a streak
+  that doubled without end kept it there for good, and the server, slower on threads, never
+  caught up again (a soak at half of saturation collapsed after 9 minutes this way).
 - **Timeouts still hold.** An inline invocation is interrupted at its function's timeout by
   ``SIGALRM``, whose Python handler runs on the main thread between two bytecodes (a blocking
   ``time.sleep`` included): the invocation fails with ``Sandbox.Timedout`` and its environment is
@@ -58,6 +65,10 @@ class InlineLimits:
     #: Wall time an inline invocation may hold the loop (less the garbage collector's pauses)
     #: before its function goes back to threads.
     inline_budget: float = 0.02
+    #: The most quick thread invocations in a row a demoted function is ever asked for.
+    max_needed: int = 96
+    #: Quick inline invocations in a row after which earlier demotions are forgotten.
+    forgive_after: int = 1000
 
 
 @dataclass
@@ -70,6 +81,8 @@ class Placement:
     inline_runs: int = 0
     thread_runs: int = 0
     demotions: int = 0
+    #: Inline invocations in a row that stayed within the budget.
+    inline_streak: int = 0
 
 
 class InlinePolicy:
@@ -97,6 +110,10 @@ class InlinePolicy:
         placement.inline_runs += 1
         if held > self.limits.inline_budget:
             self.demote(function, placement, held)
+            return
+        placement.inline_streak += 1
+        if placement.inline_streak >= self.limits.forgive_after:
+            placement.needed = self.limits.promote_after
 
     def timed_out_on_thread(self, placement: Placement) -> None:
         """A thread invocation ran past its timeout: not quick."""
@@ -106,7 +123,8 @@ class InlinePolicy:
     def demote(self, function: str, placement: Placement, wall: float) -> None:
         placement.inline = False
         placement.streak = 0
-        placement.needed *= 2
+        placement.inline_streak = 0
+        placement.needed = min(placement.needed * 2, max(self.limits.max_needed, placement.needed))
         placement.demotions += 1
         log.info(
             "%s: an invocation held the event loop for %.0f ms; its invocations run on their "
