@@ -92,6 +92,10 @@ class Row:
     #: when the server falls behind, these say whether it or the generator ran out of CPU.
     server_cpu_pct: float | None = None
     loadgen_cpu_pct: float | None = None
+    #: Functions sent back from inline runs to threads so far, and those on threads now: a
+    #: function on threads costs about a third more CPU an invocation.
+    demotions: int | None = None
+    on_threads: int | None = None
 
 
 def _size_mb(path: Path) -> float:
@@ -210,14 +214,19 @@ class Soak:
         new_failures, self._failed = failed - self._failed, failed
         tasks: int | None = None
         environments: int | None = None
+        demotions: int | None = None
+        on_threads: int | None = None
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             response = await admin.get(
                 f"{self.server.url}/_pizzabus/stats", headers={TOKEN_HEADER: ADMIN_TOKEN}
             )
             stats = response.json()
             tasks = int(stats["asyncio_tasks"])
-            environments = sum(
-                int(f.get("warm_environments", 0)) for f in stats["functions"].values()
+            functions = stats["functions"].values()
+            environments = sum(int(f.get("warm_environments", 0)) for f in functions)
+            demotions = sum(int(f.get("demotions", 0)) for f in functions)
+            on_threads = sum(
+                1 for f in functions if f.get("thread_invocations") and not f["inline"]
             )
         lifecycles = [s.lifecycle for s in fresh]
         data = self.data_dir
@@ -240,6 +249,8 @@ class Soak:
             environments=environments,
             server_cpu_pct=server_cpu_pct,
             loadgen_cpu_pct=loadgen_cpu_pct,
+            demotions=demotions,
+            on_threads=on_threads,
         )
 
     def _cpu_percent(self) -> tuple[float | None, float | None]:
@@ -322,6 +333,7 @@ def verdict(rows: list[Row], minutes: float, memory: bool) -> dict[str, Any]:
         "open_fds": [min(r.open_fds for r in settled), max(r.open_fds for r in settled)],
         "tasks": _range([r.tasks for r in settled]),
         "environments": _range([r.environments for r in settled]),
+        "demotions": rows[-1].demotions,
         "orders": rows[-1].orders,
         "data_dir_bytes_per_order": _per_order(rows[-1].data_dir_mb, rows[-1].orders),
         "tables_bytes_per_order": _per_order(rows[-1].tables_db_mb, rows[-1].orders),
