@@ -22,11 +22,11 @@ from types import FrameType
 
 import click
 
+from pizzabus.cli.runtime_options import system_option
 from pizzabus.cli.serve import load_definition
 from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.devservers.nats import die_with_parent
 from pizzabus.errors import PizzabusError
-from pizzabus.system.loading import DEFAULT_SYSTEM
 
 ANNOUNCE = re.compile(r"pizzabus serving \S+ on (http://\S+)")
 CONSOLE = re.compile(r"^\s+console\s+(http://\S+)")
@@ -158,13 +158,7 @@ def _announce(children: list[_Child], workers: int) -> None:
     default=None,
     help="Where nats-server stores its streams (default: a temp directory, removed at exit).",
 )
-@click.option(
-    "--system",
-    "system_ref",
-    default=DEFAULT_SYSTEM,
-    show_default=True,
-    help="The system definition, as module:attribute.",
-)
+@system_option()
 @quiet_option
 @no_traces_option
 @click.option(

@@ -31,17 +31,16 @@ from pizzabus.access import (
 from pizzabus.bus.delivery import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAITING_RETRY
 from pizzabus.cli.data_lock import DataDirLock, lock_data_dir
 from pizzabus.cli.native_memory import tune_process_memory
+from pizzabus.cli.runtime_options import environment_idle_ttl_option, replicas_option, system_option
 from pizzabus.cli.watching import no_traces_option, quiet_option
 from pizzabus.compose import Distribution, open_runtime
 from pizzabus.contracts.runtime import Runtime
 from pizzabus.embedded import Settings
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.faults import FaultPlan
-from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
 from pizzabus.gateway.limits import HttpLimits, limited_protocol
 from pizzabus.gateway.socketlimits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SocketLimits
 from pizzabus.system import SystemDefinition
-from pizzabus.system.loading import DEFAULT_SYSTEM
 from pizzabus.system.loading import load_definition as load_system_definition
 from pizzabus.system.overrides import (
     describe_retry_policies,
@@ -133,11 +132,7 @@ def _start_process(log_level: str) -> None:
     "add ?schema=NAME for a schema other than public. With --nats: the tables the workers "
     "share.",
 )
-@click.option(
-    "--system",
-    "system_ref",
-    default=DEFAULT_SYSTEM,
-    show_default=True,
+@system_option(
     help="The system definition to serve, as module:attribute, imported from the current "
     "directory (e.g. signups.system:SYSTEM run next to signups/).",
 )
@@ -199,13 +194,7 @@ def _start_process(log_level: str) -> None:
     help="Serve as a gateway node of a distributed system on this NATS server (see "
     "`pizzabus worker`); the functions then run on workers.",
 )
-@click.option(
-    "--replicas",
-    type=click.IntRange(1, 5),
-    default=1,
-    show_default=True,
-    help="With --nats: copies JetStream keeps of each stream (3 on a 3-node NATS cluster).",
-)
+@replicas_option(when="With --nats: ")
 @click.option(
     "--admin-token",
     envvar=ADMIN_TOKEN_ENV,
@@ -249,14 +238,7 @@ def _start_process(log_level: str) -> None:
     help="Keep the archive's events (their payloads) under this many bytes: the oldest go "
     "first, checked every minute. Default: only the retention (a week) bounds it.",
 )
-@click.option(
-    "--environment-idle-ttl",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_IDLE_TTL,
-    show_default=True,
-    help="Seconds a function's execution environment may stay idle before it is shut down; "
-    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
-)
+@environment_idle_ttl_option
 @click.option(
     "--ws-idle-timeout",
     type=click.FloatRange(min=0, min_open=True),

@@ -12,12 +12,11 @@ import sys
 import click
 
 from pizzabus.cli.native_memory import tune_process_memory
+from pizzabus.cli.runtime_options import environment_idle_ttl_option, replicas_option, system_option
 from pizzabus.cli.serve import load_definition
 from pizzabus.cli.watching import metrics_port_option, no_traces_option, quiet_option
 from pizzabus.errors import PizzabusError
 from pizzabus.functions.labels import label_output
-from pizzabus.functions.retirement import DEFAULT_IDLE_TTL
-from pizzabus.system.loading import DEFAULT_SYSTEM
 
 
 @click.command()
@@ -41,20 +40,8 @@ from pizzabus.system.loading import DEFAULT_SYSTEM
     show_default=True,
     help="The gateways' public URL (what APIGW_ENDPOINT names).",
 )
-@click.option(
-    "--replicas",
-    type=click.IntRange(1, 5),
-    default=1,
-    show_default=True,
-    help="Copies JetStream keeps of each stream (3 on a 3-node NATS cluster); as the gateways'.",
-)
-@click.option(
-    "--system",
-    "system_ref",
-    default=DEFAULT_SYSTEM,
-    show_default=True,
-    help="The system definition, as module:attribute.",
-)
+@replicas_option()
+@system_option()
 @quiet_option
 @no_traces_option
 @click.option(
@@ -71,14 +58,7 @@ from pizzabus.system.loading import DEFAULT_SYSTEM
     help="Interface each worker process serves /metrics on.",
 )
 @metrics_port_option
-@click.option(
-    "--environment-idle-ttl",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_IDLE_TTL,
-    show_default=True,
-    help="Seconds a function's execution environment may stay idle before it is shut down; "
-    "the next invocation then starts cold, as on Lambda (which keeps them for minutes).",
-)
+@environment_idle_ttl_option
 @click.option("--slot", type=int, default=None, hidden=True)
 @click.option(
     "--log-level",
