@@ -6,7 +6,6 @@ as each ``pizzabus serve`` of a scaled-out system has.
 
 from __future__ import annotations
 
-import multiprocessing
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
@@ -14,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pizzabus.sdk.dynamodb import DynamoDBResource
 from pizzabus.tables.postgres import PostgresTableStore
+from tests.support.processes import SPAWN, racing
 from tests.tables.conftest import SPECS
 
 RACERS = 6
@@ -72,18 +72,11 @@ def _increment(dsn: str, barrier: Barrier, retries: Any) -> None:
 def test_processes_racing_a_conditional_put_have_exactly_one_winner(
     postgres_schema_dsn: str,
 ) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier, wins = context.Barrier(RACERS), context.Queue()
+    barrier, wins = SPAWN.Barrier(RACERS), SPAWN.Queue()
     _open(postgres_schema_dsn)[0].close()  # tables first: the race is on the item
-    workers = [
-        context.Process(target=_race_put, args=(postgres_schema_dsn, f"p{i}", barrier, wins))
-        for i in range(RACERS)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=100)
-        assert worker.exitcode == 0
+    arguments = [(postgres_schema_dsn, f"p{i}", barrier, wins) for i in range(RACERS)]
+    with racing(_race_put, arguments, timeout=100):
+        pass
     winners = [wins.get(timeout=5)]
     assert wins.empty()
 
@@ -93,19 +86,12 @@ def test_processes_racing_a_conditional_put_have_exactly_one_winner(
 
 
 def test_concurrent_read_modify_write_increments_lose_no_update(postgres_schema_dsn: str) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier, retries = context.Barrier(INCREMENTERS), context.Queue()
+    barrier, retries = SPAWN.Barrier(INCREMENTERS), SPAWN.Queue()
     store, users = _open(postgres_schema_dsn)
     users.put_item(Item={"user_id": "counter", "n": 0})
-    workers = [
-        context.Process(target=_increment, args=(postgres_schema_dsn, barrier, retries))
-        for _ in range(INCREMENTERS)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=300)
-        assert worker.exitcode == 0
+    arguments = [(postgres_schema_dsn, barrier, retries)] * INCREMENTERS
+    with racing(_increment, arguments, timeout=300):
+        pass
 
     assert users.get_item(Key={"user_id": "counter"})["Item"]["n"] == INCREMENTERS * INCREMENTS
     # The workers really did overlap: some of their conditions failed and were retried.

@@ -8,7 +8,6 @@ one statement, so one snapshot).
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import threading
 from decimal import Decimal
@@ -17,6 +16,7 @@ from typing import Any
 
 from pizzabus.tables import TransactionCanceled, TransactWrite
 from pizzabus.tables.postgres import PostgresTableStore
+from tests.support.processes import SPAWN, racing
 from tests.tables.conftest import SPECS
 
 RACERS = 6
@@ -109,29 +109,21 @@ def _claim(dsn: str, name: str, barrier: Barrier, results: Any) -> None:
 def test_concurrent_transfers_keep_the_sum_and_show_no_half_transfer(
     postgres_schema_dsn: str,
 ) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(TRANSFERRERS + 1), context.Queue()
+    barrier, results = SPAWN.Barrier(TRANSFERRERS + 1), SPAWN.Queue()
     store = _open(postgres_schema_dsn)
     for account in ("a", "b"):
         store.put_item("users", {"user_id": account, "balance": START, "moves": Decimal(0)})
-    workers = [
-        context.Process(target=_transfers, args=(postgres_schema_dsn, i, barrier, results))
-        for i in range(TRANSFERRERS)
-    ]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
+    arguments = [(postgres_schema_dsn, i, barrier, results) for i in range(TRANSFERRERS)]
     seen = []
-    while any(worker.is_alive() for worker in workers):
-        accounts = store.scan("users").items
-        seen.append(
-            (sum(item["balance"] for item in accounts), {item["moves"] for item in accounts})
-        )
-    for worker in workers:
-        worker.join(timeout=300)
-        assert worker.exitcode == 0
+    with racing(_transfers, arguments, timeout=300) as workers:
+        barrier.wait()
+        while any(worker.is_alive() for worker in workers):
+            accounts = store.scan("users").items
+            seen.append(
+                (sum(item["balance"] for item in accounts), {item["moves"] for item in accounts})
+            )
 
-    outcomes = [results.get(timeout=5) for _ in workers]
+    outcomes = [results.get(timeout=5) for _ in arguments]
     done = sum(outcome[1] for outcome in outcomes)
     a = store.get_item("users", {"user_id": "a"})
     b = store.get_item("users", {"user_id": "b"})
@@ -152,21 +144,14 @@ def test_concurrent_transfers_keep_the_sum_and_show_no_half_transfer(
 def test_processes_racing_a_transaction_have_exactly_one_winner_and_no_partial_write(
     postgres_schema_dsn: str,
 ) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(RACERS), context.Queue()
+    barrier, results = SPAWN.Barrier(RACERS), SPAWN.Queue()
     store = _open(postgres_schema_dsn)
     store.put_item("users", {"user_id": "door"})
-    workers = [
-        context.Process(target=_claim, args=(postgres_schema_dsn, f"p{i}", barrier, results))
-        for i in range(RACERS)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=100)
-        assert worker.exitcode == 0
+    arguments = [(postgres_schema_dsn, f"p{i}", barrier, results) for i in range(RACERS)]
+    with racing(_claim, arguments, timeout=100):
+        pass
 
-    outcomes = dict(results.get(timeout=5) for _ in workers)
+    outcomes = dict(results.get(timeout=5) for _ in arguments)
     winners = [name for name, codes in outcomes.items() if codes == ["won"]]
     assert len(winners) == 1
     (winner,) = winners
