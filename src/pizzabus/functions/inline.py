@@ -22,7 +22,10 @@ What keeps that safe:
   fsync, the scheduler giving the core to another process): on threads its invocations cost
   about a third more CPU, and under a backlog a thread invocation is rarely quick, so a streak
   that doubled without end kept it there for good, and the server, slower on threads, never
-  caught up again (a soak at half of saturation collapsed after 9 minutes this way).
+  caught up again (a soak at half of saturation collapsed after 9 minutes this way). The
+  price: a handler that blocks every time for longer than the budget but less than
+  ``quick_wall`` looks quick on its thread, so it is tried inline again after every
+  ``max_needed`` invocations, and stalls the loop once each time (about 1% of its invocations).
 - **Timeouts still hold.** An inline invocation is interrupted at its function's timeout by
   ``SIGALRM``, whose Python handler runs on the main thread between two bytecodes (a blocking
   ``time.sleep`` included): the invocation fails with ``Sandbox.Timedout`` and its environment is
