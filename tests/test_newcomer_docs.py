@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pizzabus.system import model
+from tests.e2e.server import as_from_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -104,6 +105,7 @@ def test_ctrl_c_on_make_run_stops_the_server_without_an_error_from_make() -> Non
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,  # noqa: PLW1509 (a test's single fork)
     )
     assert process.stdout is not None
     lines = []

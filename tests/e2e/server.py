@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +78,17 @@ class Server:
             self.process.stdout.close()
 
 
+def as_from_a_terminal() -> None:
+    """In a child, before it runs: Ctrl+C (SIGINT) does what it does in a terminal.
+
+    A shell ignores SIGINT in the commands it starts in the background (``make test &`` in a
+    script), and the children inherit that: Python then leaves SIGINT ignored, and a server
+    that uvicorn stopped on SIGINT finds nothing to raise afterwards (exit 0, no "pizzabus
+    stopped."), or misses a SIGINT that came before uvicorn took it. The tests of Ctrl+C are
+    about a terminal's, so their servers start with SIGINT as a terminal gives it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_server(
     args: Sequence[str] = ("--memory",),
     timeout: float = 30.0,
@@ -85,6 +96,7 @@ def start_server(
     cwd: Path = REPO,
     env: dict[str, str] | None = None,
     program: Sequence[str] = (sys.executable, "-m", "pizzabus"),
+    preexec: Callable[[], None] = as_from_a_terminal,
 ) -> Server:
     """Start ``pizzabus serve --port 0 ARGS`` and wait for it to announce its URL.
 
@@ -100,6 +112,7 @@ def start_server(
         text=True,
         env=dict(env, PYTHONUNBUFFERED="1"),
         cwd=cwd,
+        preexec_fn=preexec,  # noqa: PLW1509 (no thread of this process forks meanwhile)
     )
     output: list[str] = []
     found: list[str] = []

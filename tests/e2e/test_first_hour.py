@@ -43,6 +43,22 @@ def test_ctrl_c_stops_the_server_with_one_line_and_exit_code_0() -> None:
     assert "Traceback" not in output
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_ctrl_c_says_the_same_when_the_server_inherited_sigint_ignored() -> None:
+    # A script's background job (`pizzabus serve &`) starts with SIGINT ignored; uvicorn still
+    # stops on it once serving, and then has no KeyboardInterrupt to raise.
+    running = start_server(("--memory",), preexec=_ignore_sigint)
+    httpx.get(running.url + "/", timeout=30).raise_for_status()  # serving: uvicorn took SIGINT
+    running.stop(signal.SIGINT)
+    output = "".join(running.output)
+    assert running.process.returncode == 0, output
+    assert output.count("pizzabus stopped.") == 1
+    assert "Traceback" not in output
+
+
 def test_a_second_server_on_a_data_directory_in_use_is_refused_naming_the_first(
     tmp_path: Path,
 ) -> None:

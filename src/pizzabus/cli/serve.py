@@ -9,12 +9,14 @@ import gc
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any, ParamSpec
 
 import click
@@ -425,11 +427,20 @@ def serve(
         ),
         on_stop=lambda: remove_server_record(actual_port, pid=os.getpid()),
     )
+    _run_until_stopped(server, sock, data_lock)
+
+
+def _run_until_stopped(server: _Server, sock: socket.socket, data_lock: DataDirLock | None) -> None:
     try:
         server.run(sockets=[sock])
     finally:
         if data_lock is not None:
             data_lock.release()
+    if server.interrupted:
+        # uvicorn raises the SIGINT again once stopped, which ends in KeyboardInterrupt
+        # (:func:`_stops_quietly`); not when this process inherited SIGINT ignored (started in
+        # the background by a script): then it returns, and says the same.
+        click.echo("pizzabus stopped.")
 
 
 def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:
@@ -476,6 +487,12 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_stop = on_stop
+        #: Whether Ctrl+C (SIGINT) stopped it.
+        self.interrupted = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.interrupted = self.interrupted or sig == signal.SIGINT
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
