@@ -11,6 +11,7 @@ usual and shared.
 from __future__ import annotations
 
 import builtins
+import functools
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,17 @@ from typing import Any
 from pizzabus.functions.errors import FunctionError
 
 _real_import = builtins.__import__
+
+
+@functools.lru_cache(maxsize=128)
+def _compiled(source: bytes, filename: str) -> types.CodeType:
+    """The code of one version of a handler's file, compiled once and shared by every
+    environment that loads it: a code object is immutable, and each environment still runs it
+    into a module of its own. Keyed by the source itself, so a saved file compiles anew
+    (hot reload) even within one tick of the file system's clock. Compiling ``orders.py``
+    afresh took most of a cold start's memory (about 33 of 47 KB an environment), and its
+    CPU came when a burst was creating environments."""
+    return compile(source, filename, "exec")
 
 
 class CodeNamespace:
@@ -42,8 +54,7 @@ class CodeNamespace:
         module.__dict__["__builtins__"] = self._builtins
         self.modules[name] = module
         try:
-            code = compile(path.read_bytes(), str(path), "exec")
-            exec(code, module.__dict__)
+            exec(_compiled(path.read_bytes(), str(path)), module.__dict__)
         except BaseException:
             del self.modules[name]
             raise
