@@ -238,3 +238,32 @@ def test_sqlite_refuses_a_changed_key_after_reopen_naming_the_file(tmp_path: Pat
     with pytest.raises(DefinitionError, match=str(path)):
         reopened.create_table(replace(USERS, partition_key=KeyAttribute("user_id", "N")))
     reopened.close()
+
+
+def test_an_item_left_out_of_one_new_index_still_fills_the_next(store: TableStore) -> None:
+    store.put_item("users", {"user_id": "a", "email": 7, "team": "red"})  # email: wrong type
+
+    store.create_table(
+        replace(
+            USERS,
+            indexes=(
+                GlobalIndex("by_email", KeyAttribute("email")),
+                GlobalIndex("by_team", KeyAttribute("team")),
+            ),
+        )
+    )
+
+    assert store.scan("users", index="by_email").count == 0
+    page = store.query("users", index="by_team", key_condition="team = :t", values={":t": "red"})
+    assert [i["user_id"] for i in page.items] == ["a"]
+
+
+def test_ttl_turned_on_later_applies_to_the_items_already_stored(store: TableStore) -> None:
+    store.put_item("users", {"user_id": "old", "expires_at": NOW - 1})
+    store.put_item("users", {"user_id": "later", "expires_at": NOW + 1})
+    assert store.delete_expired(NOW) == 0  # users keeps no TTL yet
+
+    store.create_table(replace(USERS, ttl_attribute="expires_at"))
+
+    assert store.delete_expired(NOW) == 1
+    assert [item["user_id"] for item in store.scan("users").items] == ["later"]

@@ -168,6 +168,20 @@ REFUSED: list[Any] = [
         id="put-returning-new",
     ),
     pytest.param(
+        "delete_item",
+        {"Key": {"thread": "t", "seq": 1}, "ReturnValues": "UPDATED_NEW"},
+        "ReturnValues can only be ALL_OLD or NONE",
+        id="delete-returning-updated-new",
+    ),
+    pytest.param(
+        "delete_item",
+        {"Key": {"thread": "t", "seq": 1}, "ReturnValues": "EVERYTHING"},
+        "1 validation error detected: Value 'EVERYTHING' at 'returnValues' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [NONE, ALL_OLD, UPDATED_OLD, ALL_NEW, "
+        "UPDATED_NEW]",
+        id="delete-returning-no-such-thing",
+    ),
+    pytest.param(
         "update_item",
         {
             "Key": {"thread": "t", "seq": 1},
