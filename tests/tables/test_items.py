@@ -171,6 +171,24 @@ def test_condition_failure_can_return_the_item_as_it_was(users: LocalTable) -> N
     assert error.value.response["Item"] == {"user_id": {"S": "u"}, "n": {"N": "1"}}
 
 
+@pytest.mark.parametrize("write", ["update_item", "delete_item"])
+def test_a_failed_update_or_delete_can_return_the_item_as_it_was(
+    users: LocalTable, write: str
+) -> None:
+    users.put_item(Item={"user_id": "u", "n": 1})
+
+    with pytest.raises(ClientError) as error:
+        getattr(users, write)(
+            Key={"user_id": "u"},
+            ConditionExpression="n = :two",
+            ExpressionAttributeValues={":two": 2},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    assert error.value.response["Item"] == {"user_id": {"S": "u"}, "n": {"N": "1"}}
+    assert users.get_item(Key={"user_id": "u"})["Item"] == {"user_id": "u", "n": 1}
+
+
 CONDITIONS = [
     pytest.param("n = :one", {":one": 1}, True, id="equal-number"),
     pytest.param("n = :s", {":s": "1"}, False, id="number-is-not-string"),
