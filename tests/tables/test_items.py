@@ -457,3 +457,37 @@ def test_between_includes_both_bounds_in_a_key_condition_and_a_filter(
     )
     assert [int(i["seq"]) for i in keyed["Items"]] == expected
     assert [int(i["seq"]) for i in filtered["Items"]] == expected
+
+
+def test_the_stores_writes_answer_nothing_unless_asked(store: TableStore) -> None:
+    store.put_item("users", {"user_id": "u", "n": 1})
+    assert (
+        store.update_item("users", {"user_id": "u"}, update="SET n = :t", values={":t": 2}) is None
+    )
+    assert store.get_item("users", {"user_id": "u"}) == {"user_id": "u", "n": 2}
+    assert store.delete_item("users", {"user_id": "u"}) is None
+    assert store.get_item("users", {"user_id": "u"}) is None
+
+
+def test_updated_old_of_an_item_the_update_creates_is_nothing(users: LocalTable) -> None:
+    answer = users.update_item(
+        Key={"user_id": "new"},
+        UpdateExpression="SET n = :one",
+        ExpressionAttributeValues={":one": 1},
+        ReturnValues="UPDATED_OLD",
+    )
+    assert "Attributes" not in answer
+    assert users.get_item(Key={"user_id": "new"})["Item"] == {"user_id": "new", "n": 1}
+
+
+def test_an_updates_names_and_values_reach_its_update_and_its_condition(store: TableStore) -> None:
+    store.put_item("users", {"user_id": "u", "n": 1})
+    store.update_item(
+        "users",
+        {"user_id": "u"},
+        update="SET #n = #n + :one",
+        condition="#n = :one",
+        names={"#n": "n"},
+        values={":one": 1},
+    )
+    assert store.get_item("users", {"user_id": "u"}) == {"user_id": "u", "n": 2}

@@ -168,6 +168,30 @@ REFUSED: list[Any] = [
         id="put-returning-new",
     ),
     pytest.param(
+        "update_item",
+        {
+            "Key": {"thread": "t", "seq": 1},
+            "UpdateExpression": "SET a = :v",
+            "ExpressionAttributeValues": {":v": 1},
+            "ReturnValues": "EVERYTHING",
+        },
+        "1 validation error detected: Value 'EVERYTHING' at 'returnValues' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [NONE, ALL_OLD, UPDATED_OLD, ALL_NEW, "
+        "UPDATED_NEW]",
+        id="update-returning-no-such-thing",
+    ),
+    pytest.param(
+        "update_item",
+        {
+            "Key": {"thread": "t", "seq": 1},
+            "UpdateExpression": "SET a = :v",
+            "ConditionExpression": "SET a = :v",
+            "ExpressionAttributeValues": {":v": 1},
+        },
+        "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: SET",
+        id="update-with-an-update-for-condition",
+    ),
+    pytest.param(
         "delete_item",
         {"Key": {"thread": "t", "seq": 1}, "ReturnValues": "UPDATED_NEW"},
         "ReturnValues can only be ALL_OLD or NONE",
