@@ -481,13 +481,22 @@ def test_updated_old_of_an_item_the_update_creates_is_nothing(users: LocalTable)
 
 
 def test_an_updates_names_and_values_reach_its_update_and_its_condition(store: TableStore) -> None:
-    store.put_item("users", {"user_id": "u", "n": 1})
+    store.put_item("users", {"user_id": "u", "n": 1, "group": "a"})
     store.update_item(
         "users",
         {"user_id": "u"},
         update="SET #n = #n + :one",
-        condition="#n = :one",
-        names={"#n": "n"},
-        values={":one": 1},
+        condition="#g = :who",
+        names={"#n": "n", "#g": "group"},  # #g and :who only in the condition
+        values={":one": 1, ":who": "a"},
     )
-    assert store.get_item("users", {"user_id": "u"}) == {"user_id": "u", "n": 2}
+    assert store.get_item("users", {"user_id": "u"}) == {"user_id": "u", "n": 2, "group": "a"}
+    with pytest.raises(ConditionalCheckFailed):
+        store.update_item(
+            "users",
+            {"user_id": "u"},
+            update="SET #n = #n + :one",
+            condition="#g = :who",
+            names={"#n": "n", "#g": "group"},
+            values={":one": 1, ":who": "b"},
+        )
