@@ -11,11 +11,14 @@ What keeps that safe:
 
 - **Promotion is earned.** A function starts on threads; after ``promote_after`` invocations in
   a row that each used little CPU and finished quickly, it runs inline.
-- **A slow inline invocation demotes the function.** One that held the loop longer than
-  ``inline_budget`` (it blocked on a sleep, I/O or a lock, or computed for long) sends the
-  function back to threads, and it must then show twice as many quick invocations in a row to
-  come back. The garbage collector's pauses inside it are not counted (:class:`GcPauses`): a
-  full collection takes tens of ms once the heap is large, and says nothing of the handler.
+- **Slow inline invocations demote the function.** Two that held the loop longer than
+  ``inline_budget`` (they blocked on a sleep, I/O or a lock, or computed for long) with fewer
+  than ``slow_window`` quick ones between them send the function back to threads, and it must
+  then show twice as many quick invocations in a row to come back. One alone is forgiven: it
+  is most often the machine, not the handler (a checkpoint's fsync, the scheduler giving the
+  core to another process), where a handler that blocks does so again at once. The garbage
+  collector's pauses inside an invocation are not counted (:class:`GcPauses`): a full
+  collection takes tens of ms once the heap is large, and says nothing of the handler.
 - **A demotion is not for life.** The streak needed stops doubling at ``max_needed``, and
   ``forgive_after`` quick inline invocations in a row bring it back to ``promote_after``. A
   quick function is also demoted when the machine, not its code, held it up (a checkpoint's
@@ -68,6 +71,10 @@ class InlineLimits:
     #: Wall time an inline invocation may hold the loop (less the garbage collector's pauses)
     #: before its function goes back to threads.
     inline_budget: float = 0.02
+    #: Slow inline invocations (over ``inline_budget``) that demote a function, when fewer
+    #: than ``slow_window`` quick ones came between them.
+    demote_after: int = 2
+    slow_window: int = 100
     #: The most quick thread invocations in a row a demoted function is ever asked for.
     max_needed: int = 96
     #: Quick inline invocations in a row after which earlier demotions are forgotten.
@@ -86,6 +93,8 @@ class Placement:
     demotions: int = 0
     #: Inline invocations in a row that stayed within the budget.
     inline_streak: int = 0
+    #: Inline invocations over the budget since the last demotion, not yet forgiven.
+    slow_runs: int = 0
 
 
 class InlinePolicy:
@@ -112,9 +121,14 @@ class InlinePolicy:
         ``held`` seconds, garbage collection excluded."""
         placement.inline_runs += 1
         if held > self.limits.inline_budget:
-            self.demote(function, placement, held)
+            placement.inline_streak = 0
+            placement.slow_runs += 1
+            if placement.slow_runs >= self.limits.demote_after:
+                self.demote(function, placement, held)
             return
         placement.inline_streak += 1
+        if placement.inline_streak >= self.limits.slow_window:
+            placement.slow_runs = 0
         if placement.inline_streak >= self.limits.forgive_after:
             placement.needed = self.limits.promote_after
 
@@ -127,6 +141,7 @@ class InlinePolicy:
         placement.inline = False
         placement.streak = 0
         placement.inline_streak = 0
+        placement.slow_runs = 0
         placement.needed = min(placement.needed * 2, max(self.limits.max_needed, placement.needed))
         placement.demotions += 1
         log.info(
