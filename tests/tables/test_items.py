@@ -500,3 +500,10 @@ def test_an_updates_names_and_values_reach_its_update_and_its_condition(store: T
             names={"#n": "n", "#g": "group"},
             values={":one": 1, ":who": "b"},
         )
+
+
+def test_an_update_without_an_update_expression_creates_the_item_from_its_key(
+    users: LocalTable,
+) -> None:
+    users.update_item(Key={"user_id": "bare"})
+    assert users.get_item(Key={"user_id": "bare"})["Item"] == {"user_id": "bare"}

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pizzabus.errors import DefinitionError
 from pizzabus.sdk.dynamodb import DynamoDBResource, LocalTable
-from pizzabus.system import GlobalIndex, KeyAttribute
+from pizzabus.system import GlobalIndex, KeyAttribute, Table
 from pizzabus.tables import SqliteTableStore, TableNotFound, TableStore
 from pizzabus.tables.engine import TTL_HORIZON_SECONDS
 from tests.tables.conftest import POSTS, SPECS, USERS
@@ -267,3 +267,20 @@ def test_ttl_turned_on_later_applies_to_the_items_already_stored(store: TableSto
 
     assert store.delete_expired(NOW) == 1
     assert [item["user_id"] for item in store.scan("users").items] == ["later"]
+
+
+def test_ttl_set_by_an_update_is_swept(store: TableStore) -> None:
+    store.put_item("posts", {"thread": "t", "seq": 1})
+    store.update_item(
+        "posts", {"thread": "t", "seq": 1}, update="SET expires_at = :e", values={":e": NOW - 1}
+    )
+    assert store.delete_expired(NOW) == 1
+    assert store.get_item("posts", {"thread": "t", "seq": 1}) is None
+
+
+def test_the_sweep_reaches_a_ttl_table_made_after_tables_without_ttl(store: TableStore) -> None:
+    later = Table(name="later", partition_key=KeyAttribute("id"), ttl_attribute="expires_at")
+    store.create_table(later)  # after users and files, which keep no TTL
+    store.put_item("later", {"id": "x", "expires_at": NOW - 1})
+    assert store.delete_expired(NOW) == 1
+    assert store.get_item("later", {"id": "x"}) is None

@@ -48,6 +48,16 @@ REFUSED: list[Any] = [
         id="put-over-400-kb",
     ),
     pytest.param(
+        "update_item",
+        {
+            "Key": {"thread": "t", "seq": 1},
+            "UpdateExpression": "SET payload = :b",
+            "ExpressionAttributeValues": {":b": b"x" * 410_000},
+        },
+        "Item size to update has exceeded the maximum allowed size",
+        id="update-over-400-kb",
+    ),
+    pytest.param(
         "put_item",
         {"Item": {"thread": "t", "seq": 1, "s": set()}},
         "One or more parameter values were invalid: An number set  may not be empty",
