@@ -9,6 +9,7 @@ import pytest
 from boto3.dynamodb.conditions import Attr, Key
 
 from pizzabus.sdk.dynamodb import LocalTable
+from pizzabus.tables import TableStore, TableValidationError
 
 SEQS: list[int | Decimal] = [
     -10,
@@ -335,3 +336,48 @@ def test_scan_projects_names_and_counts_what_it_read(thread: LocalTable) -> None
     assert response["Items"] == [{"posted": len(SEQS) - 1}, {"posted": len(SEQS) - 2}]
     assert (response["Count"], response["ScannedCount"]) == (2, 3)
     assert set(response["LastEvaluatedKey"]) == {"thread", "seq"}
+
+
+def test_queries_of_one_shape_share_nothing_but_their_shape(store: TableStore) -> None:
+    """The engine caches a query's parsed shape; every part of the request that changes the
+    answer must be part of its key, and each call binds its own names and values."""
+    for seq, author in ((1, "ann"), (2, "bob"), (3, "ann")):
+        store.put_item(
+            "posts", {"thread": "t", "seq": Decimal(seq), "author": author, "posted": seq}
+        )
+
+    def seqs(**request: Any) -> list[int]:
+        return [int(item["seq"]) for item in store.query("posts", **request).items]
+
+    everything = {"key_condition": "thread = :t", "values": {":t": "t"}}
+    assert seqs(**everything) == [1, 2, 3]  # ascending unless told otherwise
+    assert seqs(**everything) == [1, 2, 3]  # from the cached shape
+    after = "thread = :t AND seq > :s"
+    assert seqs(key_condition=after, values={":t": "t", ":s": 1}) == [2, 3]
+    assert seqs(key_condition=after, values={":t": "t", ":s": 2}) == [3]
+    # Another condition with the very same names and values is another shape.
+    assert seqs(key_condition="thread = :t AND seq <= :s", values={":t": "t", ":s": 2}) == [1, 2]
+    # Pages of a range: each starts after the last key, and stays in the range.
+    first = store.query("posts", key_condition=after, values={":t": "t", ":s": 1}, limit=1)
+    assert [int(item["seq"]) for item in first.items] == [2]
+    rest = store.query(
+        "posts", key_condition=after, values={":t": "t", ":s": 1}, start_key=first.last_key
+    )
+    assert [int(item["seq"]) for item in rest.items] == [3]
+    with pytest.raises(TableValidationError):
+        store.query("posts", **everything, limit=0)
+    named = {"key_condition": "#t = :t", "names": {"#t": "thread"}}
+    assert seqs(**named, values={":t": "t"}) == [1, 2, 3]
+    assert seqs(**named, values={":t": "elsewhere"}) == []
+    by_ann = {":t": "t", ":a": "ann"}
+    assert seqs(key_condition="thread = :t", filter="author = :a", values=by_ann) == [1, 3]
+    assert seqs(key_condition="thread = :t", filter="author <> :a", values=by_ann) == [2]
+    projected = store.query("posts", **everything, projection="seq").items
+    assert projected == [{"seq": 1}, {"seq": 2}, {"seq": 3}]
+    assert "author" in store.query("posts", **everything).items[0]
+    on_index = store.query(
+        "posts", index="by_author", key_condition="author = :a", values={":a": "ann"}
+    )
+    assert [int(item["seq"]) for item in on_index.items] == [1, 3]
+    with pytest.raises(TableValidationError):  # author is no key of the table itself
+        store.query("posts", key_condition="author = :a", values={":a": "ann"})
