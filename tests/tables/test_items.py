@@ -460,7 +460,8 @@ def test_between_includes_both_bounds_in_a_key_condition_and_a_filter(
 
 
 def test_the_stores_writes_answer_nothing_unless_asked(store: TableStore) -> None:
-    store.put_item("users", {"user_id": "u", "n": 1})
+    store.put_item("users", {"user_id": "u", "n": 0})
+    assert store.put_item("users", {"user_id": "u", "n": 1}) is None  # it replaced one
     assert (
         store.update_item("users", {"user_id": "u"}, update="SET n = :t", values={":t": 2}) is None
     )

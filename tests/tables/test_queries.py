@@ -374,6 +374,11 @@ def test_queries_of_one_shape_share_nothing_but_their_shape(store: TableStore) -
     assert seqs(key_condition="thread = :t", filter="author <> :a", values=by_ann) == [2]
     projected = store.query("posts", **everything, projection="seq").items
     assert projected == [{"seq": 1}, {"seq": 2}, {"seq": 3}]
+    by_name = store.query(
+        "posts", key_condition="thread = :t", values={":t": "t"}, projection="#w",
+        names={"#w": "author"},
+    ).items  # fmt: skip
+    assert by_name == [{"author": "ann"}, {"author": "bob"}, {"author": "ann"}]
     assert "author" in store.query("posts", **everything).items[0]
     on_index = store.query(
         "posts", index="by_author", key_condition="author = :a", values={":a": "ann"}
