@@ -437,10 +437,10 @@ def _run_until_stopped(server: _Server, sock: socket.socket, data_lock: DataDirL
         if data_lock is not None:
             data_lock.release()
     if server.interrupted:
-        # uvicorn raises the SIGINT again once stopped, which ends in KeyboardInterrupt
-        # (:func:`_stops_quietly`); not when this process inherited SIGINT ignored (started in
-        # the background by a script): then it returns, and says the same.
-        click.echo("pizzabus stopped.")
+        # uvicorn raises the SIGINT again once stopped, which ends in KeyboardInterrupt; not
+        # when this process inherited SIGINT ignored (started in the background by a script),
+        # where it returns: stop the same way, so :func:`_stops_quietly` says it, as ever.
+        raise KeyboardInterrupt
 
 
 def _lock(data_dir: Path, sock: socket.socket, base_url: str) -> DataDirLock:

@@ -20,15 +20,15 @@ What keeps that safe:
   collector's pauses inside an invocation are not counted (:class:`GcPauses`): a full
   collection takes tens of ms once the heap is large, and says nothing of the handler.
 - **A demotion is not for life.** The streak needed stops doubling at ``max_needed``, and
-  ``forgive_after`` quick inline invocations in a row bring it back to ``promote_after``. A
-  quick function is also demoted when the machine, not its code, held it up (a checkpoint's
-  fsync, the scheduler giving the core to another process): on threads its invocations cost
-  about a third more CPU, and under a backlog a thread invocation is rarely quick, so a streak
+  ``forgive_after`` quick inline invocations in a row bring it back to ``promote_after``. The
+  machine still demotes a quick function now and then, and on threads its invocations cost
+  about a third more CPU; under a backlog a thread invocation is rarely quick, so a streak
   that doubled without end kept it there for good, and the server, slower on threads, never
   caught up again (a soak at half of saturation collapsed after 9 minutes this way). The
   price: a handler that blocks every time for longer than the budget but less than
   ``quick_wall`` looks quick on its thread, so it is tried inline again after every
-  ``max_needed`` invocations, and stalls the loop once each time (about 1% of its invocations).
+  ``max_needed`` invocations, and stalls the loop ``demote_after`` times each time (about 2%
+  of its invocations).
 - **Timeouts still hold.** An inline invocation is interrupted at its function's timeout by
   ``SIGALRM``, whose Python handler runs on the main thread between two bytecodes (a blocking
   ``time.sleep`` included): the invocation fails with ``Sandbox.Timedout`` and its environment is
@@ -142,7 +142,8 @@ class InlinePolicy:
         placement.streak = 0
         placement.inline_streak = 0
         placement.slow_runs = 0
-        placement.needed = min(placement.needed * 2, max(self.limits.max_needed, placement.needed))
+        if placement.needed < self.limits.max_needed:
+            placement.needed = min(placement.needed * 2, self.limits.max_needed)
         placement.demotions += 1
         log.info(
             "%s: an invocation held the event loop for %.0f ms; its invocations run on their "
